@@ -1,0 +1,31 @@
+/// tcpdp: see TCP traffic through a proxy, a live capture or a capture file, decoded.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cmd/read_cmd.h"
+
+#ifndef TCPDP_VERSION
+#define TCPDP_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"tcpdp: TCP dump with protocol dumpers (hex, conn)", "tcpdp"};
+  app.require_subcommand(1);
+  app.footer("Run 'tcpdp COMMAND --help' for a command's options. See man tcpdp.");
+
+  tcpdp::ReadOptions read_options;
+  tcpdp::add_read_command(app, read_options);
+  CLI::App* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (version->parsed()) {
+    std::printf("tcpdp %s\n", TCPDP_VERSION);
+    return 0;
+  }
+  return tcpdp::run_read(read_options);
+}

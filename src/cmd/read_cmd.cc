@@ -1,0 +1,116 @@
+#include "cmd/read_cmd.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "dumpers/dumper.h"
+#include "reader/decode.h"
+#include "reader/pcap_source.h"
+#include "sinks/format.h"
+#include "sinks/stream_sink.h"
+#include "tcptrack/tracker.h"
+
+namespace tcpdp {
+namespace {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "tcpdp: %s\n", message.c_str());
+  return 1;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+void add_read_command(CLI::App& app, ReadOptions& options) {
+  CLI::App* read = app.add_subcommand("read", "Decode TCP streams from a pcap or pcapng file");
+  read->footer(
+      "Examples:\n"
+      "  tcpdp read capture.pcap -d hex\n"
+      "  tcpdp read capture.pcapng -d conn -t 5432 -f ltsv\n"
+      "  tcpdump -i lo -w - port 5432 | tcpdp read -d hex -f console\n"
+      "  tcpdp read -d hex < capture.pcap");
+  read->add_option("file", options.file, "Capture file (pcap or pcapng); - or none for stdin");
+  read->add_option("-d,--dumper", options.dumper, "Dumper: " + join(dumper_names()))
+      ->capture_default_str();
+  read->add_option("-t,--target", options.target,
+                   "Server side to look at: PORT, HOST:PORT or [V6]:PORT, several joined by , "
+                   "or ||; other traffic is skipped");
+  read->add_option("-f,--format", options.format, "Output format: json, ltsv or console")
+      ->capture_default_str();
+}
+
+int run_read(const ReadOptions& options) {
+  const auto format = parse_format(options.format);
+  if (!format) {
+    return fail("unknown format '" + options.format + "': use json, ltsv or console");
+  }
+  Targets targets;
+  if (!options.target.empty()) {
+    std::string error;
+    auto parsed = Targets::parse(options.target, &error);
+    if (!parsed) return fail(error);
+    targets = std::move(*parsed);
+  }
+  const bool from_stdin = options.file == "-";
+  const std::string name = from_stdin ? "<stdin>" : options.file;
+  if (from_stdin && isatty(STDIN_FILENO)) {
+    return fail("no capture file given and standard input is a terminal: name a file or pipe a "
+                "capture in (tcpdp read --help)");
+  }
+  std::string error;
+  auto source = PcapFileSource::open(options.file, &error);
+  if (!source) return fail(name + ": " + error);
+  if (!link_type_supported(source->link_type())) {
+    return fail(name + ": link type " + source->link_type_name() +
+                " is not supported (Ethernet, Linux cooked SLL/SLL2, BSD loopback and raw IP are)");
+  }
+
+  StreamSink sink(stdout, *format);
+  auto dumper = make_dumper(options.dumper, sink);
+  if (!dumper) {
+    return fail("unknown dumper '" + options.dumper + "': use " + join(dumper_names()));
+  }
+  Tracker tracker(*dumper, sink, std::move(targets), TrackerOptions{});
+  PacketDecoder decoder(source->link_type());
+
+  RawPacket packet;
+  TcpSegment segment;
+  Timestamp last_ts;
+  PcapFileSource::Next next;
+  while ((next = source->next(packet)) == PcapFileSource::Next::kPacket) {
+    last_ts = std::max(last_ts, packet.ts);
+    if (decoder.decode(packet.ts, packet.data, packet.wire_len, segment) == DecodeResult::kTcp) {
+      tracker.on_segment(segment);
+    }
+  }
+  // Whatever went wrong with the file, what was decoded before it still comes out.
+  tracker.finish(last_ts);
+  sink.flush();
+
+  const DecodeStats& stats = decoder.stats();
+  if (stats.truncated_payloads + stats.truncated_headers > 0) {
+    std::fprintf(stderr,
+                 "tcpdp: warning: %s: %llu packets were cut short by the capture's snapshot length "
+                 "(%u bytes); their missing bytes are reported as gaps\n",
+                 name.c_str(),
+                 static_cast<unsigned long long>(stats.truncated_payloads + stats.truncated_headers),
+                 source->snapshot_length());
+  }
+  if (stats.malformed > 0) {
+    std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),
+                 static_cast<unsigned long long>(stats.malformed));
+  }
+  if (next == PcapFileSource::Next::kError) {
+    return fail(name + ": " + source->error() + " (everything before it was decoded)");
+  }
+  if (!sink.ok()) return fail("cannot write to standard output");
+  return 0;
+}
+
+}  // namespace tcpdp

@@ -1,0 +1,20 @@
+/// `tcpdp read`: decode a pcap/pcapng file or standard input.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace tcpdp {
+
+struct ReadOptions {
+  std::string file = "-";
+  std::string dumper = "hex";
+  std::string target;
+  std::string format = "json";
+};
+
+void add_read_command(CLI::App& app, ReadOptions& options);
+/// Runs the read; returns the process exit status.
+int run_read(const ReadOptions& options);
+
+}  // namespace tcpdp

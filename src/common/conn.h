@@ -1,0 +1,34 @@
+/// What every part knows about one TCP connection: its id, its two sides, and the direction
+/// of a piece of data (client -> server is `->`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/endpoint.h"
+#include "common/timestamp.h"
+
+namespace tcpdp {
+
+enum class Direction : uint8_t { kClientToServer, kServerToClient };
+
+inline const char* direction_arrow(Direction d) { return d == Direction::kClientToServer ? "->" : "<-"; }
+
+struct ConnInfo {
+  std::string conn_id;
+  Endpoint client;
+  Endpoint server;
+  Timestamp first_seen;
+  bool mid_stream = false;  // picked up after its handshake: the start of its streams was not seen
+
+  const Endpoint& source(Direction d) const { return d == Direction::kClientToServer ? client : server; }
+  const Endpoint& destination(Direction d) const {
+    return d == Direction::kClientToServer ? server : client;
+  }
+};
+
+/// A 20-character id, sortable by time: base32hex of 4 bytes seconds, 3 bytes microseconds,
+/// 1 byte source (shard) and a 4-byte counter. The same inputs always give the same id.
+std::string make_conn_id(Timestamp ts, uint8_t source, uint32_t counter);
+
+}  // namespace tcpdp

@@ -1,0 +1,70 @@
+#include "common/timestamp.h"
+
+namespace tcpdp {
+namespace {
+
+struct CivilDate {
+  int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+// Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras of 146097 days
+// so the arithmetic stays exact for any 64-bit day number.
+CivilDate civil_from_days(int64_t days) {
+  days += 719468;  // shift the epoch to 0000-03-01 so leap days fall at the end of a year
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto day_of_era = static_cast<unsigned>(days - era * 146097);
+  const unsigned year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned month_index = (5 * day_of_year + 2) / 153;  // 0 = March
+  const unsigned day = day_of_year - (153 * month_index + 2) / 5 + 1;
+  const unsigned month = month_index < 10 ? month_index + 3 : month_index - 9;
+  const int64_t year = static_cast<int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0);
+  return {year, month, day};
+}
+
+void append_digits(std::string& out, uint64_t value, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buf, static_cast<size_t>(width));
+}
+
+}  // namespace
+
+void append_rfc3339(Timestamp ts, std::string& out) {
+  const int64_t secs = ts.seconds();
+  const int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  const int64_t sec_of_day = secs - days * 86400;
+  const CivilDate date = civil_from_days(days);
+  if (date.year < 0 || date.year > 9999) {
+    out += "0000-01-01T00:00:00.000000Z";  // RFC 3339 has four-digit years only
+    return;
+  }
+  append_digits(out, static_cast<uint64_t>(date.year), 4);
+  out += '-';
+  append_digits(out, date.month, 2);
+  out += '-';
+  append_digits(out, date.day, 2);
+  out += 'T';
+  append_digits(out, static_cast<uint64_t>(sec_of_day / 3600), 2);
+  out += ':';
+  append_digits(out, static_cast<uint64_t>(sec_of_day / 60 % 60), 2);
+  out += ':';
+  append_digits(out, static_cast<uint64_t>(sec_of_day % 60), 2);
+  out += '.';
+  append_digits(out, static_cast<uint64_t>(ts.micros()), 6);
+  out += 'Z';
+}
+
+std::string to_rfc3339(Timestamp ts) {
+  std::string out;
+  append_rfc3339(ts, out);
+  return out;
+}
+
+}  // namespace tcpdp

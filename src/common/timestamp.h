@@ -1,0 +1,24 @@
+/// Capture or event time: microseconds since the Unix epoch, printed as RFC 3339 in UTC.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace tcpdp {
+
+struct Timestamp {
+  int64_t usec = 0;
+
+  static Timestamp from_parts(int64_t sec, int64_t usec_part) { return {sec * 1000000 + usec_part}; }
+  int64_t seconds() const { return usec >= 0 ? usec / 1000000 : -((-usec + 999999) / 1000000); }
+  int64_t micros() const { return usec - seconds() * 1000000; }
+
+  friend bool operator==(Timestamp a, Timestamp b) { return a.usec == b.usec; }
+  friend auto operator<=>(Timestamp a, Timestamp b) { return a.usec <=> b.usec; }
+};
+
+/// Appends `2026-11-25T04:01:02.123456Z` to out.
+void append_rfc3339(Timestamp ts, std::string& out);
+std::string to_rfc3339(Timestamp ts);
+
+}  // namespace tcpdp

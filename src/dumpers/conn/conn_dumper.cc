@@ -1,0 +1,22 @@
+#include "dumpers/conn/conn_dumper.h"
+
+namespace tcpdp {
+namespace {
+
+class SilentDecoder : public Decoder {
+ public:
+  void on_data(Direction, Timestamp, std::span<const uint8_t>) override {}
+  void on_gap(Direction, Timestamp, uint64_t) override {}
+  void on_close(Timestamp, CloseReason) override {}
+};
+
+}  // namespace
+
+std::unique_ptr<Decoder> ConnDumper::open(const ConnInfo& conn, Timestamp ts) {
+  Record r = base_record(conn, Direction::kClientToServer, ts);
+  r.add("mid_stream", conn.mid_stream);
+  sink_.write(r);
+  return std::make_unique<SilentDecoder>();
+}
+
+}  // namespace tcpdp

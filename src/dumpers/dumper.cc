@@ -1,0 +1,40 @@
+#include "dumpers/dumper.h"
+
+#include "dumpers/conn/conn_dumper.h"
+#include "dumpers/hex/hex_dumper.h"
+
+namespace tcpdp {
+
+const char* close_reason_name(CloseReason r) {
+  switch (r) {
+    case CloseReason::kFin: return "fin";
+    case CloseReason::kReset: return "reset";
+    case CloseReason::kIdle: return "idle";
+    case CloseReason::kEndOfCapture: return "end_of_capture";
+    case CloseReason::kEvicted: return "evicted";
+  }
+  return "?";
+}
+
+Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
+  Record r;
+  r.add("ts", to_rfc3339(ts));
+  r.add("conn_id", conn.conn_id);
+  r.add("src_addr", conn.source(dir).to_string());
+  r.add("dst_addr", conn.destination(dir).to_string());
+  r.add("direction", direction_arrow(dir));
+  return r;
+}
+
+const std::vector<std::string>& dumper_names() {
+  static const std::vector<std::string> kNames = {"hex", "conn"};
+  return kNames;
+}
+
+std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink) {
+  if (name == "hex") return std::make_unique<HexDumper>(sink);
+  if (name == "conn") return std::make_unique<ConnDumper>(sink);
+  return nullptr;
+}
+
+}  // namespace tcpdp

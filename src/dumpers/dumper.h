@@ -1,0 +1,55 @@
+/// The dumper interface. A Dumper is a factory of per-connection Decoders; a Decoder is fed each
+/// direction's bytes in order, exactly once, with gaps where the capture missed bytes, and emits
+/// Records. The same decoder serves read, probe and proxy: it never knows which fed it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/conn.h"
+#include "common/record.h"
+#include "common/timestamp.h"
+
+namespace tcpdp {
+
+enum class CloseReason : uint8_t {
+  kFin,           // both sides closed normally
+  kReset,         // an RST ended it
+  kIdle,          // nothing seen for the idle timeout
+  kEndOfCapture,  // the capture ended while it was open
+  kEvicted,       // dropped to keep the connection table within its bound
+};
+
+const char* close_reason_name(CloseReason r);
+
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  virtual void on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) = 0;
+  /// `missed` bytes of this direction were never seen; what follows is after them.
+  virtual void on_gap(Direction dir, Timestamp ts, uint64_t missed) = 0;
+  virtual void on_close(Timestamp ts, CloseReason reason) = 0;
+};
+
+class Dumper {
+ public:
+  virtual ~Dumper() = default;
+  virtual std::unique_ptr<Decoder> open(const ConnInfo& conn, Timestamp ts) = 0;
+  /// False for dumpers that never look at payload, so reassembly can skip copying it.
+  virtual bool wants_data() const { return true; }
+};
+
+/// The fields every record about a connection starts with: ts, conn_id, src_addr, dst_addr,
+/// direction.
+Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts);
+
+/// The names `-d` accepts.
+const std::vector<std::string>& dumper_names();
+/// A dumper writing to sink, or nullptr for an unknown name.
+std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink);
+
+}  // namespace tcpdp

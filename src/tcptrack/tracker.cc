@@ -1,0 +1,220 @@
+#include "tcptrack/tracker.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace tcpdp {
+
+namespace {
+constexpr int64_t kSweepEveryUsec = 1000000;
+
+size_t index_of(Direction d) { return d == Direction::kClientToServer ? 0 : 1; }
+}  // namespace
+
+class Tracker::HalfOutput : public StreamOutput {
+ public:
+  HalfOutput(Tracker& tracker, Connection& conn, Direction dir)
+      : tracker_(tracker), conn_(conn), dir_(dir) {}
+  void data(Timestamp ts, std::span<const uint8_t> bytes) override;
+  void gap(Timestamp ts, uint64_t missed) override;
+
+ private:
+  Tracker& tracker_;
+  Connection& conn_;
+  Direction dir_;
+};
+
+struct Tracker::Connection {
+  Connection(const ReassemblyLimits& limits, bool keep_data)
+      : halves{Reassembler(keep_data, limits), Reassembler(keep_data, limits)} {}
+
+  ConnInfo info;
+  ConnKey key;
+  uint32_t counter = 0;
+  std::unique_ptr<Decoder> decoder;
+  Reassembler halves[2];
+  bool closed = false;
+  Timestamp last_seen;
+  std::list<Connection*>::iterator lru_pos;
+};
+
+void Tracker::HalfOutput::data(Timestamp ts, std::span<const uint8_t> bytes) {
+  conn_.decoder->on_data(dir_, ts, bytes);
+}
+
+void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
+  ++tracker_.stats_.gaps;
+  tracker_.stats_.gap_bytes += missed;
+  Record r = base_record(conn_.info, dir_, ts);
+  r.add("gap_bytes", missed);
+  tracker_.events_.write(r);
+  conn_.decoder->on_gap(dir_, ts, missed);
+}
+
+Tracker::Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options)
+    : dumper_(dumper), events_(events), targets_(std::move(targets)), options_(options) {}
+
+Tracker::~Tracker() = default;
+
+void Tracker::touch(Connection& c, Timestamp ts) {
+  c.last_seen = std::max(c.last_seen, ts);
+  lru_.splice(lru_.end(), lru_, c.lru_pos);
+}
+
+Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) {
+  const bool syn = seg.has(tcp_flag::kSyn);
+  const bool ack = seg.has(tcp_flag::kAck);
+  bool src_is_client;
+  if (!targets_.empty()) {
+    if (targets_.matches(seg.dst)) {
+      src_is_client = true;
+    } else if (targets_.matches(seg.src)) {
+      src_is_client = false;
+    } else {
+      return nullptr;
+    }
+  } else if (syn) {
+    src_is_client = !ack;
+  } else {
+    // Picked up mid-way: servers listen on the lower port far more often than not.
+    src_is_client = seg.src.port > seg.dst.port ||
+                    (seg.src.port == seg.dst.port && seg.src > seg.dst);
+  }
+  // A connection starts with its SYN, or with data when the start was missed; a stray ACK, FIN
+  // or RST of a connection we never saw says nothing worth reporting.
+  if (!syn && seg.payload_length() == 0) return nullptr;
+
+  if (table_.size() >= options_.max_connections && !lru_.empty()) {
+    Connection& victim = *lru_.front();
+    if (!victim.closed) {
+      ++stats_.evicted_connections;
+      close(victim, seg.ts, CloseReason::kEvicted);
+    }
+    erase(victim);
+  }
+
+  auto conn = std::make_unique<Connection>(options_.reassembly, dumper_.wants_data());
+  Connection& c = *conn;
+  c.key = key;
+  c.counter = next_counter_++;
+  c.info.conn_id = make_conn_id(seg.ts, options_.source_id, c.counter);
+  c.info.client = src_is_client ? seg.src : seg.dst;
+  c.info.server = src_is_client ? seg.dst : seg.src;
+  c.info.first_seen = seg.ts;
+  c.info.mid_stream = !syn;
+  c.last_seen = seg.ts;
+  c.lru_pos = lru_.insert(lru_.end(), &c);
+  c.decoder = dumper_.open(c.info, seg.ts);
+  ++stats_.connections;
+  if (!syn) ++stats_.mid_stream_connections;
+  table_.emplace(key, std::move(conn));
+  return &c;
+}
+
+void Tracker::close(Connection& c, Timestamp ts, CloseReason reason) {
+  if (c.closed) return;
+  for (Direction d : {Direction::kClientToServer, Direction::kServerToClient}) {
+    HalfOutput out(*this, c, d);
+    c.halves[index_of(d)].flush(ts, out);
+    stats_.forced_gaps += c.halves[index_of(d)].stats().forced_gaps;
+  }
+  c.decoder->on_close(ts, reason);
+  c.decoder.reset();
+  c.closed = true;
+}
+
+void Tracker::erase(Connection& c) {
+  lru_.erase(c.lru_pos);
+  table_.erase(c.key);  // destroys c
+}
+
+void Tracker::sweep(Timestamp now) {
+  while (!lru_.empty()) {
+    Connection& c = *lru_.front();
+    const int64_t idle = now.usec - c.last_seen.usec;
+    if (c.closed ? idle < options_.closed_linger_usec : idle < options_.idle_timeout_usec) break;
+    if (!c.closed) {
+      ++stats_.idle_closed_connections;
+      close(c, now, CloseReason::kIdle);
+    }
+    erase(c);
+  }
+}
+
+void Tracker::on_segment(const TcpSegment& seg) {
+  ++stats_.segments;
+  if (seg.ts.usec >= next_sweep_usec_) {
+    sweep(seg.ts);
+    next_sweep_usec_ = seg.ts.usec + kSweepEveryUsec;
+  }
+  const ConnKey key = ConnKey::of(seg.src, seg.dst);
+  const bool syn = seg.has(tcp_flag::kSyn);
+  const bool opening_syn = syn && !seg.has(tcp_flag::kAck);
+
+  Connection* c = nullptr;
+  if (auto it = table_.find(key); it != table_.end()) {
+    c = it->second.get();
+    const Reassembler& client_half = c->halves[0];
+    const bool from_client = seg.src == c->info.client;
+    // A new SYN on a closed connection's ports, or one with another ISN, is a new connection.
+    const bool reused = opening_syn && (c->closed || (from_client && client_half.started() &&
+                                                      client_half.first_seq() != seg.seq + 1));
+    if (reused) {
+      close(*c, seg.ts, CloseReason::kReset);
+      erase(*c);
+      c = nullptr;
+    } else if (c->closed) {
+      touch(*c, seg.ts);
+      ++stats_.ignored_segments;
+      return;
+    }
+  }
+  if (!c) {
+    c = create(seg, key);
+    if (!c) {
+      ++stats_.ignored_segments;
+      return;
+    }
+  }
+  touch(*c, seg.ts);
+
+  const Direction dir = seg.src == c->info.client ? Direction::kClientToServer
+                                                  : Direction::kServerToClient;
+  Reassembler& half = c->halves[index_of(dir)];
+  Reassembler& peer = c->halves[1 - index_of(dir)];
+  HalfOutput out(*this, *c, dir);
+  uint32_t data_seq = seg.seq;
+  if (syn) {
+    data_seq = seg.seq + 1;  // the SYN takes one sequence number; data on it comes after
+    if (!half.started()) half.start(data_seq);
+  }
+  const bool fin = seg.has(tcp_flag::kFin);
+  if (seg.payload_length() > 0 || fin) {
+    half.segment(seg.ts, data_seq, seg.payload, seg.missing, fin, out);
+  }
+  if (seg.has(tcp_flag::kAck)) {
+    HalfOutput peer_out(*this, *c, dir == Direction::kClientToServer ? Direction::kServerToClient
+                                                                     : Direction::kClientToServer);
+    peer.peer_ack(seg.ts, seg.ack, peer_out);
+  }
+  if (seg.has(tcp_flag::kRst)) {
+    close(*c, seg.ts, CloseReason::kReset);
+  } else if (c->halves[0].finished() && c->halves[1].finished()) {
+    close(*c, seg.ts, CloseReason::kFin);
+  }
+}
+
+void Tracker::finish(Timestamp ts) {
+  std::vector<Connection*> open;
+  for (Connection* c : lru_) {
+    if (!c->closed) open.push_back(c);
+  }
+  // Close in the order the connections appeared, so the output does not depend on hashing.
+  std::sort(open.begin(), open.end(),
+            [](const Connection* a, const Connection* b) { return a->counter < b->counter; });
+  for (Connection* c : open) close(*c, ts, CloseReason::kEndOfCapture);
+  table_.clear();
+  lru_.clear();
+}
+
+}  // namespace tcpdp

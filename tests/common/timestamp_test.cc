@@ -1,0 +1,28 @@
+#include "common/timestamp.h"
+
+#include <doctest/doctest.h>
+
+using tcpdp::Timestamp;
+using tcpdp::to_rfc3339;
+
+// Expected strings from `date -u -d @SECONDS +%Y-%m-%dT%H:%M:%S`.
+TEST_CASE("the epoch") {
+  CHECK(to_rfc3339(Timestamp{0}) == "1970-01-01T00:00:00.000000Z");
+}
+
+TEST_CASE("leap days in 1972 and in the century year 2000") {
+  CHECK(to_rfc3339(Timestamp::from_parts(68169600, 0)) == "1972-02-29T00:00:00.000000Z");
+  CHECK(to_rfc3339(Timestamp::from_parts(951782400, 0)) == "2000-02-29T00:00:00.000000Z");
+}
+
+TEST_CASE("microseconds are kept, zero-padded to six digits") {
+  CHECK(to_rfc3339(Timestamp::from_parts(1798513445, 42)) == "2026-12-29T03:04:05.000042Z");
+  CHECK(to_rfc3339(Timestamp::from_parts(4102444799, 999999)) == "2099-12-31T23:59:59.999999Z");
+}
+
+TEST_CASE("seconds and micros split correctly before the epoch") {
+  const Timestamp t{-1};
+  CHECK(t.seconds() == -1);
+  CHECK(t.micros() == 999999);
+  CHECK(to_rfc3339(t) == "1969-12-31T23:59:59.999999Z");
+}

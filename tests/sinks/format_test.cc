@@ -1,0 +1,90 @@
+#include "sinks/format.h"
+
+#include <doctest/doctest.h>
+
+using tcpdp::Array;
+using tcpdp::Format;
+using tcpdp::Record;
+using tcpdp::Value;
+
+namespace {
+std::string format(const Record& r, Format f) {
+  std::string out;
+  tcpdp::append_formatted(r, f, out);
+  return out;
+}
+std::string json_string(const std::string& s) {
+  std::string out;
+  tcpdp::append_json_escaped(s, out);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("json: one object per line, fields in order, every value type") {
+  Record r;
+  r.add("s", "x");
+  r.add("i", int64_t{-5});
+  r.add("b", true);
+  r.add("n", nullptr);
+  r.add("d", 0.25);
+  r.add("a", Array{Value("p"), Value(nullptr), Value(3)});
+  CHECK(format(r, Format::kJson) == "{\"s\":\"x\",\"i\":-5,\"b\":true,\"n\":null,\"d\":0.25,\"a\":[\"p\",null,3]}\n");
+}
+
+TEST_CASE("json: quotes, backslashes and control characters are escaped (RFC 8259 section 7)") {
+  CHECK(json_string("a\"b\\c") == "a\\\"b\\\\c");
+  CHECK(json_string("\n\r\t\b\f") == "\\n\\r\\t\\b\\f");
+  CHECK(json_string(std::string("\x00\x1f", 2)) == "\\u0000\\u001f");
+  CHECK(json_string("\x7f") == "\x7f");  // DEL is allowed unescaped in JSON
+}
+
+TEST_CASE("json: valid UTF-8 passes, invalid bytes become U+FFFD") {
+  CHECK(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(json_string("\xff") == "\\ufffd");
+  CHECK(json_string("\xc3") == "\\ufffd");                  // truncated sequence
+  CHECK(json_string("\xc0\xaf") == "\\ufffd\\ufffd");       // overlong '/'
+  CHECK(json_string("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");  // UTF-16 surrogate
+  CHECK(json_string("\xf4\x90\x80\x80") == "\\ufffd\\ufffd\\ufffd\\ufffd");  // above U+10FFFF
+  CHECK(json_string("a\xe2\x82") == "a\\ufffd\\ufffd");
+}
+
+TEST_CASE("json: infinite doubles are null") {
+  Record r;
+  r.add("d", 1.0 / 0.0);
+  CHECK(format(r, Format::kJson) == "{\"d\":null}\n");
+}
+
+TEST_CASE("ltsv: key:value joined by tabs, tabs and newlines in values escaped, arrays as json") {
+  Record r;
+  r.add("query", "SELECT\t1\nFROM x\\y");
+  r.add("rows", 3);
+  r.add("bind_values", Array{Value("a\tb"), Value(nullptr)});
+  r.add("none", nullptr);
+  CHECK(format(r, Format::kLtsv) ==
+        "query:SELECT\\t1\\nFROM x\\\\y\trows:3\tbind_values:[\"a\\\\tb\",null]\tnone:\n");
+}
+
+TEST_CASE("console: header line then multi-line values indented, control bytes shown as \\x") {
+  Record r;
+  r.add("ts", "T");
+  r.add("conn_id", "C");
+  r.add("src_addr", "A");
+  r.add("dst_addr", "B");
+  r.add("direction", "->");
+  r.add("ascii", "x\x1b[2J");
+  r.add("bytes", "line1\nline2\n");
+  CHECK(format(r, Format::kConsole) == "T C A -> B ascii=x\\x1b[2J\nbytes:\n    line1\n    line2\n");
+}
+
+TEST_CASE("console: the client stays on the left when the server speaks") {
+  Record r;
+  r.add("src_addr", "server");
+  r.add("dst_addr", "client");
+  r.add("direction", "<-");
+  CHECK(format(r, Format::kConsole) == "client <- server\n");
+}
+
+TEST_CASE("format names") {
+  CHECK(tcpdp::parse_format("ltsv") == Format::kLtsv);
+  CHECK_FALSE(tcpdp::parse_format("xml").has_value());
+}

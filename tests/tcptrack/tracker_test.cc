@@ -1,0 +1,216 @@
+#include "tcptrack/tracker.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace tcpdp;
+
+namespace {
+
+// A dumper that writes what each connection saw into a transcript.
+struct Transcript {
+  struct Conn {
+    ConnInfo info;
+    std::string c2s, s2c;
+    std::string closed;
+  };
+  std::vector<Conn> conns;
+};
+
+class RecordingDumper : public Dumper {
+ public:
+  explicit RecordingDumper(Transcript& t) : t_(t) {}
+  std::unique_ptr<Decoder> open(const ConnInfo& conn, Timestamp) override {
+    t_.conns.push_back({conn, "", "", ""});
+    return std::make_unique<D>(t_, t_.conns.size() - 1);
+  }
+
+ private:
+  struct D : Decoder {
+    D(Transcript& t, size_t i) : t(t), i(i) {}
+    std::string& side(Direction d) { return d == Direction::kClientToServer ? t.conns[i].c2s : t.conns[i].s2c; }
+    void on_data(Direction d, Timestamp, std::span<const uint8_t> b) override { side(d).append(b.begin(), b.end()); }
+    void on_gap(Direction d, Timestamp, uint64_t n) override { side(d) += "<gap " + std::to_string(n) + ">"; }
+    void on_close(Timestamp, CloseReason r) override { t.conns[i].closed = close_reason_name(r); }
+    Transcript& t;
+    size_t i;
+  };
+  Transcript& t_;
+};
+
+struct Events : RecordSink {
+  std::vector<Record> records;
+  void write(const Record& r) override { records.push_back(r); }
+};
+
+Endpoint ep(const char* ip, uint16_t port) { return Endpoint{*IpAddr::parse(ip), port}; }
+
+struct Fixture {
+  Transcript t;
+  RecordingDumper dumper{t};
+  Events events;
+  Tracker tracker;
+  std::vector<std::string> payloads;  // keeps segment payloads alive
+  int64_t clock = 1000000;
+
+  explicit Fixture(const std::string& target = "", TrackerOptions o = {})
+      : tracker(dumper, events, target_of(target), o) {}
+  static Targets target_of(const std::string& s) {
+    if (s.empty()) return Targets{};
+    std::string e;
+    return *Targets::parse(s, &e);
+  }
+  void send(Endpoint src, Endpoint dst, uint8_t flags, uint32_t seq, uint32_t ack,
+            const std::string& data = "") {
+    payloads.push_back(data);
+    TcpSegment s;
+    s.ts = Timestamp{clock += 1000};
+    s.src = src;
+    s.dst = dst;
+    s.flags = flags;
+    s.seq = seq;
+    s.ack = ack;
+    s.payload = {reinterpret_cast<const uint8_t*>(payloads.back().data()), payloads.back().size()};
+    tracker.on_segment(s);
+  }
+};
+
+constexpr uint8_t SYN = tcp_flag::kSyn, ACK = tcp_flag::kAck, FIN = tcp_flag::kFin,
+                  RST = tcp_flag::kRst, PSH = tcp_flag::kPsh;
+const Endpoint C = ep("10.0.0.1", 40000);
+const Endpoint S = ep("10.0.0.2", 5432);
+
+void handshake(Fixture& f) {
+  f.send(C, S, SYN, 100, 0);
+  f.send(S, C, SYN | ACK, 500, 101);
+  f.send(C, S, ACK, 101, 501);
+}
+
+}  // namespace
+
+TEST_CASE("a full connection: handshake, data both ways, FIN from both") {
+  Fixture f;
+  handshake(f);
+  f.send(C, S, PSH | ACK, 101, 501, "query");
+  f.send(S, C, PSH | ACK, 501, 106, "answer");
+  f.send(C, S, FIN | ACK, 106, 507);
+  CHECK(f.t.conns.at(0).closed.empty());
+  f.send(S, C, FIN | ACK, 507, 107);
+  f.send(C, S, ACK, 107, 508);  // the last ACK creates nothing
+  REQUIRE(f.t.conns.size() == 1);
+  const auto& c = f.t.conns[0];
+  CHECK(c.info.client == C);
+  CHECK(c.info.server == S);
+  CHECK_FALSE(c.info.mid_stream);
+  CHECK(c.c2s == "query");
+  CHECK(c.s2c == "answer");
+  CHECK(c.closed == "fin");
+  CHECK(c.info.conn_id.size() == 20);
+}
+
+TEST_CASE("the SYN-ACK sender is the server even when the SYN was not captured") {
+  Fixture f;
+  f.send(S, C, SYN | ACK, 500, 101);
+  REQUIRE(f.t.conns.size() == 1);
+  CHECK(f.t.conns[0].info.server == S);
+}
+
+TEST_CASE("picked up mid-stream: the lower port is the server") {
+  Fixture f;
+  f.send(C, S, PSH | ACK, 7000, 9000, "late");
+  REQUIRE(f.t.conns.size() == 1);
+  CHECK(f.t.conns[0].info.server == S);
+  CHECK(f.t.conns[0].info.mid_stream);
+  CHECK(f.t.conns[0].c2s == "late");
+}
+
+TEST_CASE("a target decides direction and filters other traffic") {
+  Fixture f("40000");  // odd but allowed: the target side is the server
+  f.send(C, S, PSH | ACK, 7000, 9000, "x");
+  REQUIRE(f.t.conns.size() == 1);
+  CHECK(f.t.conns[0].info.server == C);
+  f.send(ep("10.0.0.3", 1), ep("10.0.0.4", 2), SYN, 1, 0);
+  CHECK(f.t.conns.size() == 1);
+  CHECK(f.tracker.stats().ignored_segments == 1);
+}
+
+TEST_CASE("a stray ACK or RST of an unknown connection creates nothing") {
+  Fixture f;
+  f.send(C, S, ACK, 1, 1);
+  f.send(C, S, RST, 1, 0);
+  CHECK(f.t.conns.empty());
+}
+
+TEST_CASE("RST closes the connection, reporting open holes first") {
+  Fixture f;
+  handshake(f);
+  f.send(C, S, PSH | ACK, 101, 501, "ab");
+  f.send(C, S, PSH | ACK, 110, 501, "zz");
+  f.send(S, C, RST, 501, 0);
+  REQUIRE(f.t.conns.size() == 1);
+  CHECK(f.t.conns[0].c2s == "ab<gap 7>zz");
+  CHECK(f.t.conns[0].closed == "reset");
+  REQUIRE(f.events.records.size() == 1);
+  const Value* gap = f.events.records[0].find("gap_bytes");
+  REQUIRE(gap);
+  CHECK(std::get<int64_t>(gap->v) == 7);
+  CHECK(std::get<std::string>(f.events.records[0].find("direction")->v) == "->");
+}
+
+TEST_CASE("a new SYN on the ports of a closed connection starts a new one") {
+  Fixture f;
+  handshake(f);
+  f.send(C, S, RST | ACK, 101, 501);
+  f.send(C, S, SYN, 9000, 0);
+  f.send(S, C, SYN | ACK, 100, 9001);
+  f.send(C, S, PSH | ACK, 9001, 101, "again");
+  REQUIRE(f.t.conns.size() == 2);
+  CHECK(f.t.conns[1].c2s == "again");
+  CHECK(f.t.conns[0].info.conn_id != f.t.conns[1].info.conn_id);
+}
+
+TEST_CASE("data on the SYN is stream data") {
+  Fixture f;
+  f.send(C, S, SYN, 100, 0, "early");
+  f.send(S, C, SYN | ACK, 500, 106);
+  f.send(C, S, PSH | ACK, 106, 501, "later");
+  CHECK(f.t.conns.at(0).c2s == "earlylater");
+}
+
+TEST_CASE("finish closes open connections in the order they appeared") {
+  Fixture f;
+  f.send(ep("10.0.0.9", 50000), S, SYN, 1, 0);
+  f.send(C, S, SYN, 1, 0);
+  f.tracker.finish(Timestamp{f.clock});
+  REQUIRE(f.t.conns.size() == 2);
+  CHECK(f.t.conns[0].closed == "end_of_capture");
+  CHECK(f.t.conns[1].closed == "end_of_capture");
+  CHECK(f.t.conns[0].info.conn_id < f.t.conns[1].info.conn_id);
+}
+
+TEST_CASE("the connection bound evicts the least recently seen") {
+  TrackerOptions o;
+  o.max_connections = 2;
+  Fixture f("", o);
+  f.send(ep("10.0.0.5", 50001), S, SYN, 1, 0);
+  f.send(ep("10.0.0.5", 50002), S, SYN, 1, 0);
+  f.send(ep("10.0.0.5", 50001), S, ACK, 2, 1);  // 50001 seen again: 50002 is now the oldest
+  f.send(ep("10.0.0.5", 50003), S, SYN, 1, 0);
+  REQUIRE(f.t.conns.size() == 3);
+  CHECK(f.t.conns[1].closed == "evicted");
+  CHECK(f.t.conns[0].closed.empty());
+  CHECK(f.tracker.stats().evicted_connections == 1);
+}
+
+TEST_CASE("idle connections are closed after the idle timeout of capture time") {
+  TrackerOptions o;
+  o.idle_timeout_usec = 5000000;
+  Fixture f("", o);
+  handshake(f);
+  f.clock += 10000000;
+  f.send(ep("10.0.0.7", 1234), S, SYN, 1, 0);
+  CHECK(f.t.conns.at(0).closed == "idle");
+}
