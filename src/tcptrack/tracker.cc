@@ -45,9 +45,11 @@ void Tracker::HalfOutput::data(Timestamp ts, std::span<const uint8_t> bytes) {
 void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
   ++tracker_.stats_.gaps;
   tracker_.stats_.gap_bytes += missed;
-  Record r = base_record(conn_.info, dir_, ts);
-  r.add("gap_bytes", missed);
-  tracker_.events_.write(r);
+  if (tracker_.dumper_.wants_data()) {  // a gap says nothing to a dumper that ignores payload
+    Record r = base_record(conn_.info, dir_, ts);
+    r.add("gap_bytes", missed);
+    tracker_.events_.write(r);
+  }
   conn_.decoder->on_gap(dir_, ts, missed);
 }
 

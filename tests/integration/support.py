@@ -1,0 +1,114 @@
+"""Shared helpers for the integration tests: run the tcpdp binary, read its records back, and ask
+tshark (an independent decoder) what a capture holds."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+TCPDP = os.environ.get("TCPDP", "tcpdp")
+PCAPS = os.environ.get("TCPDP_PCAPS", os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "pcaps"))
+sys.path.insert(0, PCAPS)
+
+
+def pcap(name):
+    return os.path.join(PCAPS, name)
+
+
+def run(args, stdin=None, input_bytes=None):
+    """Runs tcpdp with args; returns (exit code, stdout bytes, stderr text)."""
+    proc = subprocess.run([TCPDP] + list(args), stdin=stdin, input=input_bytes,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+
+
+def records(stdout):
+    """JSON lines to a list of dicts; fails the test on any line that is not a JSON object."""
+    out = []
+    for line in stdout.decode("utf-8").splitlines():
+        rec = json.loads(line)
+        assert isinstance(rec, dict), line
+        out.append(rec)
+    return out
+
+
+HEX_LINE = re.compile(r"^([0-9a-f]{8})  ((?:[0-9a-f]{2} |   ){8}) ((?:[0-9a-f]{2} |   ){8}) \|(.*)\|$")
+
+
+def bytes_of_hex_dump(dump):
+    """Reads a classic hexdump -C style dump back into bytes, checking its offsets and text column."""
+    data = bytearray()
+    assert dump.endswith("\n"), dump
+    for line in dump[:-1].split("\n"):
+        m = HEX_LINE.match(line)
+        assert m, "not a hex dump line: %r" % line
+        assert int(m.group(1), 16) == len(data), line
+        chunk = bytes.fromhex(m.group(2) + m.group(3))
+        text = "".join(chr(b) if 0x20 <= b <= 0x7E else "." for b in chunk)
+        assert m.group(4) == text, line
+        data += chunk
+    return bytes(data)
+
+
+def merge(stream):
+    """Joins adjacent data chunks: [b"a", b"b", ("gap", 3)] -> [b"ab", ("gap", 3)]."""
+    out = []
+    for item in stream:
+        if isinstance(item, (bytes, bytearray)):
+            if not item:
+                continue
+            if out and isinstance(out[-1], bytes):
+                out[-1] += bytes(item)
+            else:
+                out.append(bytes(item))
+        else:
+            out.append(tuple(item))
+    return out
+
+
+def streams(recs):
+    """Hex-dumper records to {conn_id: {"->": [...], "<-": [...]}} in order of appearance."""
+    conns = {}
+    for r in recs:
+        side = conns.setdefault(r["conn_id"], {"->": [], "<-": [], "addrs": set()})
+        src, dst = (r["src_addr"], r["dst_addr"]) if r["direction"] == "->" else (r["dst_addr"], r["src_addr"])
+        side["addrs"].add((src, dst))
+        if "gap_bytes" in r:
+            side[r["direction"]].append(("gap", r["gap_bytes"]))
+        else:
+            data = bytes_of_hex_dump(r["bytes"])
+            assert r["ascii"] == "".join(chr(b) if 0x20 <= b <= 0x7E else "." for b in data)
+            side[r["direction"]].append(data)
+    for side in conns.values():
+        side["->"] = merge(side["->"])
+        side["<-"] = merge(side["<-"])
+    return conns
+
+
+def tshark_streams(path):
+    """tshark's own reassembly of every TCP stream in a capture:
+    [{"client": "ip:port", "server": "ip:port", "->": bytes, "<-": bytes}], by tcp.stream index.
+    Node 0 of `follow` is the side that sent the first packet tshark saw."""
+    ids = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "tcp.stream"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True, text=True).stdout.split()
+    result = []
+    for sid in sorted({int(i) for i in ids if i}):
+        out = subprocess.run(["tshark", "-r", path, "-q", "-z", "follow,tcp,raw,%d" % sid],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True, text=True).stdout
+        nodes, first, second = [], bytearray(), bytearray()
+        for line in out.splitlines():
+            if line.startswith("Node "):
+                nodes.append(line.split(": ", 1)[1])
+            elif line.startswith("\t") and re.fullmatch(r"\t[0-9a-f]+", line):
+                second += bytes.fromhex(line[1:])
+            elif re.fullmatch(r"[0-9a-f]+", line):
+                first += bytes.fromhex(line)
+        result.append({"node0": nodes[0], "node1": nodes[1], "from_node0": bytes(first), "from_node1": bytes(second)})
+    return result
+
+
+def normalize_addr(addr):
+    """tshark writes IPv6 nodes as 'addr:port' without brackets; tcpdp as '[addr]:port'."""
+    host, port = addr.rsplit(":", 1)
+    return (host.strip("[]"), int(port))

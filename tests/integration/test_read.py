@@ -1,0 +1,254 @@
+"""`tcpdp read` end to end: the binary on captures whose content is known independently, from the
+construction of hand-made files (edge_cases.py), from the workload that made a real capture
+(tcp_workload.py), or from tshark's own reassembly."""
+
+import json
+import os
+import struct
+import subprocess
+import tempfile
+import unittest
+
+from support import (bytes_of_hex_dump, merge, normalize_addr, pcap, records, run, streams,
+                     tshark_streams)
+
+import edge_cases
+import tcp_workload
+
+
+def conn_records(path, target=None):
+    args = ["read", path, "-d", "conn"] + (["-t", target] if target else [])
+    rc, out, err = run(args)
+    return rc, records(out), err
+
+
+def hex_streams(path, target=None):
+    args = ["read", path, "-d", "hex"] + (["-t", target] if target else [])
+    rc, out, err = run(args)
+    return rc, streams(records(out)), err
+
+
+class HandMadeCaptures(unittest.TestCase):
+    """Each edge_* file decodes to exactly what it was built to hold."""
+
+    def check_case(self, name, case, target, expected):
+        path = pcap(case["file"])
+        rc, conns, err = conn_records(path, target)
+        if case["truncated_file"]:
+            self.assertEqual(rc, 1, err)
+            self.assertIn("truncated", err)
+        else:
+            self.assertEqual(rc, 0, err)
+        self.assertEqual([(c["src_addr"], c["dst_addr"], c["mid_stream"]) for c in conns],
+                         [(c["client"], c["server"], c["mid_stream"]) for c in expected])
+
+        rc, got, err = hex_streams(path, target)
+        ids = [c["conn_id"] for c in conns]
+        for conn_id, exp in zip(ids, expected):
+            side = got.get(conn_id, {"->": [], "<-": []})
+            self.assertEqual(side["->"], merge(exp["client_to_server"]), "%s %s ->" % (name, conn_id))
+            self.assertEqual(side["<-"], merge(exp["server_to_client"]), "%s %s <-" % (name, conn_id))
+        self.assertLessEqual(set(got), set(ids), "data for a connection the conn dumper did not report")
+
+    def test_every_case(self):
+        for name, case in sorted(edge_cases.CASES.items()):
+            if case["error"]:
+                continue
+            with self.subTest(case=name):
+                self.check_case(name, case, case["target"], case["connections"])
+            if "connections_without_target" in case:
+                with self.subTest(case=name + " without -t"):
+                    self.check_case(name, case, None, case["connections_without_target"])
+
+    def test_truncated_file_keeps_what_came_before(self):
+        case = edge_cases.CASES["edge_truncated"]
+        rc, out, err = run(["read", pcap(case["file"]), "-d", "hex"])
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertTrue(err.startswith("tcpdp: "), err)
+        self.assertGreater(len(records(out)), 0)
+
+    def test_not_a_capture(self):
+        rc, out, err = run(["read", pcap(edge_cases.CASES["edge_corrupt"]["file"])])
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, b"")
+        self.assertRegex(err, r"^tcpdp: .*edge_corrupt.pcap: .+\n$")
+
+    def test_snaplen_is_reported(self):
+        rc, _, err = run(["read", pcap("edge_snaplen.pcap")])
+        self.assertEqual(rc, 0)
+        self.assertIn("snapshot length", err)
+
+
+class RealCaptures(unittest.TestCase):
+    """Captures of real traffic on loopback (generate.sh): tcpdp's streams are byte for byte what
+    tshark reassembles, and what the workload sent."""
+
+    def compare_with_tshark(self, name):
+        path = pcap(name)
+        rc, got, err = hex_streams(path)
+        self.assertEqual(rc, 0, err)
+        expected = tshark_streams(path)
+        by_pair = {}
+        for conn_id, side in got.items():
+            (pair,) = side["addrs"]
+            by_pair[(normalize_addr(pair[0]), normalize_addr(pair[1]))] = side
+        compared = 0
+        for ts in expected:
+            n0, n1 = normalize_addr(ts["node0"]), normalize_addr(ts["node1"])
+            if (n0, n1) in by_pair:
+                side, c2s, s2c = by_pair[(n0, n1)], ts["from_node0"], ts["from_node1"]
+            elif (n1, n0) in by_pair:
+                side, c2s, s2c = by_pair[(n1, n0)], ts["from_node1"], ts["from_node0"]
+            else:
+                self.assertEqual(ts["from_node0"] + ts["from_node1"], b"", "tshark saw data tcpdp did not: %s" % ts)
+                continue
+            self.assertEqual(side["->"], merge([c2s]), "%s client->server" % name)
+            self.assertEqual(side["<-"], merge([s2c]), "%s server->client" % name)
+            compared += 1
+        self.assertEqual(compared, len(got), "tcpdp reported a stream tshark did not see")
+        return got
+
+    def test_postgresql(self):
+        got = self.compare_with_tshark("pg.pcap")
+        client_bytes = b"".join(b"".join(x for x in s["->"] if isinstance(x, bytes)) for s in got.values())
+        for query in (b"SELECT 1;", b"SELECT * FROM t ORDER BY id;", b"SELECT * FROM no_such_table;"):
+            self.assertIn(b"Q" + struct.pack(">I", 4 + len(query) + 1) + query + b"\0", client_bytes)
+
+    def test_postgresql_long_query_spans_many_segments(self):
+        rc, out, _ = run(["read", pcap("pg.pcap"), "-d", "hex"])
+        recs = records(out)
+        sizes = [len(bytes_of_hex_dump(r["bytes"])) for r in recs if "bytes" in r]
+        self.assertGreater(max(sizes), 60000)  # loopback GSO: tens of KB in one segment
+
+    def test_mariadb(self):
+        got = self.compare_with_tshark("mariadb.pcap")
+        client_bytes = b"".join(s["->"][0] for s in got.values() if s["->"])
+        self.assertIn(b"\x03SELECT * FROM t ORDER BY id", client_bytes)  # COM_QUERY
+
+    def test_plain_tcp_workloads(self):
+        for case_name, case in tcp_workload.CASES.items():
+            with self.subTest(case=case_name):
+                path = pcap("tcp_%s.pcap" % case_name)
+                rc, conns, err = conn_records(path)
+                self.assertEqual(rc, 0, err)
+                if case["end"] == "refused":
+                    self.assertEqual(len(conns), case["attempts"])
+                    rc, got, _ = hex_streams(path)
+                    self.assertEqual(got, {})
+                    continue
+                self.assertEqual(len(conns), 1)
+                self.assertEqual(normalize_addr(conns[0]["dst_addr"]), (case["host"], case["port"]))
+                self.assertFalse(conns[0]["mid_stream"])
+                got = self.compare_with_tshark("tcp_%s.pcap" % case_name)
+                (side,) = got.values()
+                self.assertEqual(side["->"], [b"".join(case["client_sends"])])
+                self.assertEqual(side["<-"], [b"".join(case["server_sends"])])
+
+    def test_snaplen_capture_gaps_add_up(self):
+        path = pcap("pg_snaplen.pcap")
+        rc, got, err = hex_streams(path)
+        self.assertEqual(rc, 0)
+        self.assertIn("snapshot length (96 bytes)", err)
+        # tshark's sequence analysis: each direction's length is the highest relative seq + len - 1.
+        fields = subprocess.run(
+            ["tshark", "-r", path, "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.seq", "-e", "tcp.len",
+             "-e", "frame.cap_len", "-e", "frame.len", "-Y", "tcp.len > 0 && !tcp.analysis.retransmission"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True, text=True).stdout.split("\n")
+        length, truncated = {}, {}
+        for line in filter(None, fields):
+            sport, seq, tlen, cap, wire = map(int, line.split("\t"))
+            length[sport] = max(length.get(sport, 0), seq + tlen - 1)
+            truncated[sport] = truncated.get(sport, 0) + (cap < wire)
+        (side,) = got.values()
+        server_port = normalize_addr(next(iter(side["addrs"]))[1])[1]
+        for direction, from_server in (("->", False), ("<-", True)):
+            sport = [p for p in length if (p == server_port) == from_server][0]
+            total = sum(len(x) if isinstance(x, bytes) else x[1] for x in side[direction])
+            self.assertEqual(total, length[sport], direction)
+            self.assertEqual(sum(1 for x in side[direction] if not isinstance(x, bytes)), truncated[sport], direction)
+
+
+class Interface(unittest.TestCase):
+    def test_stdin_gives_the_same_output_as_the_file(self):
+        path = pcap("tcp_close.pcap")
+        _, from_file, _ = run(["read", path, "-d", "hex"])
+        with open(path, "rb") as f:
+            rc, from_stdin, err = run(["read", "-d", "hex"], stdin=f)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(from_stdin, from_file)
+        with open(path, "rb") as f:
+            rc, dash, _ = run(["read", "-", "-d", "hex"], stdin=f)
+        self.assertEqual(dash, from_file)
+
+    def test_same_file_twice_gives_identical_output(self):
+        outs = [run(["read", pcap("pg.pcap"), "-d", "hex"])[1] for _ in range(2)]
+        self.assertEqual(outs[0], outs[1])
+        ids = [r["conn_id"] for r in records(outs[0])]
+        self.assertTrue(all(len(i) == 20 for i in ids))
+
+    def test_record_keys_and_timestamps(self):
+        rc, out, _ = run(["read", pcap("tcp_reset.pcap"), "-d", "hex"])
+        recs = records(out)
+        self.assertEqual(list(recs[0]), ["ts", "conn_id", "src_addr", "dst_addr", "direction", "bytes", "ascii"])
+        first_ts = subprocess.run(["tshark", "-r", pcap("tcp_reset.pcap"), "-c", "1", "-T", "fields", "-e",
+                                   "frame.time_epoch"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True).stdout
+        rc, out, _ = run(["read", pcap("tcp_reset.pcap"), "-d", "conn"])
+        import datetime
+        want = datetime.datetime.fromtimestamp(round(float(first_ts), 6), datetime.timezone.utc)
+        self.assertEqual(records(out)[0]["ts"], want.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+    def test_ltsv_carries_the_same_fields_as_json(self):
+        path = pcap("edge_ooo.pcap")
+        _, js, _ = run(["read", path, "-d", "hex", "-f", "json"])
+        rc, lt, _ = run(["read", path, "-d", "hex", "-f", "ltsv"])
+        self.assertEqual(rc, 0)
+        unescape = lambda v: v.replace("\\n", "\n").replace("\\t", "\t").replace("\\r", "\r").replace("\\\\", "\\")
+        lt_recs = []
+        for line in lt.decode().splitlines():
+            lt_recs.append({k: unescape(v) for k, v in (f.split(":", 1) for f in line.split("\t"))})
+        js_recs = [{k: str(v) for k, v in r.items()} for r in records(js)]
+        self.assertEqual(lt_recs, js_recs)
+
+    def test_console_is_readable(self):
+        rc, out, _ = run(["read", pcap("tcp_reset.pcap"), "-d", "hex", "-f", "console"])
+        self.assertEqual(rc, 0)
+        text = out.decode()
+        self.assertRegex(text, r"127\.0\.0\.1:\d+ <- 127\.0\.0\.1:47002")
+        self.assertIn("|client message b|", text)
+
+    def test_bad_arguments_are_explained(self):
+        for args, needle in (
+            (["read", pcap("tcp_close.pcap"), "-d", "nope"], "unknown dumper 'nope'"),
+            (["read", pcap("tcp_close.pcap"), "-f", "xml"], "unknown format 'xml'"),
+            (["read", pcap("tcp_close.pcap"), "-t", "notaport"], "bad target"),
+            (["read", "/no/such/file.pcap"], "/no/such/file.pcap"),
+        ):
+            with self.subTest(args=args):
+                rc, out, err = run(args)
+                self.assertNotEqual(rc, 0)
+                self.assertIn(needle, err)
+                self.assertEqual(out, b"")
+
+    def test_unsupported_link_type(self):
+        with tempfile.NamedTemporaryFile(suffix=".pcap") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 105))  # 802.11
+            f.flush()
+            rc, out, err = run(["read", f.name])
+        self.assertEqual(rc, 1)
+        self.assertIn("link type", err)
+        self.assertIn("not supported", err)
+
+    def test_help_and_version(self):
+        rc, out, _ = run(["read", "--help"])
+        self.assertEqual(rc, 0)
+        self.assertIn(b"Examples:", out)
+        rc, out, _ = run(["version"])
+        self.assertEqual(rc, 0)
+        self.assertRegex(out.decode(), r"^tcpdp \d+\.\d+\.\d+\n$")
+        rc, _, err = run([])
+        self.assertEqual(rc, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
