@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <pcap/dlt.h>
 
+#include <deque>
+
 #include "../packet_builder.h"
 
 using namespace tcpdp;
@@ -10,8 +12,15 @@ using namespace tcpdp::test;
 
 namespace {
 
+// A decoded segment points into its packet, so every packet a test decodes is kept alive here.
+std::deque<Bytes>& kept_packets() {
+  static std::deque<Bytes> packets;
+  return packets;
+}
+
 DecodeResult run(PacketDecoder& d, const Bytes& packet, TcpSegment& out, uint32_t wire_len = 0) {
-  return d.decode(Timestamp{1}, packet, wire_len ? wire_len : static_cast<uint32_t>(packet.size()), out);
+  const Bytes& kept = kept_packets().emplace_back(packet);
+  return d.decode(Timestamp{1}, kept, wire_len ? wire_len : static_cast<uint32_t>(kept.size()), out);
 }
 
 std::string payload_of(const TcpSegment& s) { return std::string(s.payload.begin(), s.payload.end()); }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian bookworm machine as root: installs what the tests need,
+# then builds with warnings as errors and runs the unit and integration tests (ctest), the same
+# under AddressSanitizer + UndefinedBehaviorSanitizer, a short libFuzzer run, and the integration
+# tests again on captures regenerated from real PostgreSQL, MariaDB and TCP workloads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  g++ cmake make pkg-config libpcap-dev libcli11-dev doctest-dev python3 \
+  tcpdump tshark clang libclang-rt-14-dev \
+  postgresql postgresql-contrib mariadb-server mariadb-client >/dev/null
+
+echo "== build and test (warnings are errors)"
+cmake -S . -B build/release -DTCPDP_WERROR=ON >/dev/null
+cmake --build build/release -j"$(nproc)"
+ctest --test-dir build/release --output-on-failure
+
+echo "== build and test under ASan + UBSan"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTCPDP_SANITIZE=ON -DTCPDP_WERROR=ON >/dev/null
+cmake --build build/asan -j"$(nproc)"
+ctest --test-dir build/asan --output-on-failure
+
+echo "== fuzz packet decode and reassembly for ${FUZZ_SECONDS}s"
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -DTCPDP_FUZZ=ON -DTCPDP_TESTS=OFF >/dev/null
+cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+python3 tests/fuzz/seeds.py "$corpus" testdata/pcaps/*.pcap
+build/fuzz/fuzz_decode -max_total_time="$FUZZ_SECONDS" -max_len=16384 -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+
+echo "== integration tests on captures regenerated from real servers"
+fresh=$(mktemp -d)
+trap 'rm -rf "$corpus" "$fresh"' EXIT
+cp -r testdata/pcaps/. "$fresh"
+bash "$fresh/generate.sh" >/dev/null
+cmake -S . -B build/release -DTCPDP_TEST_PCAPS="$fresh" >/dev/null
+ctest --test-dir build/release --output-on-failure -R integration
+cmake -S . -B build/release -UTCPDP_TEST_PCAPS >/dev/null
+
+echo "== all tests, final run"
+ctest --test-dir build/release --output-on-failure
