@@ -33,6 +33,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
       "Examples:\n"
       "  tcpdp read capture.pcap -d hex\n"
       "  tcpdp read capture.pcapng -d conn -t 5432 -f ltsv\n"
+      "  tcpdp read postgres.pcap -d pg -t 5432\n"
       "  tcpdump -i lo -w - port 5432 | tcpdp read -d hex -f console\n"
       "  tcpdp read -d hex < capture.pcap");
   read->add_option("file", options.file, "Capture file (pcap or pcapng); - or none for stdin");
@@ -43,6 +44,8 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                    "or ||; other traffic is skipped");
   read->add_option("-f,--format", options.format, "Output format: json, ltsv or console")
       ->capture_default_str();
+  read->add_flag("--no-response", options.no_response,
+                 "pg: write each client message at once, without the server's answer");
 }
 
 int run_read(const ReadOptions& options) {
@@ -72,7 +75,9 @@ int run_read(const ReadOptions& options) {
   }
 
   StreamSink sink(stdout, *format);
-  auto dumper = make_dumper(options.dumper, sink);
+  DumperOptions dumper_options;
+  dumper_options.pair_responses = !options.no_response;
+  auto dumper = make_dumper(options.dumper, sink, dumper_options);
   if (!dumper) {
     return fail("unknown dumper '" + options.dumper + "': use " + join(dumper_names()));
   }

@@ -11,6 +11,7 @@ struct ReadOptions {
   std::string dumper = "hex";
   std::string target;
   std::string format = "json";
+  bool no_response = false;
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -12,10 +12,12 @@
 namespace tcpdp {
 
 struct Value;
+struct Field;
 using Array = std::vector<Value>;
+using Object = std::vector<Field>;  // keys in order; JSON object, or JSON text in LTSV
 
 struct Value {
-  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array> v;
+  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array, Object> v;
 
   Value() : v(nullptr) {}
   Value(std::nullptr_t) : v(nullptr) {}
@@ -29,6 +31,7 @@ struct Value {
   Value(std::string_view s) : v(std::string(s)) {}
   Value(const char* s) : v(std::string(s)) {}
   Value(Array a) : v(std::move(a)) {}
+  Value(Object o) : v(std::move(o)) {}
 };
 
 struct Field {

@@ -2,6 +2,7 @@
 
 #include "dumpers/conn/conn_dumper.h"
 #include "dumpers/hex/hex_dumper.h"
+#include "dumpers/pg/pg_dumper.h"
 
 namespace tcpdp {
 
@@ -27,12 +28,18 @@ Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
 }
 
 const std::vector<std::string>& dumper_names() {
-  static const std::vector<std::string> kNames = {"hex", "conn"};
+  static const std::vector<std::string> kNames = {"hex", "pg", "conn"};
   return kNames;
 }
 
-std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink) {
+std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
+                                    const DumperOptions& options) {
   if (name == "hex") return std::make_unique<HexDumper>(sink);
+  if (name == "pg") {
+    PgOptions pg;
+    pg.pair_responses = options.pair_responses;
+    return std::make_unique<PgDumper>(sink, pg);
+  }
   if (name == "conn") return std::make_unique<ConnDumper>(sink);
   return nullptr;
 }

@@ -47,9 +47,15 @@ class Dumper {
 /// direction.
 Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts);
 
+/// What the protocol dumpers let a user choose.
+struct DumperOptions {
+  bool pair_responses = true;  // add the server's answer to each client message's record
+};
+
 /// The names `-d` accepts.
 const std::vector<std::string>& dumper_names();
 /// A dumper writing to sink, or nullptr for an unknown name.
-std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink);
+std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
+                                    const DumperOptions& options = {});
 
 }  // namespace tcpdp

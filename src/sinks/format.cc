@@ -48,8 +48,13 @@ void append_double(double v, std::string& out) {
     out += "null";
     return;
   }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  char buf[64];
+  // Plain decimals for the everyday range (durations read 0.000097, not 9.7e-05), the shortest
+  // form that reads back exactly either way.
+  const double a = std::fabs(v);
+  const auto style = a == 0 || (a >= 1e-6 && a < 1e15) ? std::chars_format::fixed
+                                                       : std::chars_format::general;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, style);
   out.append(buf, end);
 }
 
@@ -245,13 +250,23 @@ void append_json_value(const Value& v, std::string& out) {
           out += '"';
           append_json_escaped(x, out);
           out += '"';
-        } else {
+        } else if constexpr (std::is_same_v<T, Array>) {
           out += '[';
           for (size_t i = 0; i < x.size(); ++i) {
             if (i) out += ',';
             append_json_value(x[i], out);
           }
           out += ']';
+        } else {
+          out += '{';
+          for (size_t i = 0; i < x.size(); ++i) {
+            if (i) out += ',';
+            out += '"';
+            append_json_escaped(x[i].key, out);
+            out += "\":";
+            append_json_value(x[i].value, out);
+          }
+          out += '}';
         }
       },
       v.v);

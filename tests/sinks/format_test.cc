@@ -48,6 +48,25 @@ TEST_CASE("json: valid UTF-8 passes, invalid bytes become U+FFFD") {
   CHECK(json_string("a\xe2\x82") == "a\\ufffd\\ufffd");
 }
 
+TEST_CASE("json: doubles in plain decimals in the everyday range, exact either way") {
+  auto one = [](double d) {
+    Record r;
+    r.add("d", d);
+    return format(r, Format::kJson);
+  };
+  CHECK(one(9.7e-05) == "{\"d\":0.000097}\n");
+  CHECK(one(1.5) == "{\"d\":1.5}\n");
+  CHECK(one(0.0) == "{\"d\":0}\n");
+  CHECK(one(1e20) == "{\"d\":1e+20}\n");
+  CHECK(one(1e-9) == "{\"d\":1e-09}\n");
+}
+
+TEST_CASE("json: objects keep their keys in order") {
+  Record r;
+  r.add("o", tcpdp::Object{{"b", Value(1)}, {"a", Value("x")}});
+  CHECK(format(r, Format::kJson) == "{\"o\":{\"b\":1,\"a\":\"x\"}}\n");
+}
+
 TEST_CASE("json: infinite doubles are null") {
   Record r;
   r.add("d", 1.0 / 0.0);

@@ -1,0 +1,852 @@
+#include "dumpers/pg/pg_dumper.h"
+
+#include <deque>
+#include <string>
+#include <unordered_map>
+
+#include "dumpers/pg/pg_messages.h"
+#include "dumpers/pg/pg_values.h"
+#include "dumpers/pg/pg_wire.h"
+
+namespace tcpdp {
+namespace {
+
+using pg::ByteReader;
+using pg::known_type;
+
+constexpr size_t kMaxStartupPacket = 10000;     // the server refuses larger startup packets
+constexpr uint32_t kMaxMessageLength = 1u << 30;  // the server refuses larger messages
+constexpr size_t kResyncWindow = 1 << 20;        // bytes searched for a boundary before giving up on them
+constexpr int kMaxErrorRecords = 10;             // decode-error records per connection and side
+
+uint32_t be32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+         static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+std::string type_name(uint8_t type) { return std::string(1, static_cast<char>(type)); }
+
+// The row count at the end of a CommandComplete tag ("INSERT 0 3", "SELECT 2", "COPY 1000").
+bool tag_rows(std::string_view tag, int64_t& rows) {
+  const size_t space = tag.rfind(' ');
+  if (space == std::string_view::npos || space + 1 == tag.size()) return false;
+  int64_t v = 0;
+  for (char c : tag.substr(space + 1)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  rows = v;
+  return true;
+}
+
+const char* transaction_status_name(uint8_t s) {
+  switch (s) {
+    case 'I': return "idle";
+    case 'T': return "in_transaction";
+    case 'E': return "failed_transaction";
+    default: return "unknown";
+  }
+}
+
+class PgDecoder : public Decoder {
+ public:
+  PgDecoder(const ConnInfo& conn, RecordSink& sink, const PgOptions& options)
+      : conn_(conn), sink_(sink), options_(options) {
+    // Picked up mid-way: both sides look for a message boundary, nothing is paired until the
+    // server's next ReadyForQuery.
+    const Mode start = conn.mid_stream ? Mode::kOutOfSync : Mode::kStartup;
+    client_.mode = start;
+    server_.mode = conn.mid_stream ? Mode::kOutOfSync : Mode::kTyped;
+    pairing_ = !conn.mid_stream;
+  }
+
+  void on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) override {
+    feed(side(dir), dir, ts, bytes);
+    flush_done();
+  }
+
+  void on_gap(Direction dir, Timestamp, uint64_t) override {
+    Side& s = side(dir);
+    if (s.mode == Mode::kSilent) return;
+    // Whatever message was under way is lost; the answers can no longer be matched to requests.
+    s.buf.clear();
+    s.in_body = false;
+    s.skip_left = 0;
+    s.mode = Mode::kOutOfSync;
+    suspend_pairing();
+  }
+
+  void on_close(Timestamp ts, CloseReason) override {
+    // Requests the server never answered are written as they are; a partial answer (an error
+    // before a ReadyForQuery that never came) is kept.
+    for (Request& r : pending_) {
+      if (r.done) continue;
+      if (r.has_error || !r.tags.empty() || r.data_rows > 0) {
+        complete(r, ts);
+      } else {
+        r.done = true;
+      }
+    }
+    flush_done();
+  }
+
+ private:
+  enum class Mode { kStartup, kTyped, kSslAnswer, kOutOfSync, kSilent };
+  enum class Wait { kNone, kReady, kParse, kBind, kClose, kDescribe, kExecute, kSslAnswer };
+
+  struct Side {
+    Mode mode = Mode::kTyped;
+    std::string buf;  // a partial header or body, or the window searched while out of sync
+    uint8_t type = 0;
+    uint32_t body_len = 0;
+    bool in_body = false;
+    uint64_t skip_left = 0;  // bytes of a counted-only body still to pass
+    uint8_t skip_type = 0;
+    Timestamp msg_ts;
+    uint64_t skipped = 0;  // bytes passed over while looking for a boundary
+    int error_records = 0;
+  };
+
+  struct Request {
+    Record rec;
+    Timestamp start;
+    uint8_t type = 0;
+    Wait wait = Wait::kNone;
+    bool done = false;
+    std::string describe_name;
+    char describe_kind = 0;
+    std::string tags;
+    int64_t tag_rows = 0;
+    bool have_tag_rows = false;
+    int64_t data_rows = 0;
+    uint64_t copy_bytes = 0;
+    uint64_t copy_messages = 0;
+    std::string copy_fail;
+    bool has_error = false;
+    std::string error_severity, error_code, error_message, error_detail, error_hint;
+    bool empty_query = false;
+    bool suspended = false;
+    bool skipped = false;
+  };
+
+  struct Statement {
+    std::string query;
+    std::vector<uint32_t> types;
+  };
+  struct Portal {
+    std::string statement;
+    std::string query;
+    bool query_known = false;
+  };
+
+  Side& side(Direction d) { return d == Direction::kClientToServer ? client_ : server_; }
+
+  // ---- framing -------------------------------------------------------------------------------
+
+  void feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
+    while (!data.empty()) {
+      switch (s.mode) {
+        case Mode::kSilent:
+          return;
+        case Mode::kOutOfSync:
+          resync(s, dir, ts, data);
+          return;
+        case Mode::kSslAnswer:
+          on_ssl_answer(data[0], ts);
+          data = data.subspan(1);
+          continue;
+        case Mode::kStartup:
+        case Mode::kTyped:
+          break;
+      }
+      if (s.skip_left > 0) {
+        const size_t n = std::min<uint64_t>(s.skip_left, data.size());
+        s.skip_left -= n;
+        data = data.subspan(n);
+        continue;
+      }
+      if (!s.in_body) {
+        const size_t header_size = s.mode == Mode::kStartup ? 4 : 5;
+        if (s.buf.empty()) s.msg_ts = ts;
+        if (s.mode == Mode::kStartup && s.buf.empty() && data[0] == 0x16) {
+          encrypted(ts);
+          return;
+        }
+        const size_t take = std::min(header_size - s.buf.size(), data.size());
+        s.buf.append(reinterpret_cast<const char*>(data.data()), take);
+        data = data.subspan(take);
+        if (s.buf.size() < header_size) return;
+        const auto* h = reinterpret_cast<const uint8_t*>(s.buf.data());
+        const uint8_t type = header_size == 5 ? h[0] : 0;
+        const uint32_t len = be32(h + header_size - 4);
+        s.buf.clear();
+        if (!start_message(s, dir, type, len)) continue;
+        if (!s.in_body) continue;
+        if (s.body_len == 0) {
+          s.in_body = false;
+          dispatch(s, dir, {});
+          continue;
+        }
+      }
+      if (s.buf.empty() && data.size() >= s.body_len) {
+        const auto body = data.first(s.body_len);
+        data = data.subspan(s.body_len);
+        s.in_body = false;
+        dispatch(s, dir, body);
+        continue;
+      }
+      const size_t take = std::min<size_t>(s.body_len - s.buf.size(), data.size());
+      s.buf.append(reinterpret_cast<const char*>(data.data()), take);
+      data = data.subspan(take);
+      if (s.buf.size() == s.body_len) {
+        const std::string body = std::move(s.buf);
+        s.buf.clear();
+        s.in_body = false;
+        dispatch(s, dir, {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+      }
+    }
+  }
+
+  // A message header was read. Returns false when the side fell out of sync.
+  bool start_message(Side& s, Direction dir, uint8_t type, uint32_t len) {
+    if (s.mode == Mode::kStartup) {
+      if (len < 8 || len > kMaxStartupPacket) {
+        return lose_sync(s, dir, "startup packet length " + std::to_string(len) + " is not valid");
+      }
+    } else if (!known_type(dir, type)) {
+      return lose_sync(s, dir, "unknown message type 0x" + hex_byte(type));
+    } else if (len < 4 || len > kMaxMessageLength) {
+      return lose_sync(s, dir, "message '" + type_name(type) + "' has impossible length " +
+                                   std::to_string(len));
+    }
+    s.type = type;
+    const uint32_t body_len = len - 4;
+    // DataRow and CopyData are only counted: their bodies are passed over, never buffered.
+    if ((type == 'D' && dir == Direction::kServerToClient) || type == 'd') {
+      count_only(dir, type, body_len);
+      s.skip_left = body_len;
+      return true;
+    }
+    if (body_len > options_.max_message) {
+      decode_error(s, dir, s.msg_ts,
+                   "message '" + type_name(type) + "' of " + std::to_string(body_len) +
+                       " bytes is over the limit of " + std::to_string(options_.max_message) +
+                       " bytes: skipped");
+      if (dir == Direction::kClientToServer) suspend_pairing();
+      s.skip_left = body_len;
+      return true;
+    }
+    s.body_len = body_len;
+    s.in_body = true;
+    return true;
+  }
+
+  static std::string hex_byte(uint8_t b) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    return {kHex[b >> 4], kHex[b & 15]};
+  }
+
+  bool lose_sync(Side& s, Direction dir, const std::string& why) {
+    decode_error(s, dir, s.msg_ts, why + "; looking for the next message");
+    s.buf.clear();
+    s.in_body = false;
+    s.skip_left = 0;
+    s.mode = Mode::kOutOfSync;
+    suspend_pairing();
+    return false;
+  }
+
+  // Out of sync: search the bytes for a message that parses completely and is followed by a
+  // plausible header (or ends exactly where the data ends). Nothing is decoded before that.
+  void resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
+    s.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
+    const auto* b = reinterpret_cast<const uint8_t*>(s.buf.data());
+    const size_t n = s.buf.size();
+    size_t keep_from = n > 4 ? n - 4 : 0;  // a header may still be starting in the last bytes
+    for (size_t pos = 0; pos + 5 <= n; ++pos) {
+      const uint8_t type = b[pos];
+      if (!known_type(dir, type)) continue;
+      const uint32_t len = be32(b + pos + 1);
+      if (len < 4 || len > kResyncWindow) continue;
+      const size_t end = pos + 1 + len;
+      if (end > n) {
+        keep_from = std::min(keep_from, pos);  // cannot judge it yet
+        break;
+      }
+      if (!pg::plausible_message(dir, type, {b + pos + 5, len - 4})) continue;
+      if (end + 5 <= n) {
+        const uint32_t next_len = be32(b + end + 1);
+        if (!known_type(dir, b[end]) || next_len < 4 || next_len > kMaxMessageLength) continue;
+      } else if (end != n) {
+        keep_from = std::min(keep_from, pos);
+        break;
+      }
+      s.skipped += pos;
+      if (s.skipped > 0) {
+        Record r = record(dir, ts);
+        r.add("skipped_bytes", s.skipped);
+        r.add("decode_error", "bytes skipped to find a message boundary after a gap or pickup");
+        emit_now(std::move(r));
+      }
+      s.skipped = 0;
+      s.mode = Mode::kTyped;
+      const std::string rest = s.buf.substr(pos);
+      s.buf.clear();
+      feed(s, dir, ts, {reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+      return;
+    }
+    if (keep_from == 0 && n > kResyncWindow) keep_from = n - kResyncWindow / 2;
+    s.skipped += keep_from;
+    s.buf.erase(0, keep_from);
+  }
+
+  void dispatch(Side& s, Direction dir, std::span<const uint8_t> body) {
+    if (dir == Direction::kClientToServer) {
+      if (s.mode == Mode::kStartup) {
+        client_startup(body);
+      } else {
+        client_message(s.type, body);
+      }
+    } else {
+      server_message(s.type, body);
+    }
+  }
+
+  // ---- records -------------------------------------------------------------------------------
+
+  Record record(Direction dir, Timestamp ts) const {
+    Record r = base_record(conn_, dir, ts);
+    if (!username_.empty()) r.add("username", username_);
+    if (!database_.empty()) r.add("database", database_);
+    if (!application_name_.empty()) r.add("application_name", application_name_);
+    return r;
+  }
+
+  void decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
+    if (s.error_records >= kMaxErrorRecords) return;
+    ++s.error_records;
+    Record r = record(dir, ts);
+    r.add("decode_error", what);
+    emit_now(std::move(r));
+  }
+
+  // Writes a record that answers nothing, after the requests still waiting before it.
+  void emit_now(Record r) {
+    Request q;
+    q.rec = std::move(r);
+    q.done = true;
+    pending_.push_back(std::move(q));
+    flush_done();
+  }
+
+  Request& add_request(uint8_t type, const char* message_type, Wait wait) {
+    Request q;
+    q.rec = record(Direction::kClientToServer, client_.msg_ts);
+    q.rec.add("message_type", message_type ? message_type : type_name(type));
+    q.start = client_.msg_ts;
+    q.type = type;
+    q.wait = wait;
+    // Unpaired requests complete at once: without response pairing, or while the two sides
+    // cannot be matched (after a gap, or before the first ReadyForQuery of a pickup).
+    q.done = wait == Wait::kNone || !options_.pair_responses || !pairing_;
+    if (pending_.size() >= options_.max_pending) {
+      for (Request& r : pending_) {
+        if (!r.done) {
+          r.done = true;
+          break;
+        }
+      }
+      flush_done();
+    }
+    pending_.push_back(std::move(q));
+    return pending_.back();
+  }
+
+  void complete(Request& r, Timestamp ts) {
+    if (r.done) return;
+    r.done = true;
+    if (r.skipped) {
+      r.rec.add("skipped", true);  // the server discarded it after an earlier error
+      return;
+    }
+    if (r.have_tag_rows) {
+      r.rec.add("rows", r.tag_rows);
+    } else if (r.data_rows > 0) {
+      r.rec.add("rows", r.data_rows);
+    }
+    if (!r.tags.empty()) r.rec.add("command_tag", r.tags);
+    if (r.empty_query) r.rec.add("empty_query", true);
+    if (r.suspended) r.rec.add("portal_suspended", true);
+    if (r.copy_messages > 0) {
+      r.rec.add("copy_messages", r.copy_messages);
+      r.rec.add("copy_bytes", r.copy_bytes);
+    }
+    if (!r.copy_fail.empty()) r.rec.add("copy_fail", r.copy_fail);
+    if (r.has_error) {
+      r.rec.add("error_severity", r.error_severity);
+      r.rec.add("error_code", r.error_code);
+      r.rec.add("error_message", r.error_message);
+      if (!r.error_detail.empty()) r.rec.add("error_detail", r.error_detail);
+      if (!r.error_hint.empty()) r.rec.add("error_hint", r.error_hint);
+    }
+    r.rec.add("duration", static_cast<double>(ts.usec - r.start.usec) / 1e6);
+  }
+
+  void flush_done() {
+    while (!pending_.empty() && pending_.front().done) {
+      Request& front = pending_.front();
+      if (startup_ == &front) startup_ = nullptr;
+      if (copy_target_ == &front) copy_target_ = nullptr;
+      sink_.write(front.rec);
+      pending_.pop_front();
+    }
+  }
+
+  void suspend_pairing() {
+    pairing_ = false;
+    copy_target_ = nullptr;
+    pipeline_error_ = false;
+    for (Request& r : pending_) r.done = true;
+    flush_done();
+  }
+
+  // The oldest request still waiting for its answer.
+  Request* waiting() {
+    for (Request& r : pending_) {
+      if (!r.done) return &r;
+    }
+    return nullptr;
+  }
+
+  // ---- client --------------------------------------------------------------------------------
+
+  void client_startup(std::span<const uint8_t> body) {
+    ByteReader r(body);
+    int32_t code = 0;
+    r.i32(code);
+    if (code == pg::kSslRequestCode || code == pg::kGssEncRequestCode) {
+      add_request(0, code == pg::kSslRequestCode ? "SSLRequest" : "GSSENCRequest", Wait::kSslAnswer);
+      encryption_request_ = code;
+      server_.mode = Mode::kSslAnswer;
+      return;
+    }
+    if (code == pg::kCancelRequestCode) {
+      Request& q = add_request(0, "CancelRequest", Wait::kNone);
+      int32_t pid;
+      if (r.i32(pid)) q.rec.add("backend_pid", pid);  // the secret key that follows is not logged
+      client_.mode = Mode::kSilent;
+      server_.mode = Mode::kSilent;
+      return;
+    }
+    if ((code >> 16) != 3) {
+      decode_error(client_, Direction::kClientToServer, client_.msg_ts,
+                   "startup packet with unsupported protocol version " + std::to_string(code >> 16) +
+                       "." + std::to_string(code & 0xFFFF));
+      client_.mode = Mode::kSilent;
+      server_.mode = Mode::kSilent;
+      return;
+    }
+    pg::StartupParams params;
+    if (!pg::parse_startup_params(r.rest(), params)) {
+      lose_sync(client_, Direction::kClientToServer, "malformed startup message");
+      return;
+    }
+    for (const auto& [name, value] : params.params) {
+      if (name == "user") username_ = value;
+      if (name == "database") database_ = value;
+      if (name == "application_name") application_name_ = value;
+    }
+    if (database_.empty()) database_ = username_;  // the server's default
+    Request& q = add_request(0, "StartupMessage", Wait::kReady);
+    q.rec.add("protocol_version", std::to_string(code >> 16) + "." + std::to_string(code & 0xFFFF));
+    Object all;
+    for (const auto& [name, value] : params.params) all.push_back({std::string(name), Value(value)});
+    q.rec.add("parameters", std::move(all));
+    startup_ = &q;
+    client_.mode = Mode::kTyped;
+  }
+
+  void on_ssl_answer(uint8_t answer, Timestamp ts) {
+    server_.mode = Mode::kTyped;
+    Request* q = waiting();
+    if (q && q->wait != Wait::kSslAnswer) q = nullptr;
+    const bool accepted = encryption_request_ == pg::kSslRequestCode ? answer == 'S' : answer == 'G';
+    if (q) {
+      q->rec.add("ssl_response", std::string(1, static_cast<char>(answer)));
+      if (accepted) note_encrypted(q->rec);
+      complete(*q, ts);
+    } else if (accepted) {  // the request was written already (no response pairing)
+      Record r = record(Direction::kServerToClient, ts);
+      r.add("ssl_response", std::string(1, static_cast<char>(answer)));
+      note_encrypted(r);
+      emit_now(std::move(r));
+    }
+    if (accepted) {
+      go_silent();
+      return;
+    }
+    // 'N': the client goes on with a plain startup message. Anything else is not PostgreSQL.
+    client_.mode = answer == 'N' ? Mode::kStartup : Mode::kSilent;
+    if (answer != 'N') server_.mode = Mode::kSilent;
+  }
+
+  static void note_encrypted(Record& r) {
+    r.add("encrypted", true);
+    r.add("decode_error", "the connection is encrypted from here on: its messages cannot be decoded");
+  }
+
+  // A TLS ClientHello where a startup packet belongs (direct SSL negotiation): say so once.
+  void encrypted(Timestamp ts) {
+    Record r = record(Direction::kClientToServer, ts);
+    r.add("message_type", "TLS");
+    note_encrypted(r);
+    emit_now(std::move(r));
+    go_silent();
+  }
+
+  void go_silent() {
+    client_.mode = Mode::kSilent;
+    server_.mode = Mode::kSilent;
+    client_.buf.clear();
+    server_.buf.clear();
+  }
+
+  void client_message(uint8_t type, std::span<const uint8_t> body) {
+    const Direction c2s = Direction::kClientToServer;
+    switch (type) {
+      case 'Q': {
+        std::string_view query;
+        if (!pg::parse_single_string(body, query)) return malformed(type);
+        Request& q = add_request(type, nullptr, Wait::kReady);
+        q.rec.add("query", query);
+        return;
+      }
+      case 'P': {
+        pg::ParseMsg m;
+        if (!pg::parse_parse(body, m)) return malformed(type);
+        Request& q = add_request(type, nullptr, Wait::kParse);
+        q.rec.add("stmt_name", m.name);
+        q.rec.add("parse_query", m.query);
+        Array types;
+        for (uint32_t t : m.param_types) types.emplace_back(t);
+        q.rec.add("param_types", std::move(types));
+        remember_statement(std::string(m.name), Statement{std::string(m.query), m.param_types});
+        return;
+      }
+      case 'B': {
+        pg::BindMsg m;
+        if (!pg::parse_bind(body, m)) return malformed(type);
+        const auto it = statements_.find(std::string(m.statement));
+        const Statement* st = it == statements_.end() ? nullptr : &it->second;
+        Array values;
+        values.reserve(m.params.size());
+        for (size_t i = 0; i < m.params.size(); ++i) {
+          const pg::BindParam& p = m.params[i];
+          if (p.is_null) {
+            values.emplace_back(nullptr);
+          } else if (pg::bind_format(m, i) == 0) {
+            values.emplace_back(pg::as_text(p.value));
+          } else {
+            const uint32_t t = st && i < st->types.size() ? st->types[i] : 0;
+            values.emplace_back(t ? pg::binary_to_text(t, p.value) : pg::hex_bytes(p.value));
+          }
+        }
+        Request& q = add_request(type, nullptr, Wait::kBind);
+        q.rec.add("portal_name", m.portal);
+        q.rec.add("stmt_name", m.statement);
+        q.rec.add("bind_values", std::move(values));
+        remember_portal(std::string(m.portal),
+                        Portal{std::string(m.statement), st ? st->query : std::string(), st != nullptr});
+        return;
+      }
+      case 'E': {
+        pg::ExecuteMsg m;
+        if (!pg::parse_execute(body, m)) return malformed(type);
+        Request& q = add_request(type, nullptr, Wait::kExecute);
+        q.rec.add("portal_name", m.portal);
+        const auto it = portals_.find(std::string(m.portal));
+        if (it != portals_.end()) {
+          q.rec.add("stmt_name", it->second.statement);
+          if (it->second.query_known) q.rec.add("execute_query", it->second.query);
+        }
+        if (m.max_rows > 0) q.rec.add("max_rows", m.max_rows);
+        return;
+      }
+      case 'D':
+      case 'C': {
+        pg::TargetMsg m;
+        if (!pg::parse_target(body, m)) return malformed(type);
+        Request& q = add_request(type, nullptr, type == 'D' ? Wait::kDescribe : Wait::kClose);
+        q.rec.add(m.kind == 'S' ? "stmt_name" : "portal_name", m.name);
+        q.describe_kind = m.kind;
+        q.describe_name = std::string(m.name);
+        if (type == 'C') {
+          if (m.kind == 'S') statements_.erase(std::string(m.name));
+          else portals_.erase(std::string(m.name));
+        }
+        return;
+      }
+      case 'S':
+        add_request(type, nullptr, Wait::kReady);
+        return;
+      case 'H':
+      case 'X':
+        add_request(type, nullptr, Wait::kNone);
+        return;
+      case 'F': {
+        ByteReader r(body);
+        int32_t function;
+        if (!r.i32(function)) return malformed(type);
+        Request& q = add_request(type, nullptr, Wait::kReady);
+        q.rec.add("function_oid", static_cast<uint32_t>(function));
+        return;
+      }
+      case 'c':
+        return;
+      case 'f': {
+        std::string_view why;
+        if (!pg::parse_single_string(body, why)) return malformed(type);
+        if (copy_target_) copy_target_->copy_fail = std::string(why);
+        return;
+      }
+      case 'p': {
+        Request& q = add_request(type, nullptr, Wait::kNone);
+        if (!auth_method_.empty()) q.rec.add("auth_method", auth_method_);
+        if (auth_method_.rfind("SASL", 0) == 0 && !sasl_started_) {
+          ByteReader r(body);  // SASLInitialResponse: the mechanism, then the client's data
+          std::string_view mechanism;
+          if (r.cstring(mechanism)) q.rec.add("sasl_mechanism", mechanism);
+          sasl_started_ = true;
+        }
+        return;  // the password, hash or SASL data itself is never logged
+      }
+      default:
+        decode_error(client_, c2s, client_.msg_ts, "unexpected client message '" + type_name(type) + "'");
+    }
+  }
+
+  void malformed(uint8_t type) {
+    lose_sync(client_, Direction::kClientToServer,
+              "malformed client message '" + type_name(type) + "'");
+  }
+
+  void remember_statement(std::string name, Statement st) {
+    if (statements_.size() >= options_.max_statements && !statements_.count(name)) {
+      statements_.erase(statements_.begin());
+    }
+    statements_[std::move(name)] = std::move(st);
+  }
+
+  void remember_portal(std::string name, Portal p) {
+    if (portals_.size() >= options_.max_statements && !portals_.count(name)) {
+      portals_.erase(portals_.begin());
+    }
+    portals_[std::move(name)] = std::move(p);
+  }
+
+  void count_only(Direction dir, uint8_t type, uint32_t body_len) {
+    if (type == 'd') {
+      if (copy_target_) {
+        ++copy_target_->copy_messages;
+        copy_target_->copy_bytes += body_len;
+      }
+      return;
+    }
+    if (dir == Direction::kServerToClient && pairing_) {  // DataRow
+      if (Request* q = waiting(); q && (q->type == 'Q' || q->type == 'E')) ++q->data_rows;
+    }
+  }
+
+  // ---- server --------------------------------------------------------------------------------
+
+  void server_message(uint8_t type, std::span<const uint8_t> body) {
+    const Direction s2c = Direction::kServerToClient;
+    const Timestamp ts = server_.msg_ts;
+    if (!pg::plausible_message(s2c, type, body) && std::string_view("RGHWcAVv").find(static_cast<char>(type)) == std::string_view::npos) {
+      lose_sync(server_, s2c, "malformed server message '" + type_name(type) + "'");
+      return;
+    }
+    Request* q = pairing_ ? waiting() : nullptr;
+    switch (type) {
+      case 'R':
+        return authentication(body);
+      case 'K': {
+        ByteReader r(body);
+        int32_t pid = 0;
+        r.i32(pid);
+        if (startup_ && pairing_) startup_->rec.add("backend_pid", pid);
+        return;
+      }
+      case 'S': {
+        ByteReader r(body);
+        std::string_view name, value;
+        r.cstring(name);
+        r.cstring(value);
+        if (name == "server_version" && startup_ && pairing_) startup_->rec.add("server_version", value);
+        return;
+      }
+      case 'Z':
+        return ready_for_query(body[0], ts);
+      case 'C': {
+        std::string_view tag;
+        pg::parse_single_string(body, tag);
+        if (!q) return;
+        if (!q->tags.empty()) q->tags += "; ";
+        q->tags += tag;
+        int64_t rows;
+        if (tag_rows(tag, rows)) {
+          q->tag_rows += rows;
+          q->have_tag_rows = true;
+        }
+        if (q->type == 'E') complete(*q, ts);
+        copy_target_ = nullptr;
+        return;
+      }
+      case 'E': {
+        pg::ErrorMsg e;
+        pg::parse_error(body, e);
+        if (!q) {
+          Record r = record(s2c, ts);
+          r.add("message_type", "E");
+          r.add("error_severity", e.severity);
+          r.add("error_code", e.code);
+          r.add("error_message", e.message);
+          emit_now(std::move(r));
+          return;
+        }
+        q->has_error = true;
+        q->error_severity = e.severity;
+        q->error_code = e.code;
+        q->error_message = e.message;
+        q->error_detail = e.detail;
+        q->error_hint = e.hint;
+        copy_target_ = nullptr;
+        if (q->wait != Wait::kReady) {  // extended protocol: the rest up to Sync is skipped
+          complete(*q, ts);
+          pipeline_error_ = true;
+        }
+        return;
+      }
+      case '1':
+        if (q && q->wait == Wait::kParse) complete(*q, ts);
+        return;
+      case '2':
+        if (q && q->wait == Wait::kBind) complete(*q, ts);
+        return;
+      case '3':
+        if (q && q->wait == Wait::kClose) complete(*q, ts);
+        return;
+      case 't':
+        if (q && q->wait == Wait::kDescribe && q->describe_kind == 'S') {
+          ByteReader r(body);
+          int16_t n = 0;
+          r.i16(n);
+          auto it = statements_.find(q->describe_name);
+          if (it != statements_.end()) {
+            it->second.types.resize(static_cast<size_t>(n));
+            for (uint32_t& t : it->second.types) {
+              int32_t v = 0;
+              r.i32(v);
+              t = static_cast<uint32_t>(v);
+            }
+          }
+        }
+        return;
+      case 'T':
+      case 'n':
+        if (q && q->wait == Wait::kDescribe) complete(*q, ts);
+        return;
+      case 's':
+        if (q && q->type == 'E') {
+          q->suspended = true;
+          complete(*q, ts);
+        }
+        return;
+      case 'I':
+        if (!q) return;
+        q->empty_query = true;
+        if (q->type == 'E') complete(*q, ts);
+        return;
+      case 'G':
+      case 'H':
+      case 'W':
+        if (q && (q->type == 'Q' || q->type == 'E')) copy_target_ = q;
+        return;
+      default:
+        return;  // N (notice), A (notification), V (function result), c, v: nothing to pair
+    }
+  }
+
+  void authentication(std::span<const uint8_t> body) {
+    ByteReader r(body);
+    int32_t code;
+    if (!r.i32(code)) return;
+    switch (code) {
+      case 0:
+        if (auth_method_.empty()) auth_method_ = "none";
+        if (startup_ && pairing_) startup_->rec.add("auth_method", auth_method_);
+        return;
+      case 2: auth_method_ = "kerberos5"; return;
+      case 3: auth_method_ = "password"; return;
+      case 5: auth_method_ = "md5"; return;
+      case 7: auth_method_ = "gss"; return;
+      case 9: auth_method_ = "sspi"; return;
+      case 10: {
+        auth_method_ = "SASL";
+        std::string_view mechanism;
+        std::string list;
+        while (r.cstring(mechanism) && !mechanism.empty()) list += (list.empty() ? " " : ",") + std::string(mechanism);
+        auth_method_ += list;
+        return;
+      }
+      default:
+        return;  // GSS/SASL continuation steps
+    }
+  }
+
+  void ready_for_query(uint8_t status, Timestamp ts) {
+    if (pairing_) {
+      // Everything still waiting up to the first request answered by ReadyForQuery ends here;
+      // after an error in the extended protocol the server skipped those requests.
+      for (Request& r : pending_) {
+        if (r.done) continue;
+        if (r.wait == Wait::kReady) {
+          r.rec.add("transaction_status", transaction_status_name(status));
+          complete(r, ts);
+          break;
+        }
+        r.skipped = pipeline_error_;
+        complete(r, ts);
+      }
+    }
+    if (startup_) startup_ = nullptr;
+    pipeline_error_ = false;
+    copy_target_ = nullptr;
+    pairing_ = true;  // requests from here on are answered after this point
+  }
+
+  ConnInfo conn_;
+  RecordSink& sink_;
+  PgOptions options_;
+  Side client_;
+  Side server_;
+  std::deque<Request> pending_;  // client messages in order; written once done
+  std::unordered_map<std::string, Statement> statements_;
+  std::unordered_map<std::string, Portal> portals_;
+  std::string username_, database_, application_name_;
+  std::string auth_method_;
+  bool sasl_started_ = false;
+  int32_t encryption_request_ = 0;
+  Request* startup_ = nullptr;     // the StartupMessage record, until the first ReadyForQuery
+  Request* copy_target_ = nullptr;  // the request a COPY's data belongs to
+  bool pairing_ = true;
+  bool pipeline_error_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Decoder> PgDumper::open(const ConnInfo& conn, Timestamp) {
+  return std::make_unique<PgDecoder>(conn, sink_, options_);
+}
+
+}  // namespace tcpdp
