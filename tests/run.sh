@@ -24,13 +24,17 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTCPDP_SANITIZE=ON -DTCPDP_WE
 cmake --build build/asan -j"$(nproc)"
 ctest --test-dir build/asan --output-on-failure
 
-echo "== fuzz packet decode and reassembly for ${FUZZ_SECONDS}s"
+echo "== fuzz packet decode + reassembly, and the pg decoder, ${FUZZ_SECONDS}s each"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DTCPDP_FUZZ=ON -DTCPDP_TESTS=OFF >/dev/null
-cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode
+cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-python3 tests/fuzz/seeds.py "$corpus" testdata/pcaps/*.pcap
-build/fuzz/fuzz_decode -max_total_time="$FUZZ_SECONDS" -max_len=16384 -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+mkdir "$corpus/decode" "$corpus/pg"
+python3 tests/fuzz/seeds.py "$corpus/decode" testdata/pcaps/*.pcap
+for target in decode pg; do
+  build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -max_len=16384 -print_final_stats=1 \
+    "$corpus/$target" 2>&1 | tail -n 3
+done
 
 echo "== integration tests on captures regenerated from real servers"
 fresh=$(mktemp -d)

@@ -19,25 +19,40 @@ using Object = std::vector<Field>;  // keys in order; JSON object, or JSON text 
 struct Value {
   std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array, Object> v;
 
-  Value() : v(nullptr) {}
-  Value(std::nullptr_t) : v(nullptr) {}
-  Value(bool b) : v(b) {}
-  Value(int64_t i) : v(i) {}
-  Value(int i) : v(static_cast<int64_t>(i)) {}
-  Value(uint32_t i) : v(static_cast<int64_t>(i)) {}
-  Value(uint64_t i) : v(static_cast<int64_t>(i)) {}
-  Value(double d) : v(d) {}
-  Value(std::string s) : v(std::move(s)) {}
-  Value(std::string_view s) : v(std::string(s)) {}
-  Value(const char* s) : v(std::string(s)) {}
-  Value(Array a) : v(std::move(a)) {}
-  Value(Object o) : v(std::move(o)) {}
+  // Defined below Field: constructing the variant needs every alternative complete.
+  Value();
+  Value(std::nullptr_t);
+  Value(bool b);
+  Value(int64_t i);
+  Value(int i);
+  Value(uint32_t i);
+  Value(uint64_t i);
+  Value(double d);
+  Value(std::string s);
+  Value(std::string_view s);
+  Value(const char* s);
+  Value(Array a);
+  Value(Object o);
 };
 
 struct Field {
   std::string key;
   Value value;
 };
+
+inline Value::Value() : v(nullptr) {}
+inline Value::Value(std::nullptr_t) : v(nullptr) {}
+inline Value::Value(bool b) : v(b) {}
+inline Value::Value(int64_t i) : v(i) {}
+inline Value::Value(int i) : v(static_cast<int64_t>(i)) {}
+inline Value::Value(uint32_t i) : v(static_cast<int64_t>(i)) {}
+inline Value::Value(uint64_t i) : v(static_cast<int64_t>(i)) {}
+inline Value::Value(double d) : v(d) {}
+inline Value::Value(std::string s) : v(std::move(s)) {}
+inline Value::Value(std::string_view s) : v(std::string(s)) {}
+inline Value::Value(const char* s) : v(std::string(s)) {}
+inline Value::Value(Array a) : v(std::move(a)) {}
+inline Value::Value(Object o) : v(std::move(o)) {}
 
 class Record {
  public:
