@@ -112,3 +112,40 @@ def normalize_addr(addr):
     """tshark writes IPv6 nodes as 'addr:port' without brackets; tcpdp as '[addr]:port'."""
     host, port = addr.rsplit(":", 1)
     return (host.strip("[]"), int(port))
+
+
+PG_FRONTEND_TYPES = {
+    "Startup message": "StartupMessage", "SSL request": "SSLRequest", "Simple query": "Q",
+    "Parse": "P", "Bind": "B", "Describe": "D", "Execute": "E", "Sync": "S", "Flush": "H",
+    "Close": "C", "Termination": "X", "Function call": "F", "Password message": "p",
+    "SASLInitialResponse message": "p", "SASLResponse message": "p", "Cancel request": "CancelRequest",
+    "GSSENC request": "GSSENCRequest",
+}
+
+
+def tshark_pg_messages(path, port):
+    """tshark's PostgreSQL dissection, message by message in capture order:
+    [{"stream": n, "srcport": sender's port, "frontend": bool, "type": tshark's name, "query": str|None, "tag": str|None,
+      "code": str|None}]."""
+    out = subprocess.run(
+        ["tshark", "-r", path, "-d", "tcp.port==%d,pgsql" % port, "-Y", "pgsql", "-T", "json",
+         "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "pgsql.frontend", "-e", "pgsql.type", "-e", "pgsql.query",
+         "-e", "pgsql.tag", "-e", "pgsql.code"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
+    messages = []
+    for pkt in json.loads(out):
+        f = pkt["_source"]["layers"]
+        queries = list(f.get("pgsql.query", []))
+        tags = list(f.get("pgsql.tag", []))
+        codes = list(f.get("pgsql.code", []))
+        for frontend, kind in zip(f["pgsql.frontend"], f["pgsql.type"]):
+            m = {"stream": int(f["tcp.stream"][0]), "srcport": int(f["tcp.srcport"][0]), "frontend": frontend in ("1", "True", "true"),
+                 "type": kind, "query": None, "tag": None, "code": None}
+            if kind in ("Simple query", "Parse"):
+                m["query"] = queries.pop(0)
+            elif kind == "Command completion":
+                m["tag"] = tags.pop(0)
+            elif kind in ("Error", "Notice"):
+                m["code"] = codes.pop(0)
+            messages.append(m)
+    return messages
