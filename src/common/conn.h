@@ -20,6 +20,16 @@ struct ConnInfo {
   Endpoint server;
   Timestamp first_seen;
   bool mid_stream = false;  // picked up after its handshake: the start of its streams was not seen
+  // client and server as text, made once: every record carries them.
+  std::string client_text;
+  std::string server_text;
+
+  void set_endpoints(const Endpoint& c, const Endpoint& s) {
+    client = c;
+    server = s;
+    client_text = c.to_string();
+    server_text = s.to_string();
+  }
 
   const Endpoint& source(Direction d) const { return d == Direction::kClientToServer ? client : server; }
   const Endpoint& destination(Direction d) const {

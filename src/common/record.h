@@ -56,6 +56,7 @@ inline Value::Value(Object o) : v(std::move(o)) {}
 
 class Record {
  public:
+  Record() { fields_.reserve(24); }  // room for the widest record without regrowing
   void add(std::string_view key, Value value) { fields_.push_back({std::string(key), std::move(value)}); }
   const std::vector<Field>& fields() const { return fields_; }
   /// The value of key, or nullptr when the record has no such field.

@@ -19,10 +19,16 @@ const char* close_reason_name(CloseReason r) {
 
 Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
   Record r;
+  const bool c2s = dir == Direction::kClientToServer;
+  // The tracker sets the text once per connection; a ConnInfo made by hand may lack it.
+  const std::string client = conn.client_text.empty() ? conn.client.to_string() : std::string();
+  const std::string server = conn.server_text.empty() ? conn.server.to_string() : std::string();
+  const std::string& client_text = client.empty() ? conn.client_text : client;
+  const std::string& server_text = server.empty() ? conn.server_text : server;
   r.add("ts", to_rfc3339(ts));
   r.add("conn_id", conn.conn_id);
-  r.add("src_addr", conn.source(dir).to_string());
-  r.add("dst_addr", conn.destination(dir).to_string());
+  r.add("src_addr", c2s ? client_text : server_text);
+  r.add("dst_addr", c2s ? server_text : client_text);
   r.add("direction", direction_arrow(dir));
   return r;
 }

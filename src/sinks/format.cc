@@ -200,12 +200,19 @@ const char* format_name(Format f) {
 void append_json_escaped(std::string_view s, std::string& out) {
   size_t i = 0;
   while (i < s.size()) {
-    const auto b = static_cast<uint8_t>(s[i]);
-    if (b >= 0x20 && b < 0x80 && b != '"' && b != '\\') {
-      out += static_cast<char>(b);
-      ++i;
-      continue;
+    // Most text needs no escaping: copy the longest run of plain ASCII in one go.
+    size_t run = i;
+    while (run < s.size()) {
+      const auto c = static_cast<uint8_t>(s[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
     }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
+    const auto b = static_cast<uint8_t>(s[i]);
     if (b >= 0x80) {
       const size_t len = utf8_sequence_length(s, i);
       if (len == 0) {

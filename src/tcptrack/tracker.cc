@@ -100,8 +100,7 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
   c.key = key;
   c.counter = next_counter_++;
   c.info.conn_id = make_conn_id(seg.ts, options_.source_id, c.counter);
-  c.info.client = src_is_client ? seg.src : seg.dst;
-  c.info.server = src_is_client ? seg.dst : seg.src;
+  c.info.set_endpoints(src_is_client ? seg.src : seg.dst, src_is_client ? seg.dst : seg.src);
   c.info.first_seen = seg.ts;
   c.info.mid_stream = !syn;
   c.last_seen = seg.ts;
