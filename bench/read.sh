@@ -14,7 +14,7 @@
 #                         prefix with half its packets
 #   BENCH_RUNS=3          timed runs per tool and file (best one reported)
 #   BENCH_PORT=55433      TCP port of the throw-away PostgreSQL server (must be free)
-#   BENCH_RUN_SECONDS=10  length of each pgbench run while capturing
+#   BENCH_RUN_SECONDS=5   length of each pgbench run while capturing
 #   BENCH_MAX_MINUTES=60  give up generating after this long
 #   BENCH_DATA=bench/data where the captures are cached (delete a file to regenerate it)
 #   TCPDP=/path/to/tcpdp  use this binary instead of building build-bench/tcpdp in Release
@@ -25,7 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_MB=${BENCH_MB:-600}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_PORT=${BENCH_PORT:-55433}
-BENCH_RUN_SECONDS=${BENCH_RUN_SECONDS:-10}
+BENCH_RUN_SECONDS=${BENCH_RUN_SECONDS:-5}
 BENCH_MAX_MINUTES=${BENCH_MAX_MINUTES:-60}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 
@@ -49,7 +49,7 @@ install_deps() {
   if [[ -z ${PG_BIN:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then
     need+=(postgresql)
   fi
-  command -v pgbench >/dev/null || need+=(postgresql-contrib)
+  command -v pgbench >/dev/null || need+=(postgresql)
   if [[ -z ${TCPDP:-} ]]; then
     command -v cmake >/dev/null || need+=(cmake)
     command -v g++ >/dev/null || need+=(g++)
@@ -108,7 +108,7 @@ cleanup() {
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null 2>&1
   fi
   [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
-  [[ -n ${FULL:-} ]] && rm -f "$FULL.tmp" "$HALF.tmp"
+  [[ -n ${FULL:-} ]] && rm -f "$FULL.tmp" "$FULL.tmp.log" "$HALF.tmp"
   [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
   exit "$rc"
 }
@@ -155,7 +155,10 @@ pgbench_run() {
     cat "$TMP/pgbench.log" >&2
     die "pgbench $* failed (exit $rc)"
   fi
-  log "  pgbench $*: $(grep -m1 -E '^tps' "$TMP/pgbench.log" || echo '?')"
+  local tps
+  tps=$(grep -m1 -E "^tps" "$TMP/pgbench.log" || echo "tps = ?")
+  log "  pgbench $*: $tps"
+  echo "pgbench -c 8 -j 2 -T $BENCH_RUN_SECONDS $*: $tps" >>"$FULL.tmp.log"
 }
 
 generate_capture() {
@@ -166,8 +169,8 @@ generate_capture() {
     { cat "$TMP/init.log" >&2; die "pgbench -i failed"; }
 
   log "capturing tcp port $BENCH_PORT on lo into $FULL until it reaches $BENCH_MB MB"
-  rm -f "$FULL.tmp"
-  tcpdump -i lo -s 0 -B 65536 --immediate-mode -Z root -w "$FULL.tmp" "tcp port $BENCH_PORT" \
+  rm -f "$FULL.tmp" "$FULL.tmp.log"
+  tcpdump -i lo -s 0 -B 262144 --immediate-mode -Z root -w "$FULL.tmp" "tcp port $BENCH_PORT" \
     2>"$TMP/tcpdump.log" &
   TCPDUMP_PID=$!
   local waited=0
@@ -180,15 +183,17 @@ generate_capture() {
   sleep 0.5
 
   # A mix of query protocols, of the read-write (TPC-B like) and the select-only script, and of
-  # long-lived connections and a new connection per transaction (-C).
+  # long-lived connections and a new connection per transaction (-C). Short runs, the -C ones
+  # first in the cycle: the mix repeats several times, so the half-size prefix holds the same kinds
+  # of traffic as the full file (closed connections are what the tracker keeps for a while).
   local modes=(
+    "-M extended -C"
+    "-M simple -C -S"
     "-M simple"
     "-M extended"
     "-M prepared"
     "-M simple -S"
     "-M prepared -S"
-    "-M extended -C"
-    "-M simple -C -S"
   )
   local start=$SECONDS i=0 before now
   while :; do
@@ -216,7 +221,9 @@ generate_capture() {
   if [[ -n $dropped && $dropped != 0 ]]; then
     log "warning: tcpdump dropped $dropped packets: some streams of the capture have gaps"
   fi
+  echo "tcpdump: $(grep -E "captured|dropped" "$TMP/tcpdump.log" | paste -sd ";" | sed "s/;/, /g")" >>"$FULL.tmp.log"
   stop_postgres
+  mv "$FULL.tmp.log" "$FULL.log"
   mv "$FULL.tmp" "$FULL"
   GEN_SECONDS=$((SECONDS - gen_start))
   log "capture done: $(file_size "$FULL") bytes; generation (server, pgbench -i, $i pgbench runs) took ${GEN_SECONDS}s"
@@ -236,13 +243,13 @@ if [[ -s $FULL ]]; then
   log "using cached capture $FULL (delete it to regenerate)"
   rm -f "$HALF.tmp"
 else
-  rm -f "$HALF"
+  rm -f "$HALF" "$FULL.log"
   generate_capture
 fi
 FULL_PACKETS=$(count_packets "$FULL")
 if [[ ! -s $HALF ]]; then
   log "writing $HALF: the first $((FULL_PACKETS / 2)) of $FULL_PACKETS packets"
-  tcpdump -r "$FULL" -c "$((FULL_PACKETS / 2))" -w "$HALF.tmp" 2>/dev/null
+  tcpdump -r "$FULL" -c "$((FULL_PACKETS / 2))" -Z root -w "$HALF.tmp" 2>/dev/null
   mv "$HALF.tmp" "$HALF"
 fi
 HALF_PACKETS=$(count_packets "$HALF")
@@ -274,7 +281,7 @@ run_tool() {
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') $(tail -n 1 "$WORK/time")"
 }
 
-declare -A BEST RSS FAILS
+declare -A BEST=() RSS=() FAILS=()
 measure_file() {
   local key=$1 file=$2 round idx out wall rss
   log "warming the page cache with $file"
@@ -316,7 +323,7 @@ REPORT=$WORK/report.md
 {
   echo "## tcpdp read benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores; RAM $(free -g | awk '/^Mem:/ { print $2 }') GiB; kernel $(uname -r)"
+  echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores; RAM $(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo) GiB; kernel $(uname -r)"
   echo "- $(tcpdump --version 2>&1 | head -n 2 | paste -sd ';' | sed 's/;/, /')"
   echo "- $("$TCPDP" version) ($TCPDP$(
     if command -v git >/dev/null && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
@@ -326,6 +333,9 @@ REPORT=$WORK/report.md
     fi))"
   echo "- capture: $(basename "$FULL") (pgbench on 127.0.0.1:$BENCH_PORT, tcpdump -i lo -s 0);" \
     "half = its first $HALF_PACKETS packets"
+  if [[ -s $FULL.log ]]; then
+    echo "- generated with $(grep -c "^pgbench" "$FULL.log") pgbench runs ($(grep "^pgbench" "$FULL.log" | sed -E "s/^pgbench -c 8 -j 2 -T [0-9]+ ([^:]*):.*/\1/" | sort -u | paste -sd ";" | sed "s/;/; /g")); $(grep "^tcpdump:" "$FULL.log" | tail -n 1)"
+  fi
   echo "- best of $BENCH_RUNS runs, file in page cache; peak RSS = highest of the runs (/usr/bin/time %M)"
   echo
   echo "| tool | file size MB | packets | best wall s | MB/s | × floor | peak RSS MiB |"
