@@ -8,6 +8,8 @@ import unittest
 
 from support import PG_FRONTEND_TYPES, pcap, records, run, tshark_pg_messages
 
+import pg_workload
+
 
 def pg_records(name, port, *extra):
     rc, out, err = run(["read", pcap(name), "-d", "pg", "-t", str(port)] + list(extra))
@@ -39,12 +41,16 @@ class AgainstTshark(unittest.TestCase):
             theirs[m["stream"]]["msgs"].append(m)
         self.assertEqual(sorted(mine), sorted(t["port"] for t in theirs.values()))
         for stream in theirs.values():
-            client = [m for m in stream["msgs"] if m["frontend"]]
+            # COPY data and its end are counted into the COPY's record, not records of their own
+            client = [m for m in stream["msgs"] if m["frontend"] and not m["type"].startswith("Copy ")]
             backend = [m for m in stream["msgs"] if not m["frontend"]]
             got = mine[stream["port"]]
             sent = [r for r in got if r["direction"] == "->" and "message_type" in r]
             self.assertEqual([r["message_type"] for r in sent], [PG_FRONTEND_TYPES[m["type"]] for m in client])
-            self.assertEqual([r.get("query", r.get("parse_query")) for r in sent if r["message_type"] in ("Q", "P")],
+            # tshark shows every byte outside ASCII as U+FFFD; compare the texts the same way
+            as_tshark = lambda q: "".join(c if ord(c) < 0x80 else "\ufffd" * len(c.encode()) for c in q)
+            self.assertEqual([as_tshark(r.get("query", r.get("parse_query"))) for r in sent
+                              if r["message_type"] in ("Q", "P")],
                              [m["query"] for m in client if m["query"] is not None])
             tags = []
             for r in sent:
@@ -67,6 +73,108 @@ class AgainstTshark(unittest.TestCase):
         self.assertTrue(all(r["execute_query"] == "SELECT name FROM t WHERE id = $1;" for r in executes))
         binds = [r["bind_values"] for r in recs if r.get("message_type") == "B"]
         self.assertTrue(all(b in (["1"], ["2"]) for b in binds))
+
+
+    def test_psql_workload(self):
+        self.check("pg_psql.pcap", pg_workload.PG_PORT)
+
+    def test_pgbench_prepared_and_extended(self):
+        recs = self.check("pg_pgbench.pcap", pg_workload.PG_PORT)
+        binds = [r for r in recs if r.get("message_type") == "B"]
+        self.assertEqual(len(binds), sum(run["binds"] for run in pg_workload.PGBENCH.values()))
+        executes = [r for r in recs if r.get("message_type") == "E"]
+        self.assertEqual(len(executes), len(binds))
+        self.assertTrue(all(r["execute_query"] in pg_workload.PGBENCH_SCRIPT for r in executes))
+        names = {r["stmt_name"] for r in binds}
+        self.assertEqual(names, set(pg_workload.PGBENCH["prepared"]["statement_names"]) |
+                         set(pg_workload.PGBENCH["extended"]["statement_names"]))
+
+
+class PsqlWorkload(unittest.TestCase):
+    """pg_psql.pcap holds exactly the statements pg_workload.py sent, with known answers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.recs = pg_records("pg_psql.pcap", pg_workload.PG_PORT)
+        cls.queries = [r for r in cls.recs if r.get("message_type") == "Q"]
+
+    def test_every_statement_exactly_as_sent_in_order(self):
+        self.assertEqual([r["query"] for r in self.queries], pg_workload.PSQL_STATEMENTS)
+
+    def test_outcomes_match_what_the_server_answered(self):
+        for r, want in zip(self.queries, pg_workload.PSQL_RESULTS):
+            with self.subTest(query=r["query"][:60]):
+                self.assertEqual(r.get("command_tag", "").split("; ") if want["tags"] else [],
+                                 want["tags"] if "command_tag" in r or want["tags"] else [])
+                self.assertEqual(r.get("error_code"), want["error"])
+                self.assertEqual(r.get("empty_query", False), want["empty"])
+                counts = [int(t.rsplit(" ", 1)[1]) for t in want["tags"] if t.rsplit(" ", 1)[-1].isdigit()]
+                if counts:
+                    self.assertEqual(r["rows"], sum(counts))
+                self.assertGreater(r["duration"], 0)
+                self.assertEqual(r["transaction_status"], "idle")
+
+    def test_copy_data_is_counted_not_dumped(self):
+        copy_in = self.queries[pg_workload.PSQL_COPY_IN_INDEX]
+        self.assertEqual(copy_in["copy_bytes"], len(pg_workload.COPY_IN_DATA))
+        self.assertEqual(copy_in["rows"], len(pg_workload.COPY_IN_ROWS))
+        copy_out = self.queries[pg_workload.PSQL_COPY_OUT_INDEX]
+        self.assertEqual(copy_out["copy_bytes"], len(pg_workload.COPY_OUT_DATA))
+        self.assertEqual(copy_out["copy_messages"], len(pg_workload.COPY_OUT_ROWS))
+        text = json.dumps(self.recs)
+        some_row = pg_workload.COPY_IN_DATA.split(b"\n")[500].decode()
+        self.assertNotIn(json.dumps(some_row)[1:-1], text)
+
+    def test_session_on_every_record(self):
+        for r in self.recs:
+            self.assertEqual((r["username"], r["database"], r["application_name"]),
+                             ("postgres", "postgres", "tcpdp-test"))
+
+
+class BinaryParameters(unittest.TestCase):
+    """pg_params.pcap: a libpq program bound values in binary and text; the server's own text
+    rendering of each binary value (pg_params.expected.json) is what tcpdp must print."""
+
+    def test_bind_values(self):
+        expected = pg_workload.load_params_expected(os.path.join(os.environ.get("TCPDP_PCAPS", ""),
+                                                                 "pg_params.expected.json"))
+        recs = pg_records("pg_params.pcap", pg_workload.PG_PORT)
+        binds = [r for r in recs if r.get("message_type") == "B"]
+        executes = [r for r in recs if r.get("message_type") == "E"]
+        self.assertEqual(len(binds), len(expected))
+        for bind, execute, want in zip(binds, executes, expected):
+            with self.subTest(stmt=want["stmt_name"], query=want["query"]):
+                self.assertEqual(bind["stmt_name"], want["stmt_name"])
+                self.assertEqual(execute["execute_query"], want["query"])
+                if "error" in want:  # raised by Bind (planning folds the constant) or by Execute
+                    self.assertEqual(bind.get("error_code") or execute.get("error_code"), want["error"])
+                    continue
+                codes = want["bind_format_codes"]
+                for i, got in enumerate(bind["bind_values"]):
+                    fmt = codes[0] if len(codes) == 1 else (codes[i] if codes else 0)
+                    raw = want["params_hex"][i]
+                    if raw is None:
+                        self.assertIsNone(got)
+                    elif fmt == 0:  # text format: exactly the bytes the client sent
+                        self.assertEqual(got, bytes.fromhex(raw).decode())
+                    else:  # binary: as the server itself prints the value
+                        self.assertEqual(got, want["values"][i])
+
+
+class Ssl(unittest.TestCase):
+    def test_refused_goes_on_in_plaintext(self):
+        case = pg_workload.SSL_CASES["ssl_refused"]
+        recs = pg_records("pg_ssl_refused.pcap", case["port"])
+        self.assertEqual((recs[0]["message_type"], recs[0]["ssl_response"]), ("SSLRequest", "N"))
+        self.assertNotIn("encrypted", recs[0])
+        self.assertIn(case["query"], [r.get("query") for r in recs])
+
+    def test_accepted_says_so_once_then_nothing(self):
+        case = pg_workload.SSL_CASES["ssl_accepted"]
+        recs = pg_records("pg_ssl_accepted.pcap", case["port"])
+        self.assertEqual(len(recs), 1, recs)
+        self.assertEqual((recs[0]["message_type"], recs[0]["ssl_response"], recs[0]["encrypted"]),
+                         ("SSLRequest", "S", True))
 
 
 class Outcomes(unittest.TestCase):
