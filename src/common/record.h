@@ -1,5 +1,6 @@
 /// A Record is what every part of tcpdp emits: an ordered list of key/value fields, formatted once
-/// by a sink. Values are null, booleans, integers, doubles, strings or arrays of values.
+/// by a sink. Values are null, booleans, integers, doubles, strings, timestamps, arrays of values
+/// or objects (ordered name/value members).
 #pragma once
 
 #include <cstdint>
@@ -9,17 +10,19 @@
 #include <variant>
 #include <vector>
 
+#include "common/timestamp.h"
+
 namespace tcpdp {
 
 struct Value;
-struct Field;
+struct Member;
 using Array = std::vector<Value>;
-using Object = std::vector<Field>;  // keys in order; JSON object, or JSON text in LTSV
+using Object = std::vector<Member>;  // names in order; a JSON object, or JSON text in LTSV
 
 struct Value {
-  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array, Object> v;
+  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Timestamp, Array, Object> v;
 
-  // Defined below Field: constructing the variant needs every alternative complete.
+  // Defined below Member: constructing the variant needs every alternative complete.
   Value();
   Value(std::nullptr_t);
   Value(bool b);
@@ -31,12 +34,20 @@ struct Value {
   Value(std::string s);
   Value(std::string_view s);
   Value(const char* s);
+  Value(Timestamp t);
   Value(Array a);
   Value(Object o);
 };
 
+/// A member of an Object: its name comes from the data (a startup parameter, say), so it is owned.
+struct Member {
+  std::string name;
+  Value value;
+};
+
+/// A field of a Record. Keys are the program's own names, string literals, never copied.
 struct Field {
-  std::string key;
+  std::string_view key;
   Value value;
 };
 
@@ -51,13 +62,15 @@ inline Value::Value(double d) : v(d) {}
 inline Value::Value(std::string s) : v(std::move(s)) {}
 inline Value::Value(std::string_view s) : v(std::string(s)) {}
 inline Value::Value(const char* s) : v(std::string(s)) {}
+inline Value::Value(Timestamp t) : v(t) {}
 inline Value::Value(Array a) : v(std::move(a)) {}
 inline Value::Value(Object o) : v(std::move(o)) {}
 
 class Record {
  public:
   Record() { fields_.reserve(24); }  // room for the widest record without regrowing
-  void add(std::string_view key, Value value) { fields_.push_back({std::string(key), std::move(value)}); }
+  /// `key` must be a string literal (or otherwise outlive the record).
+  void add(std::string_view key, Value value) { fields_.emplace_back(key, std::move(value)); }
   const std::vector<Field>& fields() const { return fields_; }
   /// The value of key, or nullptr when the record has no such field.
   const Value* find(std::string_view key) const;
@@ -70,7 +83,7 @@ class Record {
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  virtual void write(const Record& record) = 0;
+  virtual void write(Record record) = 0;
   virtual void flush() {}
 };
 

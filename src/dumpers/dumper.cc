@@ -25,7 +25,7 @@ Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
   const std::string server = conn.server_text.empty() ? conn.server.to_string() : std::string();
   const std::string& client_text = client.empty() ? conn.client_text : client;
   const std::string& server_text = server.empty() ? conn.server_text : server;
-  r.add("ts", to_rfc3339(ts));
+  r.add("ts", ts);
   r.add("conn_id", conn.conn_id);
   r.add("src_addr", c2s ? client_text : server_text);
   r.add("dst_addr", c2s ? server_text : client_text);

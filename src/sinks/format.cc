@@ -1,5 +1,6 @@
 #include "sinks/format.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -7,6 +8,13 @@ namespace tcpdp {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// Bytes a JSON string can hold as they are: printable ASCII other than '"' and '\\'.
+constexpr std::array<bool, 256> kJsonPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not one
 // (overlong forms, surrogates and code points above U+10FFFF are invalid).
@@ -87,6 +95,8 @@ void append_ltsv_escaped(std::string_view s, std::string& out) {
 void append_ltsv_value(const Value& v, std::string& out) {
   if (const auto* s = std::get_if<std::string>(&v.v)) {
     append_ltsv_escaped(*s, out);
+  } else if (const auto* t = std::get_if<Timestamp>(&v.v)) {
+    append_rfc3339(*t, out);
   } else if (std::holds_alternative<std::nullptr_t>(v.v)) {
     // An absent value: LTSV has no null, the field stays empty.
   } else {
@@ -123,9 +133,20 @@ void append_console_text(std::string_view s, std::string& out, bool keep_newline
   }
 }
 
-const std::string* string_field(const Record& r, std::string_view key) {
+// The text of a string or timestamp field, or nullptr for a missing or other field.
+const std::string* text_field(const Record& r, std::string_view key, std::string& scratch) {
   const Value* v = r.find(key);
-  return v ? std::get_if<std::string>(&v->v) : nullptr;
+  if (!v) return nullptr;
+  if (const auto* t = std::get_if<Timestamp>(&v->v)) {
+    scratch.clear();
+    append_rfc3339(*t, scratch);
+    return &scratch;
+  }
+  return std::get_if<std::string>(&v->v);
+}
+
+bool is_text(const Value& v) {
+  return std::holds_alternative<std::string>(v.v) || std::holds_alternative<Timestamp>(v.v);
 }
 
 void append_console(const Record& r, std::string& out) {
@@ -133,13 +154,14 @@ void append_console(const Record& r, std::string& out) {
   // The client is always on the left, so the arrow shows which way the bytes went.
   static constexpr std::string_view kHeaderKeys[] = {"ts", "conn_id", "src_addr", "direction",
                                                      "dst_addr"};
-  const std::string* direction = string_field(r, "direction");
+  std::string scratch;
+  const std::string* direction = text_field(r, "direction", scratch);
   const bool reversed = direction && *direction == "<-";
   bool any = false;
   for (std::string_view key : kHeaderKeys) {
     if (reversed && key == "src_addr") key = "dst_addr";
     else if (reversed && key == "dst_addr") key = "src_addr";
-    if (const std::string* s = string_field(r, key)) {
+    if (const std::string* s = text_field(r, key, scratch)) {
       if (any) out += ' ';
       append_console_text(*s, out, false);
       any = true;
@@ -148,7 +170,7 @@ void append_console(const Record& r, std::string& out) {
   std::string blocks;
   for (const Field& f : r.fields()) {
     bool header = false;
-    for (std::string_view key : kHeaderKeys) header |= (f.key == key && std::holds_alternative<std::string>(f.value.v));
+    for (std::string_view key : kHeaderKeys) header |= (f.key == key && is_text(f.value));
     if (header) continue;
     const auto* s = std::get_if<std::string>(&f.value.v);
     if (s && s->find('\n') != std::string::npos) {
@@ -202,11 +224,7 @@ void append_json_escaped(std::string_view s, std::string& out) {
   while (i < s.size()) {
     // Most text needs no escaping: copy the longest run of plain ASCII in one go.
     size_t run = i;
-    while (run < s.size()) {
-      const auto c = static_cast<uint8_t>(s[run]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-      ++run;
-    }
+    while (run < s.size() && kJsonPlain[static_cast<uint8_t>(s[run])]) ++run;
     if (run > i) {
       out.append(s.data() + i, run - i);
       i = run;
@@ -257,6 +275,10 @@ void append_json_value(const Value& v, std::string& out) {
           out += '"';
           append_json_escaped(x, out);
           out += '"';
+        } else if constexpr (std::is_same_v<T, Timestamp>) {
+          out += '"';
+          append_rfc3339(x, out);
+          out += '"';
         } else if constexpr (std::is_same_v<T, Array>) {
           out += '[';
           for (size_t i = 0; i < x.size(); ++i) {
@@ -269,7 +291,7 @@ void append_json_value(const Value& v, std::string& out) {
           for (size_t i = 0; i < x.size(); ++i) {
             if (i) out += ',';
             out += '"';
-            append_json_escaped(x[i].key, out);
+            append_json_escaped(x[i].name, out);
             out += "\":";
             append_json_value(x[i].value, out);
           }

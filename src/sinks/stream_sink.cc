@@ -6,7 +6,7 @@ namespace {
 constexpr size_t kFlushThreshold = 256 * 1024;
 }
 
-void StreamSink::write(const Record& record) {
+void StreamSink::write(Record record) {
   append_formatted(record, format_, buffer_);
   ++records_;
   if (buffer_.size() >= kFlushThreshold) flush();

@@ -48,7 +48,7 @@ void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
   if (tracker_.dumper_.wants_data()) {  // a gap says nothing to a dumper that ignores payload
     Record r = base_record(conn_.info, dir_, ts);
     r.add("gap_bytes", missed);
-    tracker_.events_.write(r);
+    tracker_.events_.write(std::move(r));
   }
   conn_.decoder->on_gap(dir_, ts, missed);
 }

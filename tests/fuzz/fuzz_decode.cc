@@ -15,7 +15,7 @@ namespace {
 
 class NullSink : public tcpdp::RecordSink {
  public:
-  void write(const tcpdp::Record&) override {}
+  void write(tcpdp::Record) override {}
 };
 
 constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_NULL, DLT_LOOP, DLT_RAW};

@@ -13,7 +13,7 @@ namespace {
 
 class NullSink : public tcpdp::RecordSink {
  public:
-  void write(const tcpdp::Record&) override {}
+  void write(tcpdp::Record) override {}
 };
 
 }  // namespace

@@ -43,7 +43,7 @@ class RecordingDumper : public Dumper {
 
 struct Events : RecordSink {
   std::vector<Record> records;
-  void write(const Record& r) override { records.push_back(r); }
+  void write(Record r) override { records.push_back(std::move(r)); }
 };
 
 Endpoint ep(const char* ip, uint16_t port) { return Endpoint{*IpAddr::parse(ip), port}; }

@@ -15,7 +15,7 @@ class SilentDecoder : public Decoder {
 std::unique_ptr<Decoder> ConnDumper::open(const ConnInfo& conn, Timestamp ts) {
   Record r = base_record(conn, Direction::kClientToServer, ts);
   r.add("mid_stream", conn.mid_stream);
-  sink_.write(r);
+  sink_.write(std::move(r));
   return std::make_unique<SilentDecoder>();
 }
 

@@ -17,7 +17,7 @@ class HexDecoder : public Decoder {
     append_hex_dump(bytes, dump);
     r.add("bytes", std::move(dump));
     r.add("ascii", printable_ascii(bytes));
-    sink_.write(r);
+    sink_.write(std::move(r));
   }
   void on_gap(Direction, Timestamp, uint64_t) override {}
   void on_close(Timestamp, CloseReason) override {}

@@ -397,7 +397,7 @@ class PgDecoder : public Decoder {
       Request& front = pending_.front();
       if (startup_ == &front) startup_ = nullptr;
       if (copy_target_ == &front) copy_target_ = nullptr;
-      sink_.write(front.rec);
+      sink_.write(std::move(front.rec));
       pending_.pop_front();
     }
   }

@@ -63,7 +63,7 @@ Bytes sync_msg() { return msg('S', ""); }
 
 struct Sink : RecordSink {
   std::vector<std::string> lines;
-  void write(const Record& r) override {
+  void write(Record r) override {
     std::string out;
     append_formatted(r, Format::kJson, out);
     lines.push_back(out);
