@@ -37,7 +37,17 @@ void append_digits(std::string& out, uint64_t value, int width) {
 }  // namespace
 
 void append_rfc3339(Timestamp ts, std::string& out) {
+  // Records come in bursts within the same second: keep the text up to the seconds.
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached_text;
   const int64_t secs = ts.seconds();
+  if (secs == cached_second) {
+    out += cached_text;
+    out += '.';
+    append_digits(out, static_cast<uint64_t>(ts.micros()), 6);
+    out += 'Z';
+    return;
+  }
   const int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
   const int64_t sec_of_day = secs - days * 86400;
   const CivilDate date = civil_from_days(days);
@@ -56,6 +66,8 @@ void append_rfc3339(Timestamp ts, std::string& out) {
   append_digits(out, static_cast<uint64_t>(sec_of_day / 60 % 60), 2);
   out += ':';
   append_digits(out, static_cast<uint64_t>(sec_of_day % 60), 2);
+  cached_second = secs;
+  cached_text.assign(out, out.size() - 19, 19);
   out += '.';
   append_digits(out, static_cast<uint64_t>(ts.micros()), 6);
   out += 'Z';

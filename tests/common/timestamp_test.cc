@@ -26,3 +26,11 @@ TEST_CASE("seconds and micros split correctly before the epoch") {
   CHECK(t.micros() == 999999);
   CHECK(to_rfc3339(t) == "1969-12-31T23:59:59.999999Z");
 }
+
+TEST_CASE("timestamps in the same second and the next one, one after another") {
+  // The text up to the seconds is reused within a second; it must change with the second.
+  CHECK(to_rfc3339(Timestamp::from_parts(1798513445, 1)) == "2026-12-29T03:04:05.000001Z");
+  CHECK(to_rfc3339(Timestamp::from_parts(1798513445, 999999)) == "2026-12-29T03:04:05.999999Z");
+  CHECK(to_rfc3339(Timestamp::from_parts(1798513446, 0)) == "2026-12-29T03:04:06.000000Z");
+  CHECK(to_rfc3339(Timestamp::from_parts(1798513445, 5)) == "2026-12-29T03:04:05.000005Z");
+}

@@ -67,6 +67,25 @@ TEST_CASE("json: objects keep their keys in order") {
   CHECK(format(r, Format::kJson) == "{\"o\":{\"b\":1,\"a\":\"x\"}}\n");
 }
 
+TEST_CASE("json: long strings with one character to escape anywhere") {
+  // the plain-run scan works sixteen bytes at a time: put the special byte at every position
+  for (size_t at = 0; at < 40; ++at) {
+    std::string in(40, 'a');
+    in[at] = '"';
+    std::string want(40, 'a');
+    want.replace(at, 1, "\\\"");
+    CHECK(json_string(in) == want);
+  }
+  CHECK(json_string(std::string(33, 'z') + "\n") == std::string(33, 'z') + "\\n");
+}
+
+TEST_CASE("json: timestamps are strings in RFC 3339") {
+  Record r;
+  r.add("ts", tcpdp::Timestamp::from_parts(951782400, 7));
+  CHECK(format(r, Format::kJson) == "{\"ts\":\"2000-02-29T00:00:00.000007Z\"}\n");
+  CHECK(format(r, Format::kLtsv) == "ts:2000-02-29T00:00:00.000007Z\n");
+}
+
 TEST_CASE("json: infinite doubles are null") {
   Record r;
   r.add("d", 1.0 / 0.0);
