@@ -309,6 +309,43 @@ TEST_CASE("SSLRequest answered S: one record saying so, then silence") {
   CHECK(has(c.sink.lines[0], "\"ssl_response\":\"S\",\"encrypted\":true"));
 }
 
+TEST_CASE("CancelRequest: the backend pid, never the secret key, then nothing more") {
+  Conversation c;
+  c.client(i32(16) + i32(80877102) + i32(777) + i32(123456789));
+  c.close();
+  REQUIRE(c.sink.lines.size() == 1);
+  CHECK(has(c.sink.lines[0], "\"message_type\":\"CancelRequest\",\"backend_pid\":777"));
+  CHECK_FALSE(has(c.sink.lines[0], "123456789"));
+}
+
+TEST_CASE("GSSENCRequest refused with N, then a plain startup") {
+  Conversation c;
+  c.client(i32(8) + i32(80877104));
+  c.server("N");
+  login(c);
+  c.close();
+  CHECK(has(c.sink.lines[0], "\"message_type\":\"GSSENCRequest\",\"ssl_response\":\"N\""));
+  CHECK(has(c.sink.lines[1], "\"message_type\":\"StartupMessage\""));
+}
+
+TEST_CASE("a TLS ClientHello instead of a startup packet: one record, then silence") {
+  Conversation c;
+  c.client(std::string("\x16\x03\x01\x00\x50", 5) + std::string(80, 'r'));
+  c.server(std::string("\x16\x03\x03\x00\x10", 5) + std::string(16, 's'));
+  c.close();
+  REQUIRE(c.sink.lines.size() == 1);
+  CHECK(has(c.sink.lines[0], "\"message_type\":\"TLS\",\"encrypted\":true"));
+}
+
+TEST_CASE("an error with nothing waiting (a FATAL) is a server-side record") {
+  Conversation c;
+  login(c);
+  c.server(error("57P01", "terminating connection due to administrator command"));
+  REQUIRE(c.sink.lines.size() == 2);
+  CHECK(has(c.sink.lines[1], "\"direction\":\"<-\""));
+  CHECK(has(c.sink.lines[1], "\"error_code\":\"57P01\""));
+}
+
 TEST_CASE("a gap mid-message: no record from misaligned bytes, decoding resumes at a boundary") {
   Conversation c;
   login(c);
