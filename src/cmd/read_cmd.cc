@@ -63,8 +63,9 @@ int run_read(const ReadOptions& options) {
   const bool from_stdin = options.file == "-";
   const std::string name = from_stdin ? "<stdin>" : options.file;
   if (from_stdin && isatty(STDIN_FILENO)) {
-    return fail("no capture file given and standard input is a terminal: name a file or pipe a "
-                "capture in (tcpdp read --help)");
+    return fail(
+        "no capture file given and standard input is a terminal: name a file or pipe a "
+        "capture in (tcpdp read --help)");
   }
   std::string error;
   auto source = PcapFileSource::open(options.file, &error);
@@ -100,12 +101,13 @@ int run_read(const ReadOptions& options) {
 
   const DecodeStats& stats = decoder.stats();
   if (stats.truncated_payloads + stats.truncated_headers > 0) {
-    std::fprintf(stderr,
-                 "tcpdp: warning: %s: %llu packets were cut short by the capture's snapshot length "
-                 "(%u bytes); their missing bytes are reported as gaps\n",
-                 name.c_str(),
-                 static_cast<unsigned long long>(stats.truncated_payloads + stats.truncated_headers),
-                 source->snapshot_length());
+    std::fprintf(
+        stderr,
+        "tcpdp: warning: %s: %llu packets were cut short by the capture's snapshot length "
+        "(%u bytes); their missing bytes are reported as gaps\n",
+        name.c_str(),
+        static_cast<unsigned long long>(stats.truncated_payloads + stats.truncated_headers),
+        source->snapshot_length());
   }
   if (stats.malformed > 0) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),

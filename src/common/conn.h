@@ -12,7 +12,9 @@ namespace tcpdp {
 
 enum class Direction : uint8_t { kClientToServer, kServerToClient };
 
-inline const char* direction_arrow(Direction d) { return d == Direction::kClientToServer ? "->" : "<-"; }
+inline const char* direction_arrow(Direction d) {
+  return d == Direction::kClientToServer ? "->" : "<-";
+}
 
 struct ConnInfo {
   std::string conn_id;
@@ -31,7 +33,9 @@ struct ConnInfo {
     server_text = s.to_string();
   }
 
-  const Endpoint& source(Direction d) const { return d == Direction::kClientToServer ? client : server; }
+  const Endpoint& source(Direction d) const {
+    return d == Direction::kClientToServer ? client : server;
+  }
   const Endpoint& destination(Direction d) const {
     return d == Direction::kClientToServer ? server : client;
   }

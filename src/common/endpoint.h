@@ -1,4 +1,5 @@
-/// IP addresses, TCP endpoints and the key that names one TCP connection whichever way a packet goes.
+/// IP addresses, TCP endpoints and the key that names one TCP connection whichever way a packet
+/// goes.
 #pragma once
 
 #include <array>
@@ -12,7 +13,7 @@
 namespace tcpdp {
 
 struct IpAddr {
-  uint8_t family = 4;  // 4 or 6
+  uint8_t family = 4;               // 4 or 6
   std::array<uint8_t, 16> bytes{};  // IPv4 in the first four bytes, the rest zero
 
   static IpAddr v4(const uint8_t* four) {
@@ -52,7 +53,9 @@ struct ConnKey {
   Endpoint lo;
   Endpoint hi;
 
-  static ConnKey of(const Endpoint& a, const Endpoint& b) { return a < b ? ConnKey{a, b} : ConnKey{b, a}; }
+  static ConnKey of(const Endpoint& a, const Endpoint& b) {
+    return a < b ? ConnKey{a, b} : ConnKey{b, a};
+  }
   friend bool operator==(const ConnKey&, const ConnKey&) = default;
 };
 

@@ -9,7 +9,9 @@ namespace tcpdp {
 struct Timestamp {
   int64_t usec = 0;
 
-  static Timestamp from_parts(int64_t sec, int64_t usec_part) { return {sec * 1000000 + usec_part}; }
+  static Timestamp from_parts(int64_t sec, int64_t usec_part) {
+    return {sec * 1000000 + usec_part};
+  }
   int64_t seconds() const { return usec >= 0 ? usec / 1000000 : -((-usec + 999999) / 1000000); }
   int64_t micros() const { return usec - seconds() * 1000000; }
 

@@ -8,11 +8,16 @@ namespace tcpdp {
 
 const char* close_reason_name(CloseReason r) {
   switch (r) {
-    case CloseReason::kFin: return "fin";
-    case CloseReason::kReset: return "reset";
-    case CloseReason::kIdle: return "idle";
-    case CloseReason::kEndOfCapture: return "end_of_capture";
-    case CloseReason::kEvicted: return "evicted";
+    case CloseReason::kFin:
+      return "fin";
+    case CloseReason::kReset:
+      return "reset";
+    case CloseReason::kIdle:
+      return "idle";
+    case CloseReason::kEndOfCapture:
+      return "end_of_capture";
+    case CloseReason::kEvicted:
+      return "evicted";
   }
   return "?";
 }

@@ -23,9 +23,12 @@ uint32_t be32(const uint8_t* p) {
 uint16_t ethertype_of_ip(std::span<const uint8_t> p) {
   if (p.empty()) return 0;
   switch (p[0] >> 4) {
-    case 4: return kEtherIpv4;
-    case 6: return kEtherIpv6;
-    default: return 0;
+    case 4:
+      return kEtherIpv4;
+    case 6:
+      return kEtherIpv6;
+    default:
+      return 0;
   }
 }
 
@@ -51,11 +54,20 @@ bool link_type_supported(int link_type) {
 
 DecodeResult PacketDecoder::count(DecodeResult r) {
   switch (r) {
-    case DecodeResult::kTcp: ++stats_.tcp; break;
-    case DecodeResult::kNotTcp: ++stats_.not_tcp; break;
-    case DecodeResult::kFragment: break;
-    case DecodeResult::kTruncated: ++stats_.truncated_headers; break;
-    case DecodeResult::kMalformed: ++stats_.malformed; break;
+    case DecodeResult::kTcp:
+      ++stats_.tcp;
+      break;
+    case DecodeResult::kNotTcp:
+      ++stats_.not_tcp;
+      break;
+    case DecodeResult::kFragment:
+      break;
+    case DecodeResult::kTruncated:
+      ++stats_.truncated_headers;
+      break;
+    case DecodeResult::kMalformed:
+      ++stats_.malformed;
+      break;
   }
   return r;
 }
@@ -127,9 +139,12 @@ DecodeResult PacketDecoder::decode(Timestamp ts, std::span<const uint8_t> p, uin
 DecodeResult PacketDecoder::network(uint16_t ethertype, std::span<const uint8_t> p,
                                     uint64_t wire_left, TcpSegment& out) {
   switch (ethertype) {
-    case kEtherIpv4: return ipv4(p, wire_left, out);
-    case kEtherIpv6: return ipv6(p, wire_left, out);
-    default: return DecodeResult::kNotTcp;
+    case kEtherIpv4:
+      return ipv4(p, wire_left, out);
+    case kEtherIpv6:
+      return ipv6(p, wire_left, out);
+    default:
+      return DecodeResult::kNotTcp;
   }
 }
 
@@ -138,7 +153,8 @@ DecodeResult PacketDecoder::ipv4(std::span<const uint8_t> p, uint64_t wire_left,
   if ((p[0] >> 4) != 4) return DecodeResult::kMalformed;
   const size_t header_len = (p[0] & 15) * 4u;
   const uint16_t total_len = be16(&p[2]);
-  if (header_len < 20 || (total_len != 0 && total_len < header_len)) return DecodeResult::kMalformed;
+  if (header_len < 20 || (total_len != 0 && total_len < header_len))
+    return DecodeResult::kMalformed;
   if (p.size() < header_len) return DecodeResult::kTruncated;
   if (p[9] != kProtoTcp) return DecodeResult::kNotTcp;
   // The IP total length is the truth; link layers may pad (Ethernet) beyond it. A total length
@@ -152,7 +168,8 @@ DecodeResult PacketDecoder::ipv4(std::span<const uint8_t> p, uint64_t wire_left,
   const uint16_t frag = be16(&p[6]);
   const bool more = (frag & 0x2000) != 0;
   const uint32_t frag_offset = (frag & 0x1FFF) * 8u;
-  std::span<const uint8_t> payload = p.subspan(header_len, std::min<uint64_t>(p.size(), ip_len) - header_len);
+  std::span<const uint8_t> payload =
+      p.subspan(header_len, std::min<uint64_t>(p.size(), ip_len) - header_len);
   const uint64_t payload_wire = ip_len - header_len;
   if (more || frag_offset != 0) {
     if (payload.size() < payload_wire) return DecodeResult::kTruncated;  // cannot piece together
@@ -171,7 +188,8 @@ DecodeResult PacketDecoder::ipv6(std::span<const uint8_t> p, uint64_t wire_left,
   uint8_t next = p[6];
   out.src.ip = IpAddr::v6(&p[8]);
   out.dst.ip = IpAddr::v6(&p[24]);
-  uint64_t wire_payload = payload_len == 0 ? wire_left - 40 : std::min<uint64_t>(payload_len, wire_left - 40);
+  uint64_t wire_payload =
+      payload_len == 0 ? wire_left - 40 : std::min<uint64_t>(payload_len, wire_left - 40);
   std::span<const uint8_t> rest = p.subspan(40, std::min<uint64_t>(p.size() - 40, wire_payload));
   bool reassembled = false;
   // Walk the extension headers to TCP. A fragment header is handled once; what follows it in the
@@ -180,9 +198,9 @@ DecodeResult PacketDecoder::ipv6(std::span<const uint8_t> p, uint64_t wire_left,
     switch (next) {
       case kProtoTcp:
         return tcp(rest, wire_payload, out);
-      case 0:   // hop-by-hop options
-      case 43:  // routing
-      case 60:  // destination options
+      case 0:     // hop-by-hop options
+      case 43:    // routing
+      case 60:    // destination options
       case 51: {  // authentication header
         if (rest.size() < 8) return DecodeResult::kTruncated;
         const size_t len = next == 51 ? (rest[1] + 2u) * 4u : (rest[1] + 1u) * 8u;

@@ -14,11 +14,11 @@
 namespace tcpdp {
 
 enum class DecodeResult {
-  kTcp,           // out holds a segment
-  kNotTcp,        // another protocol, nothing for us
-  kFragment,      // an IP fragment held until its datagram is complete
-  kTruncated,     // the capture cut the packet before the end of its TCP header
-  kMalformed,     // headers that contradict themselves
+  kTcp,        // out holds a segment
+  kNotTcp,     // another protocol, nothing for us
+  kFragment,   // an IP fragment held until its datagram is complete
+  kTruncated,  // the capture cut the packet before the end of its TCP header
+  kMalformed,  // headers that contradict themselves
 };
 
 struct DecodeStats {

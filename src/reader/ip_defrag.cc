@@ -54,7 +54,8 @@ std::span<const uint8_t> IpDefragmenter::add(const Key& key, Timestamp ts, uint3
 
   assembled_.assign(static_cast<size_t>(p.total), 0);
   for (const auto& [off, data] : p.parts) {
-    const size_t n = std::min<size_t>(data.size(), assembled_.size() - std::min<size_t>(off, assembled_.size()));
+    const size_t n =
+        std::min<size_t>(data.size(), assembled_.size() - std::min<size_t>(off, assembled_.size()));
     std::copy_n(data.begin(), n, assembled_.begin() + off);
   }
   pending_bytes_ -= p.bytes;

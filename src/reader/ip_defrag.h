@@ -15,7 +15,7 @@ namespace tcpdp {
 struct DefragStats {
   uint64_t fragments = 0;
   uint64_t reassembled = 0;
-  uint64_t expired = 0;     // incomplete datagrams dropped after the timeout or over the bound
+  uint64_t expired = 0;  // incomplete datagrams dropped after the timeout or over the bound
 };
 
 class IpDefragmenter {

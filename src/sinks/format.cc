@@ -80,8 +80,8 @@ void append_double(double v, std::string& out) {
   // Plain decimals for the everyday range (durations read 0.000097, not 9.7e-05), the shortest
   // form that reads back exactly either way.
   const double a = std::fabs(v);
-  const auto style = a == 0 || (a >= 1e-6 && a < 1e15) ? std::chars_format::fixed
-                                                       : std::chars_format::general;
+  const auto style =
+      a == 0 || (a >= 1e-6 && a < 1e15) ? std::chars_format::fixed : std::chars_format::general;
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, style);
   out.append(buf, end);
 }
@@ -103,11 +103,20 @@ void append_json(const Record& r, std::string& out) {
 void append_ltsv_escaped(std::string_view s, std::string& out) {
   for (char c : s) {
     switch (c) {
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\\': out += "\\\\"; break;
-      default: out += c;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -179,8 +188,10 @@ void append_console(const Record& r, std::string& out) {
   const bool reversed = direction && *direction == "<-";
   bool any = false;
   for (std::string_view key : kHeaderKeys) {
-    if (reversed && key == "src_addr") key = "dst_addr";
-    else if (reversed && key == "dst_addr") key = "src_addr";
+    if (reversed && key == "src_addr")
+      key = "dst_addr";
+    else if (reversed && key == "dst_addr")
+      key = "src_addr";
     if (const std::string* s = text_field(r, key, scratch)) {
       if (any) out += ' ';
       append_console_text(*s, out, false);
@@ -232,9 +243,12 @@ std::optional<Format> parse_format(std::string_view name) {
 
 const char* format_name(Format f) {
   switch (f) {
-    case Format::kJson: return "json";
-    case Format::kLtsv: return "ltsv";
-    case Format::kConsole: return "console";
+    case Format::kJson:
+      return "json";
+    case Format::kLtsv:
+      return "ltsv";
+    case Format::kConsole:
+      return "console";
   }
   return "?";
 }
@@ -262,13 +276,27 @@ void append_json_escaped(std::string_view s, std::string& out) {
       continue;
     }
     switch (b) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out += kHex[b >> 4];
@@ -331,9 +359,15 @@ void append_json_value(const Value& v, std::string& out) {
 
 void append_formatted(const Record& record, Format format, std::string& out) {
   switch (format) {
-    case Format::kJson: append_json(record, out); break;
-    case Format::kLtsv: append_ltsv(record, out); break;
-    case Format::kConsole: append_console(record, out); break;
+    case Format::kJson:
+      append_json(record, out);
+      break;
+    case Format::kLtsv:
+      append_ltsv(record, out);
+      break;
+    case Format::kConsole:
+      append_console(record, out);
+      break;
   }
 }
 

@@ -29,9 +29,9 @@ struct ReassemblyStats {
   uint64_t delivered_bytes = 0;
   uint64_t gap_bytes = 0;
   uint64_t gaps = 0;
-  uint64_t duplicate_bytes = 0;    // retransmitted or overlapping bytes dropped
+  uint64_t duplicate_bytes = 0;  // retransmitted or overlapping bytes dropped
   uint64_t out_of_order_segments = 0;
-  uint64_t forced_gaps = 0;        // holes given up on because the hold limit was reached
+  uint64_t forced_gaps = 0;  // holes given up on because the hold limit was reached
 };
 
 class Reassembler {

@@ -26,7 +26,8 @@ struct TcpSegment {
   uint8_t flags = 0;
   uint16_t window = 0;
   std::span<const uint8_t> payload;  // the payload bytes the capture holds
-  uint32_t missing = 0;  // payload bytes that were on the wire after those but not captured (snaplen)
+  uint32_t missing =
+      0;  // payload bytes that were on the wire after those but not captured (snaplen)
 
   bool has(uint8_t flag) const { return (flags & flag) != 0; }
   uint64_t payload_length() const { return payload.size() + missing; }

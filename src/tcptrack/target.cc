@@ -94,7 +94,8 @@ std::optional<Targets> Targets::parse(const std::string& spec, std::string* erro
     }
     const auto p = parse_port(port);
     if (!p) {
-      *error = "bad target '" + item + "': '" + port + "' is not a port (1-65535); targets are PORT, HOST:PORT or [V6]:PORT";
+      *error = "bad target '" + item + "': '" + port +
+               "' is not a port (1-65535); targets are PORT, HOST:PORT or [V6]:PORT";
       return std::nullopt;
     }
     t.port = *p;

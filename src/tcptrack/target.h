@@ -11,8 +11,8 @@
 namespace tcpdp {
 
 struct Target {
-  std::string text;             // as the user wrote it
-  std::vector<IpAddr> hosts;    // empty: any host
+  std::string text;           // as the user wrote it
+  std::vector<IpAddr> hosts;  // empty: any host
   uint16_t port = 0;
 };
 

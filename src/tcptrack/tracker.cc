@@ -79,8 +79,8 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
     src_is_client = !ack;
   } else {
     // Picked up mid-way: servers listen on the lower port far more often than not.
-    src_is_client = seg.src.port > seg.dst.port ||
-                    (seg.src.port == seg.dst.port && seg.src > seg.dst);
+    src_is_client =
+        seg.src.port > seg.dst.port || (seg.src.port == seg.dst.port && seg.src > seg.dst);
   }
   // A connection starts with its SYN, or with data when the start was missed; a stray ACK, FIN
   // or RST of a connection we never saw says nothing worth reporting.
@@ -179,8 +179,8 @@ void Tracker::on_segment(const TcpSegment& seg) {
   }
   touch(*c, seg.ts);
 
-  const Direction dir = seg.src == c->info.client ? Direction::kClientToServer
-                                                  : Direction::kServerToClient;
+  const Direction dir =
+      seg.src == c->info.client ? Direction::kClientToServer : Direction::kServerToClient;
   Reassembler& half = c->halves[index_of(dir)];
   Reassembler& peer = c->halves[1 - index_of(dir)];
   HalfOutput out(*this, *c, dir);
@@ -194,8 +194,9 @@ void Tracker::on_segment(const TcpSegment& seg) {
     half.segment(seg.ts, data_seq, seg.payload, seg.missing, fin, out);
   }
   if (seg.has(tcp_flag::kAck)) {
-    HalfOutput peer_out(*this, *c, dir == Direction::kClientToServer ? Direction::kServerToClient
-                                                                     : Direction::kClientToServer);
+    HalfOutput peer_out(*this, *c,
+                        dir == Direction::kClientToServer ? Direction::kServerToClient
+                                                          : Direction::kClientToServer);
     peer.peer_ack(seg.ts, seg.ack, peer_out);
   }
   if (seg.has(tcp_flag::kRst)) {

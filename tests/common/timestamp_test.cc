@@ -6,9 +6,7 @@ using tcpdp::Timestamp;
 using tcpdp::to_rfc3339;
 
 // Expected strings from `date -u -d @SECONDS +%Y-%m-%dT%H:%M:%S`.
-TEST_CASE("the epoch") {
-  CHECK(to_rfc3339(Timestamp{0}) == "1970-01-01T00:00:00.000000Z");
-}
+TEST_CASE("the epoch") { CHECK(to_rfc3339(Timestamp{0}) == "1970-01-01T00:00:00.000000Z"); }
 
 TEST_CASE("leap days in 1972 and in the century year 2000") {
   CHECK(to_rfc3339(Timestamp::from_parts(68169600, 0)) == "1972-02-29T00:00:00.000000Z");

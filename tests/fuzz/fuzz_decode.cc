@@ -3,9 +3,10 @@
 ///
 /// Input layout, repeated: 1 byte link-type selector, 2 bytes packet length, 2 bytes of "wire
 /// extra" (how much longer the packet was on the wire), then the packet bytes.
+#include <pcap/dlt.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <pcap/dlt.h>
 
 #include "dumpers/hex/hex_dumper.h"
 #include "reader/decode.h"
@@ -18,7 +19,8 @@ class NullSink : public tcpdp::RecordSink {
   void write(tcpdp::Record) override {}
 };
 
-constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_NULL, DLT_LOOP, DLT_RAW};
+constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2,
+                              DLT_NULL,   DLT_LOOP,      DLT_RAW};
 
 }  // namespace
 

@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (pos < size) {
     const uint8_t control = data[pos++];
     const size_t len = std::min<size_t>(static_cast<size_t>(control >> 2) * 4 + 1, size - pos);
-    const auto dir = (control & 1) ? tcpdp::Direction::kServerToClient : tcpdp::Direction::kClientToServer;
+    const auto dir =
+        (control & 1) ? tcpdp::Direction::kServerToClient : tcpdp::Direction::kClientToServer;
     const tcpdp::Timestamp ts{clock += 7};
     if (control & 2) decoder->on_gap(dir, ts, 13);
     decoder->on_data(dir, ts, {data + pos, len});

@@ -20,17 +20,21 @@ std::deque<Bytes>& kept_packets() {
 
 DecodeResult run(PacketDecoder& d, const Bytes& packet, TcpSegment& out, uint32_t wire_len = 0) {
   const Bytes& kept = kept_packets().emplace_back(packet);
-  return d.decode(Timestamp{1}, kept, wire_len ? wire_len : static_cast<uint32_t>(kept.size()), out);
+  return d.decode(Timestamp{1}, kept, wire_len ? wire_len : static_cast<uint32_t>(kept.size()),
+                  out);
 }
 
-std::string payload_of(const TcpSegment& s) { return std::string(s.payload.begin(), s.payload.end()); }
+std::string payload_of(const TcpSegment& s) {
+  return std::string(s.payload.begin(), s.payload.end());
+}
 
 }  // namespace
 
 TEST_CASE("Ethernet / IPv4 / TCP") {
   PacketDecoder d(DLT_EN10MB);
   TcpSegment s;
-  const Bytes p = ethernet(0x0800, ipv4(tcp({.seq = 7, .ack = 9, .flags = 0x18, .payload = text("hi")})));
+  const Bytes p =
+      ethernet(0x0800, ipv4(tcp({.seq = 7, .ack = 9, .flags = 0x18, .payload = text("hi")})));
   REQUIRE(run(d, p, s) == DecodeResult::kTcp);
   CHECK(s.src.to_string() == "10.0.0.1:40000");
   CHECK(s.dst.to_string() == "10.0.0.2:5432");
@@ -84,7 +88,8 @@ TEST_CASE("BSD loopback: family in either byte order, AF_INET6 of several system
   PacketDecoder d(DLT_NULL);
   REQUIRE(run(d, cat({2, 0, 0, 0}, ipv4(tcp({.payload = text("le")}))), s) == DecodeResult::kTcp);
   REQUIRE(run(d, cat({0, 0, 0, 2}, ipv4(tcp({.payload = text("be")}))), s) == DecodeResult::kTcp);
-  REQUIRE(run(d, cat({30, 0, 0, 0}, ipv6(6, tcp({.payload = text("mac")}))), s) == DecodeResult::kTcp);
+  REQUIRE(run(d, cat({30, 0, 0, 0}, ipv6(6, tcp({.payload = text("mac")}))), s) ==
+          DecodeResult::kTcp);
   CHECK(payload_of(s) == "mac");
   CHECK(run(d, cat({7, 0, 0, 0}, ipv4(tcp({}))), s) == DecodeResult::kNotTcp);
 }
@@ -108,9 +113,10 @@ TEST_CASE("UDP and ARP are not TCP") {
 TEST_CASE("IPv6 extension headers before TCP are walked") {
   TcpSegment s;
   PacketDecoder d(DLT_RAW);
-  Bytes hop = {60, 0, 1, 4, 0, 0, 0, 0};   // hop-by-hop -> destination options, PadN
-  Bytes dest = {6, 0, 1, 4, 0, 0, 0, 0};   // destination options -> TCP
-  REQUIRE(run(d, ipv6(0, cat(cat(hop, dest), tcp({.payload = text("ext")}))), s) == DecodeResult::kTcp);
+  Bytes hop = {60, 0, 1, 4, 0, 0, 0, 0};  // hop-by-hop -> destination options, PadN
+  Bytes dest = {6, 0, 1, 4, 0, 0, 0, 0};  // destination options -> TCP
+  REQUIRE(run(d, ipv6(0, cat(cat(hop, dest), tcp({.payload = text("ext")}))), s) ==
+          DecodeResult::kTcp);
   CHECK(payload_of(s) == "ext");
 }
 
@@ -180,8 +186,8 @@ TEST_CASE("headers that contradict themselves are malformed") {
 TEST_CASE("an IPv4 total length of 0 (TSO capture) takes the length from the wire") {
   TcpSegment s;
   PacketDecoder d(DLT_RAW);
-  Bytes p = ipv4(tcp({.payload = Bytes(70000 - 40, 'g')}), "\x0a\x00\x00\x01", "\x0a\x00\x00\x02", 1,
-                 0x4000, 6, 0);
+  Bytes p = ipv4(tcp({.payload = Bytes(70000 - 40, 'g')}), "\x0a\x00\x00\x01", "\x0a\x00\x00\x02",
+                 1, 0x4000, 6, 0);
   REQUIRE(run(d, p, s) == DecodeResult::kTcp);
   CHECK(s.payload.size() == 70000 - 40);
 }

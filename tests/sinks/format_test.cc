@@ -28,7 +28,8 @@ TEST_CASE("json: one object per line, fields in order, every value type") {
   r.add("n", nullptr);
   r.add("d", 0.25);
   r.add("a", Array{Value("p"), Value(nullptr), Value(3)});
-  CHECK(format(r, Format::kJson) == "{\"s\":\"x\",\"i\":-5,\"b\":true,\"n\":null,\"d\":0.25,\"a\":[\"p\",null,3]}\n");
+  CHECK(format(r, Format::kJson) ==
+        "{\"s\":\"x\",\"i\":-5,\"b\":true,\"n\":null,\"d\":0.25,\"a\":[\"p\",null,3]}\n");
 }
 
 TEST_CASE("json: quotes, backslashes and control characters are escaped (RFC 8259 section 7)") {
@@ -39,11 +40,12 @@ TEST_CASE("json: quotes, backslashes and control characters are escaped (RFC 825
 }
 
 TEST_CASE("json: valid UTF-8 passes, invalid bytes become U+FFFD") {
-  CHECK(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
   CHECK(json_string("\xff") == "\\ufffd");
-  CHECK(json_string("\xc3") == "\\ufffd");                  // truncated sequence
-  CHECK(json_string("\xc0\xaf") == "\\ufffd\\ufffd");       // overlong '/'
-  CHECK(json_string("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");  // UTF-16 surrogate
+  CHECK(json_string("\xc3") == "\\ufffd");                                   // truncated sequence
+  CHECK(json_string("\xc0\xaf") == "\\ufffd\\ufffd");                        // overlong '/'
+  CHECK(json_string("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");             // UTF-16 surrogate
   CHECK(json_string("\xf4\x90\x80\x80") == "\\ufffd\\ufffd\\ufffd\\ufffd");  // above U+10FFFF
   CHECK(json_string("a\xe2\x82") == "a\\ufffd\\ufffd");
 }
@@ -111,7 +113,8 @@ TEST_CASE("console: header line then multi-line values indented, control bytes s
   r.add("direction", "->");
   r.add("ascii", "x\x1b[2J");
   r.add("bytes", "line1\nline2\n");
-  CHECK(format(r, Format::kConsole) == "T C A -> B ascii=x\\x1b[2J\nbytes:\n    line1\n    line2\n");
+  CHECK(format(r, Format::kConsole) ==
+        "T C A -> B ascii=x\\x1b[2J\nbytes:\n    line1\n    line2\n");
 }
 
 TEST_CASE("console: the client stays on the left when the server speaks") {

@@ -31,9 +31,15 @@ class RecordingDumper : public Dumper {
  private:
   struct D : Decoder {
     D(Transcript& t, size_t i) : t(t), i(i) {}
-    std::string& side(Direction d) { return d == Direction::kClientToServer ? t.conns[i].c2s : t.conns[i].s2c; }
-    void on_data(Direction d, Timestamp, std::span<const uint8_t> b) override { side(d).append(b.begin(), b.end()); }
-    void on_gap(Direction d, Timestamp, uint64_t n) override { side(d) += "<gap " + std::to_string(n) + ">"; }
+    std::string& side(Direction d) {
+      return d == Direction::kClientToServer ? t.conns[i].c2s : t.conns[i].s2c;
+    }
+    void on_data(Direction d, Timestamp, std::span<const uint8_t> b) override {
+      side(d).append(b.begin(), b.end());
+    }
+    void on_gap(Direction d, Timestamp, uint64_t n) override {
+      side(d) += "<gap " + std::to_string(n) + ">";
+    }
     void on_close(Timestamp, CloseReason r) override { t.conns[i].closed = close_reason_name(r); }
     Transcript& t;
     size_t i;

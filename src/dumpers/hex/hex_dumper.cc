@@ -45,7 +45,8 @@ void append_hex_dump(std::span<const uint8_t> bytes, std::string& out) {
       if (i == 7) out += ' ';
     }
     out += " |";
-    for (size_t i = 0; i < n; ++i) out += printable(bytes[line + i]) ? static_cast<char>(bytes[line + i]) : '.';
+    for (size_t i = 0; i < n; ++i)
+      out += printable(bytes[line + i]) ? static_cast<char>(bytes[line + i]) : '.';
     out += "|\n";
   }
 }

@@ -14,10 +14,10 @@ namespace {
 using pg::ByteReader;
 using pg::known_type;
 
-constexpr size_t kMaxStartupPacket = 10000;     // the server refuses larger startup packets
+constexpr size_t kMaxStartupPacket = 10000;       // the server refuses larger startup packets
 constexpr uint32_t kMaxMessageLength = 1u << 30;  // the server refuses larger messages
-constexpr size_t kResyncWindow = 1 << 20;        // bytes searched for a boundary before giving up on them
-constexpr int kMaxErrorRecords = 10;             // decode-error records per connection and side
+constexpr size_t kResyncWindow = 1 << 20;  // bytes searched for a boundary before giving up on them
+constexpr int kMaxErrorRecords = 10;       // decode-error records per connection and side
 
 uint32_t be32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
@@ -41,10 +41,14 @@ bool tag_rows(std::string_view tag, int64_t& rows) {
 
 const char* transaction_status_name(uint8_t s) {
   switch (s) {
-    case 'I': return "idle";
-    case 'T': return "in_transaction";
-    case 'E': return "failed_transaction";
-    default: return "unknown";
+    case 'I':
+      return "idle";
+    case 'T':
+      return "in_transaction";
+    case 'E':
+      return "failed_transaction";
+    default:
+      return "unknown";
   }
 }
 
@@ -216,8 +220,8 @@ class PgDecoder : public Decoder {
     } else if (!known_type(dir, type)) {
       return lose_sync(s, dir, "unknown message type 0x" + hex_byte(type));
     } else if (len < 4 || len > kMaxMessageLength) {
-      return lose_sync(s, dir, "message '" + type_name(type) + "' has impossible length " +
-                                   std::to_string(len));
+      return lose_sync(
+          s, dir, "message '" + type_name(type) + "' has impossible length " + std::to_string(len));
     }
     s.type = type;
     const uint32_t body_len = len - 4;
@@ -425,7 +429,8 @@ class PgDecoder : public Decoder {
     int32_t code = 0;
     r.i32(code);
     if (code == pg::kSslRequestCode || code == pg::kGssEncRequestCode) {
-      add_request(0, code == pg::kSslRequestCode ? "SSLRequest" : "GSSENCRequest", Wait::kSslAnswer);
+      add_request(0, code == pg::kSslRequestCode ? "SSLRequest" : "GSSENCRequest",
+                  Wait::kSslAnswer);
       encryption_request_ = code;
       server_.mode = Mode::kSslAnswer;
       return;
@@ -440,8 +445,8 @@ class PgDecoder : public Decoder {
     }
     if ((code >> 16) != 3) {
       decode_error(client_, Direction::kClientToServer, client_.msg_ts,
-                   "startup packet with unsupported protocol version " + std::to_string(code >> 16) +
-                       "." + std::to_string(code & 0xFFFF));
+                   "startup packet with unsupported protocol version " +
+                       std::to_string(code >> 16) + "." + std::to_string(code & 0xFFFF));
       client_.mode = Mode::kSilent;
       server_.mode = Mode::kSilent;
       return;
@@ -460,7 +465,8 @@ class PgDecoder : public Decoder {
     Request& q = add_request(0, "StartupMessage", Wait::kReady);
     q.rec.add("protocol_version", std::to_string(code >> 16) + "." + std::to_string(code & 0xFFFF));
     Object all;
-    for (const auto& [name, value] : params.params) all.push_back({std::string(name), Value(value)});
+    for (const auto& [name, value] : params.params)
+      all.push_back({std::string(name), Value(value)});
     q.rec.add("parameters", std::move(all));
     startup_ = &q;
     client_.mode = Mode::kTyped;
@@ -470,7 +476,8 @@ class PgDecoder : public Decoder {
     server_.mode = Mode::kTyped;
     Request* q = waiting();
     if (q && q->wait != Wait::kSslAnswer) q = nullptr;
-    const bool accepted = encryption_request_ == pg::kSslRequestCode ? answer == 'S' : answer == 'G';
+    const bool accepted =
+        encryption_request_ == pg::kSslRequestCode ? answer == 'S' : answer == 'G';
     if (q) {
       q->rec.add("ssl_response", std::string(1, static_cast<char>(answer)));
       if (accepted) note_encrypted(q->rec);
@@ -492,7 +499,8 @@ class PgDecoder : public Decoder {
 
   static void note_encrypted(Record& r) {
     r.add("encrypted", true);
-    r.add("decode_error", "the connection is encrypted from here on: its messages cannot be decoded");
+    r.add("decode_error",
+          "the connection is encrypted from here on: its messages cannot be decoded");
   }
 
   // A TLS ClientHello where a startup packet belongs (direct SSL negotiation): say so once.
@@ -530,7 +538,7 @@ class PgDecoder : public Decoder {
         Array types;
         for (uint32_t t : m.param_types) types.emplace_back(t);
         q.rec.add("param_types", std::move(types));
-        remember_statement(std::string(m.name), Statement{std::string(m.query), m.param_types});
+        remember(statements_, std::string(m.name), Statement{std::string(m.query), m.param_types});
         return;
       }
       case 'B': {
@@ -555,8 +563,8 @@ class PgDecoder : public Decoder {
         q.rec.add("portal_name", m.portal);
         q.rec.add("stmt_name", m.statement);
         q.rec.add("bind_values", std::move(values));
-        remember_portal(std::string(m.portal),
-                        Portal{std::string(m.statement), st ? st->query : std::string(), st != nullptr});
+        remember(portals_, std::string(m.portal),
+                 Portal{std::string(m.statement), st ? st->query : std::string(), st != nullptr});
         return;
       }
       case 'E': {
@@ -581,8 +589,10 @@ class PgDecoder : public Decoder {
         q.describe_kind = m.kind;
         q.describe_name = std::string(m.name);
         if (type == 'C') {
-          if (m.kind == 'S') statements_.erase(std::string(m.name));
-          else portals_.erase(std::string(m.name));
+          if (m.kind == 'S')
+            statements_.erase(std::string(m.name));
+          else
+            portals_.erase(std::string(m.name));
         }
         return;
       }
@@ -621,7 +631,8 @@ class PgDecoder : public Decoder {
         return;  // the password, hash or SASL data itself is never logged
       }
       default:
-        decode_error(client_, c2s, client_.msg_ts, "unexpected client message '" + type_name(type) + "'");
+        decode_error(client_, c2s, client_.msg_ts,
+                     "unexpected client message '" + type_name(type) + "'");
     }
   }
 
@@ -630,18 +641,11 @@ class PgDecoder : public Decoder {
               "malformed client message '" + type_name(type) + "'");
   }
 
-  void remember_statement(std::string name, Statement st) {
-    if (statements_.size() >= options_.max_statements && !statements_.count(name)) {
-      statements_.erase(statements_.begin());
-    }
-    statements_[std::move(name)] = std::move(st);
-  }
-
-  void remember_portal(std::string name, Portal p) {
-    if (portals_.size() >= options_.max_statements && !portals_.count(name)) {
-      portals_.erase(portals_.begin());
-    }
-    portals_[std::move(name)] = std::move(p);
+  // Statements and portals are remembered up to a bound; past it one old entry makes room.
+  template <typename Map>
+  void remember(Map& map, std::string name, typename Map::mapped_type value) {
+    if (map.size() >= options_.max_statements && !map.count(name)) map.erase(map.begin());
+    map[std::move(name)] = std::move(value);
   }
 
   void count_only(Direction dir, uint8_t type, uint32_t body_len) {
@@ -662,7 +666,8 @@ class PgDecoder : public Decoder {
   void server_message(uint8_t type, std::span<const uint8_t> body) {
     const Direction s2c = Direction::kServerToClient;
     const Timestamp ts = server_.msg_ts;
-    if (!pg::plausible_message(s2c, type, body) && std::string_view("RGHWcAVv").find(static_cast<char>(type)) == std::string_view::npos) {
+    if (!pg::plausible_message(s2c, type, body) &&
+        std::string_view("RGHWcAVv").find(static_cast<char>(type)) == std::string_view::npos) {
       lose_sync(server_, s2c, "malformed server message '" + type_name(type) + "'");
       return;
     }
@@ -682,7 +687,8 @@ class PgDecoder : public Decoder {
         std::string_view name, value;
         r.cstring(name);
         r.cstring(value);
-        if (name == "server_version" && startup_ && pairing_) startup_->rec.add("server_version", value);
+        if (name == "server_version" && startup_ && pairing_)
+          startup_->rec.add("server_version", value);
         return;
       }
       case 'Z':
@@ -786,16 +792,27 @@ class PgDecoder : public Decoder {
         if (auth_method_.empty()) auth_method_ = "none";
         if (startup_ && pairing_) startup_->rec.add("auth_method", auth_method_);
         return;
-      case 2: auth_method_ = "kerberos5"; return;
-      case 3: auth_method_ = "password"; return;
-      case 5: auth_method_ = "md5"; return;
-      case 7: auth_method_ = "gss"; return;
-      case 9: auth_method_ = "sspi"; return;
+      case 2:
+        auth_method_ = "kerberos5";
+        return;
+      case 3:
+        auth_method_ = "password";
+        return;
+      case 5:
+        auth_method_ = "md5";
+        return;
+      case 7:
+        auth_method_ = "gss";
+        return;
+      case 9:
+        auth_method_ = "sspi";
+        return;
       case 10: {
         auth_method_ = "SASL";
         std::string_view mechanism;
         std::string list;
-        while (r.cstring(mechanism) && !mechanism.empty()) list += (list.empty() ? " " : ",") + std::string(mechanism);
+        while (r.cstring(mechanism) && !mechanism.empty())
+          list += (list.empty() ? " " : ",") + std::string(mechanism);
         auth_method_ += list;
         return;
       }
@@ -837,7 +854,7 @@ class PgDecoder : public Decoder {
   std::string auth_method_;
   bool sasl_started_ = false;
   int32_t encryption_request_ = 0;
-  Request* startup_ = nullptr;     // the StartupMessage record, until the first ReadyForQuery
+  Request* startup_ = nullptr;      // the StartupMessage record, until the first ReadyForQuery
   Request* copy_target_ = nullptr;  // the request a COPY's data belongs to
   bool pairing_ = true;
   bool pipeline_error_ = false;

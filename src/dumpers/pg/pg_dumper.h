@@ -9,10 +9,10 @@
 namespace tcpdp {
 
 struct PgOptions {
-  bool pair_responses = true;       // false: write each client message at once, as tcpdp in Go did
-  size_t max_message = 64 << 20;    // larger messages are skipped and reported, not buffered
-  size_t max_pending = 4096;        // client messages waiting for their answer, per connection
-  size_t max_statements = 10000;    // prepared statements and portals remembered, per connection
+  bool pair_responses = true;     // false: write each client message at once, as tcpdp in Go did
+  size_t max_message = 64 << 20;  // larger messages are skipped and reported, not buffered
+  size_t max_pending = 4096;      // client messages waiting for their answer, per connection
+  size_t max_statements = 10000;  // prepared statements and portals remembered, per connection
 };
 
 class PgDumper : public Dumper {

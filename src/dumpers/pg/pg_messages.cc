@@ -89,13 +89,26 @@ bool parse_error(std::span<const uint8_t> body, ErrorMsg& out) {
     std::string_view value;
     if (!r.cstring(value)) return false;
     switch (code) {
-      case 'S': localized = value; break;
-      case 'V': out.severity = value; break;
-      case 'C': out.code = value; break;
-      case 'M': out.message = value; break;
-      case 'D': out.detail = value; break;
-      case 'H': out.hint = value; break;
-      default: break;
+      case 'S':
+        localized = value;
+        break;
+      case 'V':
+        out.severity = value;
+        break;
+      case 'C':
+        out.code = value;
+        break;
+      case 'M':
+        out.message = value;
+        break;
+      case 'D':
+        out.detail = value;
+        break;
+      case 'H':
+        out.hint = value;
+        break;
+      default:
+        break;
     }
   }
   if (out.severity.empty()) out.severity = localized;
@@ -116,7 +129,8 @@ bool empty_body(std::span<const uint8_t> body) { return body.empty(); }
 bool plausible_client(uint8_t type, std::span<const uint8_t> body) {
   std::string_view s;
   switch (type) {
-    case 'Q': return parse_single_string(body, s);
+    case 'Q':
+      return parse_single_string(body, s);
     case 'P': {
       ParseMsg m;
       return parse_parse(body, m);
@@ -147,8 +161,10 @@ bool plausible_server(uint8_t type, std::span<const uint8_t> body) {
   ByteReader r(body);
   std::string_view s;
   switch (type) {
-    case 'Z': return body.size() == 1 && (body[0] == 'I' || body[0] == 'T' || body[0] == 'E');
-    case 'C': return parse_single_string(body, s);
+    case 'Z':
+      return body.size() == 1 && (body[0] == 'I' || body[0] == 'T' || body[0] == 'E');
+    case 'C':
+      return parse_single_string(body, s);
     case 'E':
     case 'N': {
       ErrorMsg m;
@@ -161,7 +177,8 @@ bool plausible_server(uint8_t type, std::span<const uint8_t> body) {
     case 'I':
     case 's':
       return empty_body(body);
-    case 'K': return body.size() == 8;
+    case 'K':
+      return body.size() == 8;
     case 'S': {
       std::string_view a, b;
       return r.cstring(a) && r.cstring(b) && r.done();
@@ -185,7 +202,8 @@ bool plausible_server(uint8_t type, std::span<const uint8_t> body) {
       for (int16_t i = 0; i < n; ++i) {
         int32_t len;
         std::span<const uint8_t> v;
-        if (!r.i32(len) || len < -1 || (len > 0 && !r.bytes(static_cast<size_t>(len), v))) return false;
+        if (!r.i32(len) || len < -1 || (len > 0 && !r.bytes(static_cast<size_t>(len), v)))
+          return false;
       }
       return r.done();
     }

@@ -187,7 +187,8 @@ std::string numeric_text(std::span<const uint8_t> b) {
   }
   if (dscale > 0) {
     std::string frac;
-    for (int w = -1; static_cast<int>(frac.size()) < dscale; --w) append_padded(frac, digit_at(w), 4);
+    for (int w = -1; static_cast<int>(frac.size()) < dscale; --w)
+      append_padded(frac, digit_at(w), 4);
     out += '.';
     out += frac.substr(0, static_cast<size_t>(dscale));
   }

@@ -21,7 +21,9 @@ Bytes i32(int64_t v) {
           static_cast<char>(v >> 8 & 0xff), static_cast<char>(v & 0xff)};
 }
 Bytes cstr(const std::string& s) { return s + std::string(1, '\0'); }
-Bytes msg(char type, const Bytes& body) { return std::string(1, type) + i32(4 + body.size()) + body; }
+Bytes msg(char type, const Bytes& body) {
+  return std::string(1, type) + i32(4 + body.size()) + body;
+}
 Bytes startup(const std::vector<std::pair<std::string, std::string>>& params) {
   Bytes body = i32(196608);
   for (const auto& [k, v] : params) body += cstr(k) + cstr(v);
@@ -36,8 +38,8 @@ Bytes data_row(const std::vector<std::string>& cols) {
   return msg('D', body);
 }
 Bytes error(const std::string& code, const std::string& message) {
-  return msg('E', "SERROR" + std::string(1, '\0') + "VERROR" + std::string(1, '\0') + "C" + cstr(code) +
-                      "M" + cstr(message) + std::string(1, '\0'));
+  return msg('E', "SERROR" + std::string(1, '\0') + "VERROR" + std::string(1, '\0') + "C" +
+                      cstr(code) + "M" + cstr(message) + std::string(1, '\0'));
 }
 Bytes auth_ok() { return msg('R', i32(0)); }
 Bytes parse(const std::string& name, const std::string& query, const std::vector<int>& types = {}) {
@@ -90,19 +92,22 @@ struct Conversation {
     decoder = dumper.open(info, Timestamp{clock});
   }
   void feed(Direction d, const Bytes& b) {
-    decoder->on_data(d, Timestamp{clock += 100}, {reinterpret_cast<const uint8_t*>(b.data()), b.size()});
+    decoder->on_data(d, Timestamp{clock += 100},
+                     {reinterpret_cast<const uint8_t*>(b.data()), b.size()});
   }
   void client(const Bytes& b) { feed(Direction::kClientToServer, b); }
   void server(const Bytes& b) { feed(Direction::kServerToClient, b); }
   void close() { decoder->on_close(Timestamp{clock += 100}, CloseReason::kFin); }
 };
 
-bool has(const std::string& line, const std::string& piece) { return line.find(piece) != std::string::npos; }
+bool has(const std::string& line, const std::string& piece) {
+  return line.find(piece) != std::string::npos;
+}
 
 void login(Conversation& c) {
   c.client(startup({{"user", "alice"}, {"database", "shop"}, {"application_name", "app"}}));
-  c.server(auth_ok() + msg('S', cstr("server_version") + cstr("15.4")) + msg('K', i32(4242) + i32(99)) +
-           ready());
+  c.server(auth_ok() + msg('S', cstr("server_version") + cstr("15.4")) +
+           msg('K', i32(4242) + i32(99)) + ready());
 }
 
 }  // namespace
@@ -115,18 +120,21 @@ TEST_CASE("startup: user, database and application_name, then attached to every 
   REQUIRE(c.sink.lines.size() == 2);
   const std::string& s = c.sink.lines[0];
   CHECK(has(s, "\"message_type\":\"StartupMessage\""));
-  CHECK(has(s, "\"parameters\":{\"user\":\"alice\",\"database\":\"shop\",\"application_name\":\"app\"}"));
+  CHECK(has(
+      s, "\"parameters\":{\"user\":\"alice\",\"database\":\"shop\",\"application_name\":\"app\"}"));
   CHECK(has(s, "\"auth_method\":\"none\""));
   CHECK(has(s, "\"server_version\":\"15.4\""));
   CHECK(has(s, "\"backend_pid\":4242"));
-  CHECK(has(c.sink.lines[1], "\"username\":\"alice\",\"database\":\"shop\",\"application_name\":\"app\""));
+  CHECK(has(c.sink.lines[1],
+            "\"username\":\"alice\",\"database\":\"shop\",\"application_name\":\"app\""));
 }
 
 TEST_CASE("simple query with its outcome: rows, tag, status, duration") {
   Conversation c;
   login(c);
   c.client(msg('Q', cstr("SELECT * FROM t")));
-  c.server(msg('T', i16(0)) + data_row({"a"}) + data_row({"b"}) + complete("SELECT 2") + ready('T'));
+  c.server(msg('T', i16(0)) + data_row({"a"}) + data_row({"b"}) + complete("SELECT 2") +
+           ready('T'));
   const std::string& q = c.sink.lines.back();
   CHECK(has(q, "\"message_type\":\"Q\",\"query\":\"SELECT * FROM t\""));
   CHECK(has(q, "\"rows\":2,\"command_tag\":\"SELECT 2\""));
@@ -154,15 +162,17 @@ TEST_CASE("errors carry severity, SQLSTATE and message") {
   c.client(msg('Q', cstr("SELECT * FROM nope")));
   c.server(error("42P01", "relation \"nope\" does not exist") + ready());
   CHECK(has(c.sink.lines.back(),
-            "\"error_severity\":\"ERROR\",\"error_code\":\"42P01\",\"error_message\":\"relation \\\"nope\\\" does not exist\""));
+            "\"error_severity\":\"ERROR\",\"error_code\":\"42P01\",\"error_message\":\"relation "
+            "\\\"nope\\\" does not exist\""));
 }
 
 TEST_CASE("the same bytes split at every point give the same records") {
   const Bytes client_bytes = startup({{"user", "u"}}) + msg('Q', cstr("SELECT 'x'")) +
-                             parse("s1", "SELECT $1::int4", {23}) + bind("", "s1", {1}, {{false, i32(7)}}) +
-                             execute("") + sync_msg();
-  const Bytes server_bytes = auth_ok() + ready() + data_row({"x"}) + complete("SELECT 1") + ready() +
-                             msg('1', "") + msg('2', "") + data_row({"7"}) + complete("SELECT 1") + ready();
+                             parse("s1", "SELECT $1::int4", {23}) +
+                             bind("", "s1", {1}, {{false, i32(7)}}) + execute("") + sync_msg();
+  const Bytes server_bytes = auth_ok() + ready() + data_row({"x"}) + complete("SELECT 1") +
+                             ready() + msg('1', "") + msg('2', "") + data_row({"7"}) +
+                             complete("SELECT 1") + ready();
   auto run = [&](size_t split) {
     Conversation c;
     // client: startup then split rest; server answers in order
@@ -212,12 +222,17 @@ TEST_CASE("extended protocol: named statement, binary and text values, NULL in p
   Conversation c;
   login(c);
   c.client(parse("st", "SELECT $1, $2, $3", {20, 25, 16}) +
-           bind("p1", "st", {1, 0, 1}, {{false, i32(0) + i32(42)}, {true, ""}, {false, std::string(1, '\1')}}) +
+           bind("p1", "st", {1, 0, 1},
+                {{false, i32(0) + i32(42)}, {true, ""}, {false, std::string(1, '\1')}}) +
            execute("p1") + sync_msg());
-  c.server(msg('1', "") + msg('2', "") + data_row({"42", "", "t"}) + complete("SELECT 1") + ready());
+  c.server(msg('1', "") + msg('2', "") + data_row({"42", "", "t"}) + complete("SELECT 1") +
+           ready());
   REQUIRE(c.sink.lines.size() == 5);
-  CHECK(has(c.sink.lines[1], "\"stmt_name\":\"st\",\"parse_query\":\"SELECT $1, $2, $3\",\"param_types\":[20,25,16]"));
-  CHECK(has(c.sink.lines[2], "\"portal_name\":\"p1\",\"stmt_name\":\"st\",\"bind_values\":[\"42\",null,\"t\"]"));
+  CHECK(
+      has(c.sink.lines[1],
+          "\"stmt_name\":\"st\",\"parse_query\":\"SELECT $1, $2, $3\",\"param_types\":[20,25,16]"));
+  CHECK(has(c.sink.lines[2],
+            "\"portal_name\":\"p1\",\"stmt_name\":\"st\",\"bind_values\":[\"42\",null,\"t\"]"));
   CHECK(has(c.sink.lines[3], "\"execute_query\":\"SELECT $1, $2, $3\""));
   CHECK(has(c.sink.lines[3], "\"rows\":1"));
   CHECK(has(c.sink.lines[4], "\"message_type\":\"S\""));
@@ -226,8 +241,8 @@ TEST_CASE("extended protocol: named statement, binary and text values, NULL in p
 TEST_CASE("one format code applies to every parameter") {
   Conversation c;
   login(c);
-  c.client(parse("", "SELECT $1, $2", {23, 23}) + bind("", "", {1}, {{false, i32(-1)}, {false, i32(5)}}) +
-           execute("") + sync_msg());
+  c.client(parse("", "SELECT $1, $2", {23, 23}) +
+           bind("", "", {1}, {{false, i32(-1)}, {false, i32(5)}}) + execute("") + sync_msg());
   c.close();
   CHECK(has(c.sink.all(), "\"bind_values\":[\"-1\",\"5\"]"));
 }
@@ -361,9 +376,11 @@ TEST_CASE("a gap mid-message: no record from misaligned bytes, decoding resumes 
   CHECK(has(all, "\"skipped_bytes\":"));
 }
 
-TEST_CASE("picked up mid-stream: starts at the first plausible message, pairs after ReadyForQuery") {
+TEST_CASE(
+    "picked up mid-stream: starts at the first plausible message, pairs after ReadyForQuery") {
   Conversation c({}, true);
-  c.client(std::string("ELECT 'tail of an old query'\0", 28) + msg('Q', cstr("SELECT 3")) + msg('Q', cstr("SELECT 4")));
+  c.client(std::string("ELECT 'tail of an old query'\0", 28) + msg('Q', cstr("SELECT 3")) +
+           msg('Q', cstr("SELECT 4")));
   c.server(complete("SELECT 1") + ready() + complete("SELECT 1") + ready());
   c.client(msg('Q', cstr("SELECT 5")));
   c.server(complete("SELECT 1") + ready());
@@ -377,7 +394,8 @@ TEST_CASE("picked up mid-stream: starts at the first plausible message, pairs af
 TEST_CASE("corrupt length and unknown type: a bounded error, then the next good message") {
   Conversation c;
   login(c);
-  c.client(std::string("Q\0\0\0\x02", 5) + msg('Q', cstr("SELECT 'ok'")) + msg('Q', cstr("SELECT 'ok2'")));
+  c.client(std::string("Q\0\0\0\x02", 5) + msg('Q', cstr("SELECT 'ok'")) +
+           msg('Q', cstr("SELECT 'ok2'")));
   c.client(std::string("\x01garbage") + msg('Q', cstr("SELECT 'ok3'")) + sync_msg());
   c.close();
   const std::string all = c.sink.all();
@@ -408,8 +426,10 @@ TEST_CASE("random bytes in both directions never crash and never loop") {
     for (int i = 0; i < 20; ++i) {
       Bytes b(rng() % 200, '\0');
       for (char& ch : b) ch = static_cast<char>(rng() % 4 == 0 ? "QPBESZCDT"[rng() % 9] : rng());
-      if (rng() % 3 == 0) c.client(b);
-      else c.server(b);
+      if (rng() % 3 == 0)
+        c.client(b);
+      else
+        c.server(b);
       if (rng() % 10 == 0) c.decoder->on_gap(Direction::kClientToServer, Timestamp{c.clock}, 5);
     }
     c.close();

@@ -28,9 +28,11 @@ std::vector<uint8_t> f4(float f) {
   std::memcpy(&bits, &f, 4);
   return be(bits, 4);
 }
-std::vector<uint8_t> numeric(int16_t weight, uint16_t sign, int16_t dscale, std::vector<int16_t> digits) {
+std::vector<uint8_t> numeric(int16_t weight, uint16_t sign, int16_t dscale,
+                             std::vector<int16_t> digits) {
   std::vector<uint8_t> out = be(digits.size(), 2);
-  for (auto part : {be(static_cast<uint16_t>(weight), 2), be(sign, 2), be(static_cast<uint16_t>(dscale), 2)}) {
+  for (auto part :
+       {be(static_cast<uint16_t>(weight), 2), be(sign, 2), be(static_cast<uint16_t>(dscale), 2)}) {
     out.insert(out.end(), part.begin(), part.end());
   }
   for (int16_t d : digits) {
@@ -103,7 +105,8 @@ TEST_CASE("date, time and timestamps count from 2000-01-01") {
 // Expected strings as PostgreSQL 15 prints these intervals (psql, IntervalStyle postgres).
 TEST_CASE("interval in the postgres style") {
   CHECK(text(oid::kInterval, interval(0, 0, 14)) == "1 year 2 mons");
-  CHECK(text(oid::kInterval, interval((4 * 3600 + 5 * 60 + 6) * 1000000LL, 3, 0)) == "3 days 04:05:06");
+  CHECK(text(oid::kInterval, interval((4 * 3600 + 5 * 60 + 6) * 1000000LL, 3, 0)) ==
+        "3 days 04:05:06");
   CHECK(text(oid::kInterval, interval(-(4 * 3600 + 5 * 60 + 6) * 1000000LL, 3, -14)) ==
         "-1 years -2 mons +3 days -04:05:06");
   CHECK(text(oid::kInterval, interval(-3600000000LL, 1, 0)) == "1 day -01:00:00");
