@@ -34,19 +34,16 @@ std::string Endpoint::to_string() const {
 }
 
 size_t ConnKeyHash::operator()(const ConnKey& k) const noexcept {
-  // FNV-1a over the fields that differ between connections; cheap and well spread for ports.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  };
-  const size_t n_lo = k.lo.ip.family == 4 ? 4 : 16;
-  const size_t n_hi = k.hi.ip.family == 4 ? 4 : 16;
-  mix(k.lo.ip.bytes.data(), n_lo);
-  mix(k.hi.ip.bytes.data(), n_hi);
-  const uint8_t ports[4] = {static_cast<uint8_t>(k.lo.port >> 8), static_cast<uint8_t>(k.lo.port),
-                            static_cast<uint8_t>(k.hi.port >> 8), static_cast<uint8_t>(k.hi.port)};
-  mix(ports, 4);
-  return static_cast<size_t>(h ^ (h >> 29));
+  // Eight bytes at a time through a multiply-xorshift mix: one lookup per packet, so it is cheap.
+  uint64_t words[4];
+  std::memcpy(words, k.lo.ip.bytes.data(), 16);
+  std::memcpy(words + 2, k.hi.ip.bytes.data(), 16);
+  uint64_t h = (static_cast<uint64_t>(k.lo.port) << 16 | k.hi.port) ^ 0x9e3779b97f4a7c15ULL;
+  for (uint64_t w : words) {
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 32;
+  }
+  return static_cast<size_t>(h);
 }
 
 }  // namespace tcpdp

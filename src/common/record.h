@@ -68,7 +68,7 @@ inline Value::Value(Object o) : v(std::move(o)) {}
 
 class Record {
  public:
-  Record() { fields_.reserve(24); }  // room for the widest record without regrowing
+  Record() { fields_.reserve(16); }  // room for most records without regrowing
   /// `key` must be a string literal (or otherwise outlive the record).
   void add(std::string_view key, Value value) { fields_.emplace_back(key, std::move(value)); }
   const std::vector<Field>& fields() const { return fields_; }

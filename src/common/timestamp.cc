@@ -1,5 +1,7 @@
 #include "common/timestamp.h"
 
+#include <cstring>
+
 namespace tcpdp {
 namespace {
 
@@ -26,52 +28,54 @@ CivilDate civil_from_days(int64_t days) {
   return {year, month, day};
 }
 
-void append_digits(std::string& out, uint64_t value, int width) {
-  char buf[20];
+char* put_digits(char* p, uint64_t value, int width) {
   for (int i = width - 1; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + value % 10);
+    p[i] = static_cast<char>('0' + value % 10);
     value /= 10;
   }
-  out.append(buf, static_cast<size_t>(width));
+  return p + width;
 }
 
 }  // namespace
 
-void append_rfc3339(Timestamp ts, std::string& out) {
+char* write_rfc3339(Timestamp ts, char* p) {
   // Records come in bursts within the same second: keep the text up to the seconds.
   thread_local int64_t cached_second = -1;
-  thread_local std::string cached_text;
+  thread_local char cached_text[19];
   const int64_t secs = ts.seconds();
-  if (secs == cached_second) {
-    out += cached_text;
-    out += '.';
-    append_digits(out, static_cast<uint64_t>(ts.micros()), 6);
-    out += 'Z';
-    return;
+  if (secs != cached_second) {
+    const int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    const int64_t sec_of_day = secs - days * 86400;
+    const CivilDate date = civil_from_days(days);
+    if (date.year < 0 || date.year > 9999) {
+      const char kOutOfRange[] = "0000-01-01T00:00:00.000000Z";  // RFC 3339 years have 4 digits
+      std::memcpy(p, kOutOfRange, 27);
+      return p + 27;
+    }
+    char* q = cached_text;
+    q = put_digits(q, static_cast<uint64_t>(date.year), 4);
+    *q++ = '-';
+    q = put_digits(q, date.month, 2);
+    *q++ = '-';
+    q = put_digits(q, date.day, 2);
+    *q++ = 'T';
+    q = put_digits(q, static_cast<uint64_t>(sec_of_day / 3600), 2);
+    *q++ = ':';
+    q = put_digits(q, static_cast<uint64_t>(sec_of_day / 60 % 60), 2);
+    *q++ = ':';
+    put_digits(q, static_cast<uint64_t>(sec_of_day % 60), 2);
+    cached_second = secs;
   }
-  const int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  const int64_t sec_of_day = secs - days * 86400;
-  const CivilDate date = civil_from_days(days);
-  if (date.year < 0 || date.year > 9999) {
-    out += "0000-01-01T00:00:00.000000Z";  // RFC 3339 has four-digit years only
-    return;
-  }
-  append_digits(out, static_cast<uint64_t>(date.year), 4);
-  out += '-';
-  append_digits(out, date.month, 2);
-  out += '-';
-  append_digits(out, date.day, 2);
-  out += 'T';
-  append_digits(out, static_cast<uint64_t>(sec_of_day / 3600), 2);
-  out += ':';
-  append_digits(out, static_cast<uint64_t>(sec_of_day / 60 % 60), 2);
-  out += ':';
-  append_digits(out, static_cast<uint64_t>(sec_of_day % 60), 2);
-  cached_second = secs;
-  cached_text.assign(out, out.size() - 19, 19);
-  out += '.';
-  append_digits(out, static_cast<uint64_t>(ts.micros()), 6);
-  out += 'Z';
+  std::memcpy(p, cached_text, 19);
+  p[19] = '.';
+  put_digits(p + 20, static_cast<uint64_t>(ts.micros()), 6);
+  p[26] = 'Z';
+  return p + 27;
+}
+
+void append_rfc3339(Timestamp ts, std::string& out) {
+  char buf[27];
+  out.append(buf, write_rfc3339(ts, buf));
 }
 
 std::string to_rfc3339(Timestamp ts) {

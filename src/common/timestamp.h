@@ -21,6 +21,8 @@ struct Timestamp {
 
 /// Appends `2026-11-25T04:01:02.123456Z` to out.
 void append_rfc3339(Timestamp ts, std::string& out);
+/// Writes the same 27 characters at p; returns p + 27.
+char* write_rfc3339(Timestamp ts, char* p);
 std::string to_rfc3339(Timestamp ts);
 
 }  // namespace tcpdp

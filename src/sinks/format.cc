@@ -65,39 +65,192 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return len;
 }
 
-void append_int(int64_t v, std::string& out) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
+constexpr size_t kIntBound = 20;
+constexpr size_t kDoubleBound = 32;
+constexpr size_t kTimestampBound = 29;  // "2026-11-25T04:01:02.123456Z" and quotes
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 
-void append_double(double v, std::string& out) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
+char* write_int(int64_t v, char* p) { return std::to_chars(p, p + kIntBound, v).ptr; }
+
+// Whole microseconds (durations) as "S.ffffff" with trailing zeros dropped. For a value of at
+// most 15 significant digits that is exactly the shortest text that reads back as v.
+char* write_micros(int64_t usec, char* p) {
+  if (usec < 0) {
+    *p++ = '-';
+    usec = -usec;
   }
-  char buf[64];
+  p = write_int(usec / 1000000, p);
+  int64_t frac = usec % 1000000;
+  if (frac == 0) return p;
+  *p++ = '.';
+  int digits = 6;
+  while (frac % 10 == 0) {
+    frac /= 10;
+    --digits;
+  }
+  for (int i = digits - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  return p + digits;
+}
+
+char* write_double(double v, char* p) {
+  if (!std::isfinite(v)) return put(p, "null");
+  if (std::fabs(v) < 1e9) {
+    const auto usec = static_cast<int64_t>(std::llround(v * 1e6));
+    if (static_cast<double>(usec) / 1e6 == v) return write_micros(usec, p);
+  }
   // Plain decimals for the everyday range (durations read 0.000097, not 9.7e-05), the shortest
   // form that reads back exactly either way.
   const double a = std::fabs(v);
   const auto style =
       a == 0 || (a >= 1e-6 && a < 1e15) ? std::chars_format::fixed : std::chars_format::general;
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, style);
-  out.append(buf, end);
+  return std::to_chars(p, p + kDoubleBound, v, style).ptr;
 }
 
-void append_json(const Record& r, std::string& out) {
-  out += '{';
-  bool first = true;
-  for (const Field& f : r.fields()) {
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    append_json_escaped(f.key, out);
-    out += "\":";
-    append_json_value(f.value, out);
+// Every byte of a string escapes to at most six ("\u00XX"; U+FFFD's "\ufffd" replaces one byte).
+size_t escaped_bound(std::string_view s) { return 6 * s.size(); }
+
+char* write_escaped(std::string_view s, char* p) {
+  size_t i = 0;
+  while (i < s.size()) {
+    // Most text needs no escaping: copy the longest run of plain ASCII in one go.
+    const size_t run = plain_run(s, i);
+    p = put(p, s.substr(i, run - i));
+    i = run;
+    if (i == s.size()) break;
+    const auto b = static_cast<uint8_t>(s[i]);
+    if (b >= 0x80) {
+      const size_t len = utf8_sequence_length(s, i);
+      if (len == 0) {
+        p = put(p, "\\ufffd");
+        ++i;
+      } else {
+        p = put(p, s.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    switch (b) {
+      case '"':
+        p = put(p, "\\\"");
+        break;
+      case '\\':
+        p = put(p, "\\\\");
+        break;
+      case '\n':
+        p = put(p, "\\n");
+        break;
+      case '\r':
+        p = put(p, "\\r");
+        break;
+      case '\t':
+        p = put(p, "\\t");
+        break;
+      case '\b':
+        p = put(p, "\\b");
+        break;
+      case '\f':
+        p = put(p, "\\f");
+        break;
+      default:
+        p = put(p, "\\u00");
+        *p++ = kHex[b >> 4];
+        *p++ = kHex[b & 15];
+    }
+    ++i;
   }
-  out += "}\n";
+  return p;
+}
+
+size_t value_bound(const Value& v) {
+  switch (v.v.index()) {
+    case 0:
+    case 1:
+      return 5;
+    case 2:
+      return kIntBound;
+    case 3:
+      return kDoubleBound;
+    case 4:
+      return 2 + escaped_bound(std::get<std::string>(v.v));
+    case 5:
+      return kTimestampBound;
+    case 6: {
+      size_t n = 2;
+      for (const Value& x : std::get<Array>(v.v)) n += value_bound(x) + 1;
+      return n;
+    }
+    default: {
+      size_t n = 2;
+      for (const Member& m : std::get<Object>(v.v))
+        n += escaped_bound(m.name) + 4 + value_bound(m.value);
+      return n;
+    }
+  }
+}
+
+char* write_value(const Value& v, char* p) {
+  // A switch on the alternative: std::visit costs a table call per value on this hot path.
+  switch (v.v.index()) {
+    case 0:
+      return put(p, "null");
+    case 1:
+      return put(p, std::get<bool>(v.v) ? "true" : "false");
+    case 2:
+      return write_int(std::get<int64_t>(v.v), p);
+    case 3:
+      return write_double(std::get<double>(v.v), p);
+    case 4:
+      *p++ = '"';
+      p = write_escaped(std::get<std::string>(v.v), p);
+      *p++ = '"';
+      return p;
+    case 5: {
+      *p++ = '"';
+      p = write_rfc3339(std::get<Timestamp>(v.v), p);
+      *p++ = '"';
+      return p;
+    }
+    case 6: {
+      const Array& a = std::get<Array>(v.v);
+      *p++ = '[';
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (i) *p++ = ',';
+        p = write_value(a[i], p);
+      }
+      *p++ = ']';
+      return p;
+    }
+    default: {
+      const Object& o = std::get<Object>(v.v);
+      *p++ = '{';
+      for (size_t i = 0; i < o.size(); ++i) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        p = write_escaped(o[i].name, p);
+        p = put(p, "\":");
+        p = write_value(o[i].value, p);
+      }
+      *p++ = '}';
+      return p;
+    }
+  }
+}
+
+// Runs a char* writer on the end of a string: room for `bound` bytes, then trimmed to what it
+// wrote.
+template <typename Writer>
+void append_with(std::string& out, size_t bound, Writer&& writer) {
+  const size_t old = out.size();
+  out.resize(old + bound);
+  char* end = writer(out.data() + old);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 void append_ltsv_escaped(std::string_view s, std::string& out) {
@@ -253,114 +406,38 @@ const char* format_name(Format f) {
   return "?";
 }
 
-void append_json_escaped(std::string_view s, std::string& out) {
-  size_t i = 0;
-  while (i < s.size()) {
-    // Most text needs no escaping: copy the longest run of plain ASCII in one go.
-    size_t run = plain_run(s, i);
-    if (run > i) {
-      out.append(s.data() + i, run - i);
-      i = run;
-      if (i == s.size()) break;
-    }
-    const auto b = static_cast<uint8_t>(s[i]);
-    if (b >= 0x80) {
-      const size_t len = utf8_sequence_length(s, i);
-      if (len == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(s.data() + i, len);
-        i += len;
-      }
-      continue;
-    }
-    switch (b) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[b >> 4];
-        out += kHex[b & 15];
-    }
-    ++i;
+size_t json_bound(const Record& record) {
+  size_t n = 3;  // braces and the newline
+  for (const Field& f : record.fields()) n += f.key.size() + 4 + value_bound(f.value);
+  return n;
+}
+
+char* write_json(const Record& record, char* p) {
+  *p++ = '{';
+  bool first = true;
+  for (const Field& f : record.fields()) {
+    if (!first) *p++ = ',';
+    first = false;
+    *p++ = '"';
+    p = put(p, f.key);  // keys are the program's own plain names: nothing to escape
+    p = put(p, "\":");
+    p = write_value(f.value, p);
   }
+  return put(p, "}\n");
+}
+
+void append_json_escaped(std::string_view s, std::string& out) {
+  append_with(out, escaped_bound(s), [&](char* p) { return write_escaped(s, p); });
 }
 
 void append_json_value(const Value& v, std::string& out) {
-  // A switch on the alternative: std::visit costs a table call per value on this hot path.
-  switch (v.v.index()) {
-    case 0:
-      out += "null";
-      return;
-    case 1:
-      out += std::get<bool>(v.v) ? "true" : "false";
-      return;
-    case 2:
-      append_int(std::get<int64_t>(v.v), out);
-      return;
-    case 3:
-      append_double(std::get<double>(v.v), out);
-      return;
-    case 4:
-      out += '"';
-      append_json_escaped(std::get<std::string>(v.v), out);
-      out += '"';
-      return;
-    case 5:
-      out += '"';
-      append_rfc3339(std::get<Timestamp>(v.v), out);
-      out += '"';
-      return;
-    case 6: {
-      const Array& a = std::get<Array>(v.v);
-      out += '[';
-      for (size_t i = 0; i < a.size(); ++i) {
-        if (i) out += ',';
-        append_json_value(a[i], out);
-      }
-      out += ']';
-      return;
-    }
-    default: {
-      const Object& o = std::get<Object>(v.v);
-      out += '{';
-      for (size_t i = 0; i < o.size(); ++i) {
-        if (i) out += ',';
-        out += '"';
-        append_json_escaped(o[i].name, out);
-        out += "\":";
-        append_json_value(o[i].value, out);
-      }
-      out += '}';
-      return;
-    }
-  }
+  append_with(out, value_bound(v), [&](char* p) { return write_value(v, p); });
 }
 
 void append_formatted(const Record& record, Format format, std::string& out) {
   switch (format) {
     case Format::kJson:
-      append_json(record, out);
+      append_with(out, json_bound(record), [&](char* p) { return write_json(record, p); });
       break;
     case Format::kLtsv:
       append_ltsv(record, out);

@@ -17,6 +17,12 @@ const char* format_name(Format f);
 /// Appends the formatted record, ending with a newline, to out.
 void append_formatted(const Record& record, Format format, std::string& out);
 
+/// At most how many bytes write_json writes for this record.
+size_t json_bound(const Record& record);
+/// Writes the record as one JSON line at p, which has room for json_bound(record) bytes; returns
+/// the end of what it wrote.
+char* write_json(const Record& record, char* p);
+
 /// JSON string body (without quotes): control characters escaped, bytes that are not valid
 /// UTF-8 written as U+FFFD, so the output is valid JSON whatever the input bytes are.
 void append_json_escaped(std::string_view s, std::string& out);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "common/record.h"
@@ -21,9 +22,15 @@ class StreamSink : public RecordSink {
   uint64_t records() const { return records_; }
 
  private:
+  char* room(size_t n);  // space for n more bytes at the end of the buffer
+
   std::FILE* stream_;
   Format format_;
-  std::string buffer_;
+  // JSON is written straight into this buffer (no zero-filling, no per-character checks).
+  std::unique_ptr<char[]> buffer_;
+  size_t used_ = 0;
+  size_t capacity_ = 0;
+  std::string scratch_;  // the other formats are built here first
   bool ok_ = true;
   uint64_t records_ = 0;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -33,14 +34,13 @@ class ByteReader {
   }
   /// A NUL-terminated string (without its NUL).
   bool cstring(std::string_view& out) {
-    for (size_t i = pos_; i < bytes_.size(); ++i) {
-      if (bytes_[i] == 0) {
-        out = std::string_view(reinterpret_cast<const char*>(bytes_.data() + pos_), i - pos_);
-        pos_ = i + 1;
-        return true;
-      }
-    }
-    return false;
+    if (pos_ >= bytes_.size()) return false;
+    const void* nul = std::memchr(bytes_.data() + pos_, 0, bytes_.size() - pos_);
+    if (!nul) return false;
+    const size_t end = static_cast<size_t>(static_cast<const uint8_t*>(nul) - bytes_.data());
+    out = std::string_view(reinterpret_cast<const char*>(bytes_.data() + pos_), end - pos_);
+    pos_ = end + 1;
+    return true;
   }
   bool bytes(size_t n, std::span<const uint8_t>& out) {
     if (remaining() < n) return false;
