@@ -17,25 +17,6 @@ constexpr std::array<bool, 256> kJsonPlain = [] {
   return t;
 }();
 
-// Where the run of bytes that need no escaping, starting at `from`, ends. Sixteen bytes at a time
-// while they are all plain (GCC/clang vector extensions: SSE2 on x86-64), then byte by byte.
-size_t plain_run(std::string_view s, size_t from) {
-  using Bytes16 = uint8_t __attribute__((vector_size(16)));
-  using Mask16 = int8_t __attribute__((vector_size(16)));
-  size_t i = from;
-  while (i + 16 <= s.size()) {
-    Bytes16 v;
-    std::memcpy(&v, s.data() + i, 16);
-    const Mask16 bad = (v < 0x20) | (v >= 0x80) | (v == '"') | (v == '\\');
-    uint64_t halves[2];
-    std::memcpy(halves, &bad, 16);
-    if (halves[0] | halves[1]) break;
-    i += 16;
-  }
-  while (i < s.size() && kJsonPlain[static_cast<uint8_t>(s[i])]) ++i;
-  return i;
-}
-
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not one
 // (overlong forms, surrogates and code points above U+10FFFF are invalid).
 size_t utf8_sequence_length(std::string_view s, size_t i) {
@@ -117,13 +98,25 @@ char* write_double(double v, char* p) {
 size_t escaped_bound(std::string_view s) { return 6 * s.size(); }
 
 char* write_escaped(std::string_view s, char* p) {
+  using Bytes16 = uint8_t __attribute__((vector_size(16)));
+  using Mask16 = int8_t __attribute__((vector_size(16)));
+  const size_t n = s.size();
   size_t i = 0;
-  while (i < s.size()) {
-    // Most text needs no escaping: copy the longest run of plain ASCII in one go.
-    const size_t run = plain_run(s, i);
-    p = put(p, s.substr(i, run - i));
-    i = run;
-    if (i == s.size()) break;
+  for (;;) {
+    // Plain text is copied as it is scanned: sixteen bytes at a time, then byte by byte.
+    while (i + 16 <= n) {
+      Bytes16 v;
+      std::memcpy(&v, s.data() + i, 16);
+      const Mask16 bad = (v < 0x20) | (v >= 0x80) | (v == '"') | (v == '\\');
+      uint64_t halves[2];
+      std::memcpy(halves, &bad, 16);
+      if (halves[0] | halves[1]) break;
+      std::memcpy(p, &v, 16);
+      p += 16;
+      i += 16;
+    }
+    while (i < n && kJsonPlain[static_cast<uint8_t>(s[i])]) *p++ = s[i++];
+    if (i == n) return p;
     const auto b = static_cast<uint8_t>(s[i]);
     if (b >= 0x80) {
       const size_t len = utf8_sequence_length(s, i);
@@ -165,7 +158,6 @@ char* write_escaped(std::string_view s, char* p) {
     }
     ++i;
   }
-  return p;
 }
 
 size_t value_bound(const Value& v) {

@@ -85,7 +85,7 @@ class PgDecoder : public Decoder {
     // before a ReadyForQuery that never came) is kept.
     for (Request& r : pending_) {
       if (r.done) continue;
-      if (r.has_error || !r.tags.empty() || r.data_rows > 0) {
+      if (r.has_error() || !r.tags.empty() || r.data_rows > 0) {
         complete(r, ts);
       } else {
         r.done = true;
@@ -111,26 +111,37 @@ class PgDecoder : public Decoder {
     int error_records = 0;
   };
 
+  // What only some requests need, kept apart so the common request stays small.
+  struct Rare {
+    std::string describe_name;
+    std::string copy_fail;
+    bool has_error = false;
+    std::string error_severity, error_code, error_message, error_detail, error_hint;
+  };
+
   struct Request {
     Record rec;
     Timestamp start;
     uint8_t type = 0;
     Wait wait = Wait::kNone;
     bool done = false;
-    std::string describe_name;
     char describe_kind = 0;
-    std::string tags;
-    int64_t tag_rows = 0;
     bool have_tag_rows = false;
-    int64_t data_rows = 0;
-    uint64_t copy_bytes = 0;
-    uint64_t copy_messages = 0;
-    std::string copy_fail;
-    bool has_error = false;
-    std::string error_severity, error_code, error_message, error_detail, error_hint;
     bool empty_query = false;
     bool suspended = false;
     bool skipped = false;
+    std::string tags;
+    int64_t tag_rows = 0;
+    int64_t data_rows = 0;
+    uint64_t copy_bytes = 0;
+    uint64_t copy_messages = 0;
+    std::unique_ptr<Rare> rare;
+
+    Rare& extra() {
+      if (!rare) rare = std::make_unique<Rare>();
+      return *rare;
+    }
+    bool has_error() const { return rare && rare->has_error; }
   };
 
   struct Statement {
@@ -336,23 +347,13 @@ class PgDecoder : public Decoder {
 
   // Writes a record that answers nothing, after the requests still waiting before it.
   void emit_now(Record r) {
-    Request q;
+    Request& q = pending_.emplace_back();
     q.rec = std::move(r);
     q.done = true;
-    pending_.push_back(std::move(q));
     flush_done();
   }
 
   Request& add_request(uint8_t type, const char* message_type, Wait wait) {
-    Request q;
-    q.rec = record(Direction::kClientToServer, client_.msg_ts);
-    q.rec.add("message_type", message_type ? message_type : type_name(type));
-    q.start = client_.msg_ts;
-    q.type = type;
-    q.wait = wait;
-    // Unpaired requests complete at once: without response pairing, or while the two sides
-    // cannot be matched (after a gap, or before the first ReadyForQuery of a pickup).
-    q.done = wait == Wait::kNone || !options_.pair_responses || !pairing_;
     if (pending_.size() >= options_.max_pending) {
       for (Request& r : pending_) {
         if (!r.done) {
@@ -362,8 +363,16 @@ class PgDecoder : public Decoder {
       }
       flush_done();
     }
-    pending_.push_back(std::move(q));
-    return pending_.back();
+    Request& q = pending_.emplace_back();
+    q.rec = record(Direction::kClientToServer, client_.msg_ts);
+    q.rec.add("message_type", message_type ? message_type : type_name(type));
+    q.start = client_.msg_ts;
+    q.type = type;
+    q.wait = wait;
+    // Unpaired requests complete at once: without response pairing, or while the two sides
+    // cannot be matched (after a gap, or before the first ReadyForQuery of a pickup).
+    q.done = wait == Wait::kNone || !options_.pair_responses || !pairing_;
+    return q;
   }
 
   void complete(Request& r, Timestamp ts) {
@@ -385,13 +394,16 @@ class PgDecoder : public Decoder {
       r.rec.add("copy_messages", r.copy_messages);
       r.rec.add("copy_bytes", r.copy_bytes);
     }
-    if (!r.copy_fail.empty()) r.rec.add("copy_fail", r.copy_fail);
-    if (r.has_error) {
-      r.rec.add("error_severity", r.error_severity);
-      r.rec.add("error_code", r.error_code);
-      r.rec.add("error_message", r.error_message);
-      if (!r.error_detail.empty()) r.rec.add("error_detail", r.error_detail);
-      if (!r.error_hint.empty()) r.rec.add("error_hint", r.error_hint);
+    if (r.rare) {
+      Rare& x = *r.rare;
+      if (!x.copy_fail.empty()) r.rec.add("copy_fail", std::move(x.copy_fail));
+      if (x.has_error) {
+        r.rec.add("error_severity", std::move(x.error_severity));
+        r.rec.add("error_code", std::move(x.error_code));
+        r.rec.add("error_message", std::move(x.error_message));
+        if (!x.error_detail.empty()) r.rec.add("error_detail", std::move(x.error_detail));
+        if (!x.error_hint.empty()) r.rec.add("error_hint", std::move(x.error_hint));
+      }
     }
     r.rec.add("duration", static_cast<double>(ts.usec - r.start.usec) / 1e6);
   }
@@ -587,7 +599,7 @@ class PgDecoder : public Decoder {
         Request& q = add_request(type, nullptr, type == 'D' ? Wait::kDescribe : Wait::kClose);
         q.rec.add(m.kind == 'S' ? "stmt_name" : "portal_name", m.name);
         q.describe_kind = m.kind;
-        q.describe_name = std::string(m.name);
+        if (type == 'D' && m.kind == 'S') q.extra().describe_name = std::string(m.name);
         if (type == 'C') {
           if (m.kind == 'S')
             statements_.erase(std::string(m.name));
@@ -616,7 +628,7 @@ class PgDecoder : public Decoder {
       case 'f': {
         std::string_view why;
         if (!pg::parse_single_string(body, why)) return malformed(type);
-        if (copy_target_) copy_target_->copy_fail = std::string(why);
+        if (copy_target_) copy_target_->extra().copy_fail = std::string(why);
         return;
       }
       case 'p': {
@@ -720,12 +732,13 @@ class PgDecoder : public Decoder {
           emit_now(std::move(r));
           return;
         }
-        q->has_error = true;
-        q->error_severity = e.severity;
-        q->error_code = e.code;
-        q->error_message = e.message;
-        q->error_detail = e.detail;
-        q->error_hint = e.hint;
+        Rare& x = q->extra();
+        x.has_error = true;
+        x.error_severity = e.severity;
+        x.error_code = e.code;
+        x.error_message = e.message;
+        x.error_detail = e.detail;
+        x.error_hint = e.hint;
         copy_target_ = nullptr;
         if (q->wait != Wait::kReady) {  // extended protocol: the rest up to Sync is skipped
           complete(*q, ts);
@@ -747,7 +760,7 @@ class PgDecoder : public Decoder {
           ByteReader r(body);
           int16_t n = 0;
           r.i16(n);
-          auto it = statements_.find(q->describe_name);
+          auto it = statements_.find(q->extra().describe_name);
           if (it != statements_.end()) {
             it->second.types.resize(static_cast<size_t>(n));
             for (uint32_t& t : it->second.types) {
