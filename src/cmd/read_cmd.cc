@@ -45,7 +45,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
   read->add_option("-f,--format", options.format, "Output format: json, ltsv or console")
       ->capture_default_str();
   read->add_flag("--no-response", options.no_response,
-                 "pg: write each client message at once, without the server's answer");
+                 "pg, mysql: write each client message at once, without the server's answer");
 }
 
 int run_read(const ReadOptions& options) {

@@ -2,6 +2,7 @@
 
 #include "dumpers/conn/conn_dumper.h"
 #include "dumpers/hex/hex_dumper.h"
+#include "dumpers/mysql/mysql_dumper.h"
 #include "dumpers/pg/pg_dumper.h"
 
 namespace tcpdp {
@@ -39,7 +40,7 @@ Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
 }
 
 const std::vector<std::string>& dumper_names() {
-  static const std::vector<std::string> kNames = {"hex", "pg", "conn"};
+  static const std::vector<std::string> kNames = {"hex", "pg", "mysql", "conn"};
   return kNames;
 }
 
@@ -50,6 +51,11 @@ std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
     PgOptions pg;
     pg.pair_responses = options.pair_responses;
     return std::make_unique<PgDumper>(sink, pg);
+  }
+  if (name == "mysql") {
+    MysqlOptions mysql;
+    mysql.pair_responses = options.pair_responses;
+    return std::make_unique<MysqlDumper>(sink, mysql);
   }
   if (name == "conn") return std::make_unique<ConnDumper>(sink);
   return nullptr;
