@@ -10,7 +10,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  g++ cmake make pkg-config libpcap-dev libcli11-dev doctest-dev python3 \
+  g++ cmake make pkg-config libpcap-dev libcli11-dev zlib1g-dev doctest-dev python3 \
   tcpdump tshark clang libclang-rt-14-dev \
   postgresql postgresql-contrib mariadb-server mariadb-client >/dev/null
 
@@ -24,14 +24,14 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTCPDP_SANITIZE=ON -DTCPDP_WE
 cmake --build build/asan -j"$(nproc)"
 ctest --test-dir build/asan --output-on-failure
 
-echo "== fuzz packet decode + reassembly, and the pg decoder, ${FUZZ_SECONDS}s each"
+echo "== fuzz packet decode + reassembly, the pg and the mysql decoders, ${FUZZ_SECONDS}s each"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DTCPDP_FUZZ=ON -DTCPDP_TESTS=OFF >/dev/null
-cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg
+cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg fuzz_mysql
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir "$corpus/decode" "$corpus/pg"
+mkdir "$corpus/decode" "$corpus/pg" "$corpus/mysql"
 python3 tests/fuzz/seeds.py "$corpus/decode" testdata/pcaps/*.pcap
-for target in decode pg; do
+for target in decode pg mysql; do
   build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -max_len=16384 -print_final_stats=1 \
     "$corpus/$target" 2>&1 | tail -n 3
 done

@@ -70,7 +70,7 @@ class Record {
  public:
   Record() { fields_.reserve(16); }  // room for most records without regrowing
   /// `key` must be a string literal (or otherwise outlive the record).
-  void add(std::string_view key, Value value) { fields_.emplace_back(key, std::move(value)); }
+  void add(std::string_view key, Value value) { fields_.push_back(Field{key, std::move(value)}); }
   const std::vector<Field>& fields() const { return fields_; }
   /// The value of key, or nullptr when the record has no such field.
   const Value* find(std::string_view key) const;

@@ -1,48 +1,7 @@
-/// libFuzzer target: arbitrary bytes through the PostgreSQL decoder, as chunks of either
-/// direction with gaps between some of them, on a connection that starts with its handshake or
-/// is picked up mid-way.
-///
-/// Input layout: 1 byte flags (bit 0: picked up mid-way, bit 1: no response pairing), then chunks
-/// of 1 control byte (bit 0: server side, bit 1: a gap before it, bits 2-7: length / 4) and data.
-#include <cstddef>
-#include <cstdint>
-
+/// libFuzzer target: the PostgreSQL decoder (see fuzz_dumper.h for the input layout).
 #include "dumpers/pg/pg_dumper.h"
-
-namespace {
-
-class NullSink : public tcpdp::RecordSink {
- public:
-  void write(tcpdp::Record) override {}
-};
-
-}  // namespace
+#include "fuzz_dumper.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  NullSink sink;
-  tcpdp::PgOptions options;
-  options.pair_responses = (data[0] & 2) == 0;
-  options.max_message = 4096;  // small, so the over-the-limit path is reached
-  options.max_pending = 16;
-  options.max_statements = 8;
-  tcpdp::PgDumper dumper(sink, options);
-  tcpdp::ConnInfo info;
-  info.conn_id = "fuzz";
-  info.mid_stream = (data[0] & 1) != 0;
-  auto decoder = dumper.open(info, tcpdp::Timestamp{0});
-  int64_t clock = 0;
-  size_t pos = 1;
-  while (pos < size) {
-    const uint8_t control = data[pos++];
-    const size_t len = std::min<size_t>(static_cast<size_t>(control >> 2) * 4 + 1, size - pos);
-    const auto dir =
-        (control & 1) ? tcpdp::Direction::kServerToClient : tcpdp::Direction::kClientToServer;
-    const tcpdp::Timestamp ts{clock += 7};
-    if (control & 2) decoder->on_gap(dir, ts, 13);
-    decoder->on_data(dir, ts, {data + pos, len});
-    pos += len;
-  }
-  decoder->on_close(tcpdp::Timestamp{clock + 1}, tcpdp::CloseReason::kFin);
-  return 0;
+  return tcpdp::fuzz::run_decoder<tcpdp::PgDumper, tcpdp::PgOptions>(data, size);
 }

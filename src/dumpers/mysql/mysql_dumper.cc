@@ -235,6 +235,7 @@ class MysqlDecoder : public Decoder {
     bool in_body = false;
     uint32_t body_len = 0;
     uint8_t seq = 0;
+    uint8_t first_seq = 0;  // the sequence number of the first piece of a joined payload
     Timestamp msg_ts;
     uint64_t skip_left = 0;  // bytes of an oversized payload still to pass
     uint64_t skipped = 0;
@@ -345,6 +346,7 @@ class MysqlDecoder : public Decoder {
         const auto* h = reinterpret_cast<const uint8_t*>(s.buf.data());
         s.body_len = le24(h);
         s.seq = h[3];
+        if (s.joined.empty()) s.first_seq = s.seq;
         s.buf.clear();
         if (s.joined.size() + s.body_len > options_.max_message) {
           decode_error(s, dir, s.msg_ts,
@@ -376,7 +378,7 @@ class MysqlDecoder : public Decoder {
         if (s.body_len == kMaxPacket) continue;
         const std::string whole = std::move(s.joined);
         s.joined.clear();
-        packet(dir, s.seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
+        packet(dir, s.first_seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
         continue;
       }
       if (!s.buf.empty()) {
@@ -442,6 +444,7 @@ class MysqlDecoder : public Decoder {
     s.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
     const auto* b = reinterpret_cast<const uint8_t*>(s.buf.data());
     const size_t n = s.buf.size();
+    // A candidate whose packet is not all here yet cannot be judged; a later one that can wins.
     size_t keep_from = n > 3 ? n - 3 : 0;
     const bool client = dir == Direction::kClientToServer;
     for (size_t pos = 0; pos + 4 <= n; ++pos) {
@@ -451,7 +454,7 @@ class MysqlDecoder : public Decoder {
       const size_t end = pos + 4 + len;
       if (end > n) {
         keep_from = std::min(keep_from, pos);
-        break;
+        continue;
       }
       const std::span<const uint8_t> payload(b + pos + 4, len);
       if (client ? !plausible_command(payload) : !plausible_answer_end(payload)) continue;
@@ -463,7 +466,7 @@ class MysqlDecoder : public Decoder {
         if (!client && next_seq != 1) continue;
       } else if (end != n) {
         keep_from = std::min(keep_from, pos);
-        break;
+        continue;
       }
       s.skipped += client ? pos : end;
       if (s.skipped > 0) {

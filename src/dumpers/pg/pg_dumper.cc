@@ -284,9 +284,9 @@ class PgDecoder : public Decoder {
       const uint32_t len = be32(b + pos + 1);
       if (len < 4 || len > kResyncWindow) continue;
       const size_t end = pos + 1 + len;
-      if (end > n) {
-        keep_from = std::min(keep_from, pos);  // cannot judge it yet
-        break;
+      if (end > n) {  // cannot judge it yet; a later candidate that can be judged wins
+        keep_from = std::min(keep_from, pos);
+        continue;
       }
       if (!pg::plausible_message(dir, type, {b + pos + 5, len - 4})) continue;
       if (end + 5 <= n) {
@@ -294,7 +294,7 @@ class PgDecoder : public Decoder {
         if (!known_type(dir, b[end]) || next_len < 4 || next_len > kMaxMessageLength) continue;
       } else if (end != n) {
         keep_from = std::min(keep_from, pos);
-        break;
+        continue;
       }
       s.skipped += pos;
       if (s.skipped > 0) {

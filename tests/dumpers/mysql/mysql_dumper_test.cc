@@ -1,0 +1,502 @@
+#include "dumpers/mysql/mysql_dumper.h"
+
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sinks/format.h"
+
+using namespace tcpdp;
+
+namespace {
+
+// Packets built from the layouts of the MySQL client/server protocol documentation.
+using Bytes = std::string;
+// Binary literals keep their NUL bytes: "\x00\x01"_b is two bytes.
+Bytes operator""_b(const char* s, size_t n) { return Bytes(s, n); }
+
+Bytes le(uint64_t v, int n) {
+  Bytes b;
+  for (int i = 0; i < n; ++i) b += static_cast<char>(v >> (8 * i) & 0xff);
+  return b;
+}
+Bytes lenenc(uint64_t v) {
+  if (v < 251) return le(v, 1);
+  if (v < 65536) return "\xfc"_b + le(v, 2);
+  if (v < (1 << 24)) return "\xfd"_b + le(v, 3);
+  return "\xfe"_b + le(v, 8);
+}
+Bytes lstr(const std::string& s) { return lenenc(s.size()) + s; }
+Bytes z(const std::string& s) { return s + std::string(1, '\0'); }
+Bytes packet(uint8_t seq, const Bytes& payload) {
+  return le(payload.size(), 3) + le(seq, 1) + payload;
+}
+
+constexpr uint32_t kCaps =
+    0x200 | 0x8000 | 0x80000 | 0x8 | 0x10000 | 0x20000;  // 41, secure, plugin, db, multi
+
+Bytes greeting(uint32_t caps = kCaps) {
+  return packet(0, "\x0a"_b + z("10.11.19-MariaDB") + le(42, 4) + "12345678" +
+                       std::string(1, '\0') + le(caps & 0xffff, 2) + le(45, 1) + le(2, 2) +
+                       le(caps >> 16, 2) + le(21, 1) + std::string(10, '\0') + "123456789012" +
+                       std::string(1, '\0') + z("mysql_native_password"));
+}
+Bytes handshake_response(const std::string& user, const std::string& db, uint8_t collation = 45,
+                         uint32_t caps = kCaps) {
+  return packet(1, le(caps, 4) + le(16777216, 4) + le(collation, 1) + std::string(23, '\0') +
+                       z(user) + lstr("SECRETAUTHDATA20byte") + z(db) + z("mysql_native_password"));
+}
+Bytes ok(uint8_t seq, uint64_t affected = 0, uint64_t insert_id = 0, uint16_t status = 2,
+         uint16_t warnings = 0) {
+  return packet(seq,
+                "\x00"_b + lenenc(affected) + lenenc(insert_id) + le(status, 2) + le(warnings, 2));
+}
+Bytes err(uint8_t seq, uint16_t code, const std::string& state, const std::string& msg) {
+  return packet(seq, "\xff"_b + le(code, 2) + "#" + state + msg);
+}
+Bytes eof(uint8_t seq, uint16_t status = 2) {
+  return packet(seq, "\xfe"_b + le(0, 2) + le(status, 2));
+}
+Bytes column_def(uint8_t seq) {
+  return packet(seq, lstr("def") + lstr("d") + lstr("t") + lstr("t") + lstr("c") + lstr("c") +
+                         "\x0c"_b + le(45, 2) + le(11, 4) + "\x03"_b + le(0, 2) + "\x00"_b +
+                         le(0, 2));
+}
+// A text result set of `rows` one-column rows, sequence numbers from 1.
+Bytes result_set(int rows, uint16_t end_status = 2) {
+  uint8_t seq = 1;
+  Bytes b = packet(seq++, lenenc(1));
+  b += column_def(seq++);
+  b += eof(seq++);
+  for (int i = 0; i < rows; ++i) b += packet(seq++, lstr(std::to_string(i)));
+  b += eof(seq++, end_status);
+  return b;
+}
+Bytes query(const std::string& sql) { return packet(0, "\x03"_b + sql); }
+
+struct Sink : RecordSink {
+  std::vector<std::string> lines;
+  void write(Record r) override {
+    std::string out;
+    append_formatted(r, Format::kJson, out);
+    lines.push_back(out);
+  }
+  std::string all() const {
+    std::string s;
+    for (const auto& l : lines) s += l;
+    return s;
+  }
+};
+
+struct Conversation {
+  Sink sink;
+  MysqlDumper dumper;
+  std::unique_ptr<Decoder> decoder;
+  int64_t clock = 1000000;
+
+  explicit Conversation(MysqlOptions o = {}, bool mid_stream = false) : dumper(sink, o) {
+    ConnInfo info;
+    info.conn_id = "c";
+    info.client = Endpoint{*IpAddr::parse("127.0.0.1"), 50000};
+    info.server = Endpoint{*IpAddr::parse("127.0.0.1"), 3306};
+    info.mid_stream = mid_stream;
+    decoder = dumper.open(info, Timestamp{clock});
+  }
+  void feed(Direction d, const Bytes& b) {
+    decoder->on_data(d, Timestamp{clock += 100},
+                     {reinterpret_cast<const uint8_t*>(b.data()), b.size()});
+  }
+  void client(const Bytes& b) { feed(Direction::kClientToServer, b); }
+  void server(const Bytes& b) { feed(Direction::kServerToClient, b); }
+  void close() { decoder->on_close(Timestamp{clock += 100}, CloseReason::kFin); }
+};
+
+bool has(const std::string& line, const std::string& piece) {
+  return line.find(piece) != std::string::npos;
+}
+
+void login(Conversation& c, uint8_t collation = 45) {
+  c.server(greeting());
+  c.client(handshake_response("alice", "shop", collation));
+  c.server(ok(2));
+}
+
+// Parameters of COM_STMT_EXECUTE: NULL bitmap, new-params-bound flag, types, values.
+Bytes execute(uint32_t id, const Bytes& params) {
+  return packet(0, "\x17"_b + le(id, 4) + "\x00"_b + le(1, 4) + params);
+}
+
+}  // namespace
+
+TEST_CASE("handshake: server version, user, database, character set; auth data never written") {
+  Conversation c;
+  login(c);
+  c.close();
+  REQUIRE(c.sink.lines.size() == 1);
+  const std::string& h = c.sink.lines[0];
+  CHECK(has(h,
+            "\"username\":\"alice\",\"database\":\"shop\",\"message_type\":\"HandshakeResponse\""));
+  CHECK(has(h, "\"server_version\":\"10.11.19-MariaDB\",\"connection_id\":42"));
+  CHECK(has(h, "\"character_set\":\"utf8mb4\""));
+  CHECK(has(h, "\"auth_plugin\":\"mysql_native_password\""));
+  CHECK_FALSE(has(h, "SECRET"));
+}
+
+TEST_CASE("failed login: the handshake record carries the error") {
+  Conversation c;
+  c.server(greeting());
+  c.client(handshake_response("mallory", ""));
+  c.server(err(2, 1045, "28000", "Access denied for user 'mallory'"));
+  c.close();
+  CHECK(has(c.sink.lines[0], "\"error_code\":1045,\"sql_state\":\"28000\""));
+}
+
+TEST_CASE("SSL request: one record saying so, then silence") {
+  Conversation c;
+  c.server(greeting(kCaps | 0x800));
+  c.client(packet(1, le(kCaps | 0x800, 4) + le(16777216, 4) + le(45, 1) + std::string(23, '\0')));
+  c.client("\x16\x03\x01 tls hello COM_QUERY \x03 SELECT"_b);
+  c.server("\x16\x03\x03 tls"_b);
+  c.close();
+  REQUIRE(c.sink.lines.size() == 1);
+  CHECK(has(c.sink.lines[0], "\"message_type\":\"SSLRequest\""));
+  CHECK(has(c.sink.lines[0], "\"encrypted\":true"));
+}
+
+TEST_CASE("COM_QUERY with a result set: rows counted, duration, session on the record") {
+  Conversation c;
+  login(c);
+  c.client(query("SELECT c FROM t"));
+  c.server(result_set(3));
+  const std::string& q = c.sink.lines.back();
+  CHECK(has(
+      q, "\"command_id\":3,\"command\":\"COM_QUERY\",\"seq_num\":0,\"query\":\"SELECT c FROM t\""));
+  CHECK(has(q, "\"rows\":3"));
+  CHECK(has(q, "\"duration\":0.0001"));
+  CHECK(has(q, "\"username\":\"alice\",\"database\":\"shop\""));
+}
+
+TEST_CASE("OK packets: affected rows, last insert id, warnings") {
+  Conversation c;
+  login(c);
+  c.client(query("INSERT INTO t VALUES (NULL),(NULL)"));
+  c.server(ok(1, 2, 17, 2, 1));
+  CHECK(has(c.sink.lines.back(), "\"affected_rows\":2,\"last_insert_id\":17,\"warnings\":1"));
+}
+
+TEST_CASE("errors: code, SQLSTATE, message") {
+  Conversation c;
+  login(c);
+  c.client(query("SELECT * FROM nope"));
+  c.server(err(1, 1146, "42S02", "Table 'shop.nope' doesn't exist"));
+  CHECK(has(c.sink.lines.back(),
+            "\"error_code\":1146,\"sql_state\":\"42S02\",\"error_message\":\"Table 'shop.nope' "
+            "doesn't exist\""));
+}
+
+TEST_CASE("multi-statements and procedures: results until no more are announced") {
+  Conversation c;
+  login(c);
+  c.client(query("SELECT 1; SELECT 2"));
+  c.server(result_set(1, 2 | 0x0008));
+  CHECK(c.sink.lines.size() == 1);  // still waiting for the second result
+  Bytes second = result_set(1);
+  c.server(second);
+  CHECK(has(c.sink.lines.back(), "\"rows\":2"));
+  CHECK(has(c.sink.lines.back(), "\"result_sets\":2"));
+}
+
+TEST_CASE("COM_INIT_DB changes the database of later records") {
+  Conversation c;
+  login(c);
+  c.client(packet(0,
+                  "\x02"
+                  "other"));
+  c.server(ok(1));
+  c.client(query("SELECT 1"));
+  c.server(result_set(1));
+  CHECK(has(c.sink.lines[1], "\"command\":\"COM_INIT_DB\""));
+  CHECK(has(c.sink.lines[2], "\"database\":\"other\""));
+}
+
+TEST_CASE(
+    "prepared statement: PREPARE_OK maps the id; EXECUTE decodes every value, NULLs in place") {
+  Conversation c;
+  login(c);
+  c.client(packet(0,
+                  "\x16"
+                  "SELECT ?, ?, ?, ?, ?"));
+  // PREPARE_OK: id 7, 1 column, 5 params; then 5 param defs + EOF, 1 column def + EOF
+  Bytes answer = packet(1, "\x00"_b + le(7, 4) + le(1, 2) + le(5, 2) + "\x00"_b + le(0, 2));
+  uint8_t seq = 2;
+  for (int i = 0; i < 5; ++i) answer += column_def(seq++);
+  answer += eof(seq++);
+  answer += column_def(seq++);
+  answer += eof(seq++);
+  c.server(answer);
+  // params: LONGLONG unsigned 18446744073709551615, NULL (as TINY), TINY -1, DATETIME with
+  // microseconds, VAR_STRING "héllo"
+  const Bytes types =
+      "\x08\x80"
+      "\x01\x00"
+      "\x01\x00"
+      "\x0c\x00"
+      "\xfd\x00"_b;
+  const Bytes values = le(0xFFFFFFFFFFFFFFFFULL, 8) + "\xff"_b + "\x0b"_b + le(2026, 2) +
+                       "\x01\x02\x03\x04\x05"_b + le(123456, 4) + lstr("h\xc3\xa9llo"_b);
+  c.client(execute(7,
+                   "\x02"
+                   "\x01"_b +
+                       types + values));
+  c.server(result_set(1));
+  CHECK(has(c.sink.lines[1],
+            "\"stmt_prepare_query\":\"SELECT ?, ?, ?, ?, ?\",\"stmt_id\":7,\"param_count\":5"));
+  const std::string& e = c.sink.lines[2];
+  CHECK(has(e, "\"stmt_id\":7,\"stmt_prepare_query\":\"SELECT ?, ?, ?, ?, ?\""));
+  CHECK(has(
+      e,
+      "\"stmt_execute_values\":[\"18446744073709551615\",null,\"-1\",\"2026-01-02 03:04:05.123456\",\"h\xc3\xa9llo\"]"_b));
+  // executed again without types: the ones from before apply
+  c.client(execute(7,
+                   "\x00"
+                   "\x00"_b +
+                       le(5, 8) + "\x07\x07"_b + "\x0b"_b + le(1999, 2) + "\x0c\x1f\x17\x3b\x3b"_b +
+                       le(1, 4) + lstr("x")));
+  c.server(result_set(1));
+  CHECK(has(c.sink.lines[3],
+            "\"stmt_execute_values\":[\"5\",\"7\",\"7\",\"1999-12-31 23:59:59.000001\",\"x\"]"));
+}
+
+TEST_CASE("binary TIME, DATE, YEAR, BIT, FLOAT, DOUBLE, DECIMAL") {
+  Conversation c;
+  login(c);
+  c.client(packet(0,
+                  "\x16"
+                  "SELECT ?,?,?,?,?,?,?"));
+  Bytes answer = packet(1, "\x00"_b + le(1, 4) + le(0, 2) + le(7, 2) + "\x00"_b + le(0, 2));
+  uint8_t seq = 2;
+  for (int i = 0; i < 7; ++i) answer += column_def(seq++);
+  answer += eof(seq++);
+  c.server(answer);
+  float f = 0.5f;
+  double d = -2.25;
+  uint32_t fb;
+  uint64_t db;
+  std::memcpy(&fb, &f, 4);
+  std::memcpy(&db, &d, 8);
+  const Bytes types =
+      "\x0b\x00"
+      "\x0a\x00"
+      "\x0d\x00"
+      "\x10\x00"
+      "\x04\x00"
+      "\x05\x00"
+      "\xf6\x00"_b;
+  const Bytes values = "\x0c\x01"_b + le(1, 4) + "\x02\x00\x00"_b + le(500000, 4) +  // -26:00:00.5
+                       "\x04"_b + le(2000, 2) + "\x02\x1d"_b +                       // 2000-02-29
+                       le(2026, 2) + lstr("\x01\x00"_b) + le(fb, 4) + le(db, 8) + lstr("-12.3400");
+  c.client(execute(1, std::string(1, '\0') + "\x01"_b + types + values));
+  c.server(ok(1));
+  CHECK(has(c.sink.lines.back(),
+            "\"stmt_execute_values\":[\"-26:00:00.500000\",\"2000-02-29\",\"2026\",\"256\",\"0.5\","
+            "\"-2.25\",\"-12.3400\"]"));
+}
+
+TEST_CASE("long data is counted and becomes the parameter's value") {
+  Conversation c;
+  login(c);
+  c.client(packet(0,
+                  "\x16"
+                  "INSERT INTO b VALUES (?)"));
+  c.server(packet(1, "\x00"_b + le(3, 4) + le(0, 2) + le(1, 2) + "\x00"_b + le(0, 2)) +
+           column_def(2) + eof(3));
+  c.client(packet(0, "\x18"_b + le(3, 4) + le(0, 2) + "part one, "));
+  c.client(packet(0, "\x18"_b + le(3, 4) + le(0, 2) + "part two"));
+  c.client(execute(3, std::string(1, '\0') + "\x01"_b + "\xfc\x00"_b));
+  c.server(ok(1, 1));
+  REQUIRE(c.sink.lines.size() == 5);
+  CHECK(has(c.sink.lines[2], "\"command\":\"COM_STMT_SEND_LONG_DATA\""));
+  CHECK(has(c.sink.lines[2], "\"bytes\":10"));
+  CHECK(has(c.sink.lines[4], "\"stmt_execute_values\":[\"part one, part two\"]"));
+}
+
+TEST_CASE("the same bytes split at every point give the same records") {
+  const Bytes client_bytes =
+      query("SELECT 'a'") + query("INSERT INTO t VALUES (1)") + query("SELECT 2");
+  const Bytes server_bytes = result_set(1) + ok(1, 1) + result_set(2);
+  auto run = [&](size_t split) {
+    Conversation c;
+    login(c);
+    std::string out;
+    // each query is answered before the next, as a client would do
+    size_t cpos = 0, spos = 0;
+    const std::vector<size_t> cl = {query("SELECT 'a'").size(),
+                                    query("INSERT INTO t VALUES (1)").size(),
+                                    query("SELECT 2").size()};
+    const std::vector<size_t> sl = {result_set(1).size(), ok(1, 1).size(), result_set(2).size()};
+    for (size_t i = 0; i < 3; ++i) {
+      const Bytes q = client_bytes.substr(cpos, cl[i]);
+      const Bytes a = server_bytes.substr(spos, sl[i]);
+      const size_t cut = std::min(split, q.size());
+      c.client(q.substr(0, cut));
+      if (cut < q.size()) c.client(q.substr(cut));
+      const size_t acut = std::min(split, a.size());
+      c.server(a.substr(0, acut));
+      if (acut < a.size()) c.server(a.substr(acut));
+      cpos += cl[i];
+      spos += sl[i];
+    }
+    c.close();
+    std::string all = c.sink.all();
+    std::string cleaned;  // without timestamps and durations, which depend on the chunking
+    for (size_t i = 0; i < all.size();) {
+      const size_t t = all.find("\"ts\":\"", i), d = all.find("\"duration\":", i);
+      const size_t next = std::min(t, d);
+      if (next == std::string::npos) {
+        cleaned += all.substr(i);
+        break;
+      }
+      cleaned += all.substr(i, next - i);
+      i = next == t ? all.find('"', t + 6) + 1 : all.find_first_of(",}", d);
+    }
+    return cleaned;
+  };
+  const std::string whole = run(1 << 20);
+  CHECK(has(whole, "\"query\":\"SELECT 2\""));
+  CHECK(has(whole, "\"rows\":2"));
+  for (size_t split = 0; split < 60; ++split)
+    REQUIRE_MESSAGE(run(split) == whole, "split at " << split);
+}
+
+TEST_CASE("a payload of 16 MB or more arrives in several packets and comes out whole") {
+  Conversation c;
+  login(c);
+  std::string sql = "SELECT '" + std::string(0xFFFFFF + 100, 'x') + "'";
+  Bytes payload = "\x03"_b + sql;
+  Bytes wire = le(0xFFFFFF, 3) + "\x00"_b + payload.substr(0, 0xFFFFFF) +
+               le(payload.size() - 0xFFFFFF, 3) + "\x01"_b + payload.substr(0xFFFFFF);
+  c.client(wire);
+  c.server(result_set(1));
+  const std::string& q = c.sink.lines.back();
+  CHECK(q.find("\"query\":\"SELECT '") != std::string::npos);
+  CHECK(q.size() > sql.size());
+  CHECK(has(q, "\"rows\":1"));
+}
+
+TEST_CASE("compressed protocol: packets inside zlib, spanning and sharing compressed packets") {
+  Conversation c;
+  c.server(greeting(kCaps | 0x20));
+  c.client(handshake_response("alice", "shop", 45, kCaps | 0x20));
+  c.server(ok(2));
+  auto compressed = [](uint8_t seq, const Bytes& plain) {
+    uLongf n = compressBound(plain.size());
+    Bytes out(n, '\0');
+    compress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(plain.data()),
+             plain.size());
+    out.resize(n);
+    return le(out.size(), 3) + le(seq, 1) + le(plain.size(), 3) + out;
+  };
+  const Bytes two = query("SELECT 'first'") + query("SELECT 'second'");
+  const Bytes wire = compressed(0, two.substr(0, 10)) + compressed(1, two.substr(10));
+  c.client(wire.substr(0, 5));
+  c.client(wire.substr(5));
+  c.server(le(result_set(1).size(), 3) + "\x00"_b + le(0, 3) +
+           result_set(1));  // stored, not deflated
+  c.server(compressed(1, result_set(2)));
+  c.close();
+  const std::string all = c.sink.all();
+  CHECK(has(all, "\"compressed\":true"));
+  CHECK(has(all, "\"query\":\"SELECT 'first'\",\"rows\":1"));
+  CHECK(has(all, "\"query\":\"SELECT 'second'\",\"rows\":2"));
+}
+
+TEST_CASE("latin1 and sjis connections: text transcoded to UTF-8, undecodable bytes escaped") {
+  Conversation c;
+  login(c, 8);  // latin1_swedish_ci
+  c.client(query("SELECT 'caf\xe9 na\xefve \x80'"_b));
+  c.server(result_set(1));
+  CHECK(has(c.sink.lines.back(), "\"query\":\"SELECT 'caf\xc3\xa9 na\xc3\xafve \xe2\x82\xac'\""_b));
+  Conversation s;
+  login(s, 13);  // sjis_japanese_ci
+  s.client(query("SELECT '\x93\xfa\x96\x7b\x8c\xea' \x81"_b));
+  s.server(result_set(1));
+  CHECK(has(s.sink.lines.back(), "SELECT '\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e' \\\\x81"_b));
+}
+
+TEST_CASE("SET NAMES changes the character set for what follows") {
+  Conversation c;
+  login(c);
+  c.client(query("SET NAMES latin1"));
+  c.server(ok(1));
+  c.client(query("SELECT '\xe9'"_b));
+  c.server(result_set(1));
+  CHECK(has(c.sink.lines.back(), "\"query\":\"SELECT '\xc3\xa9'\""_b));
+}
+
+TEST_CASE("a gap mid-packet: no record from misaligned bytes, decoding resumes at a command") {
+  Conversation c;
+  login(c);
+  const Bytes lost = query("SELECT 'lost in the gap'");
+  c.client(lost.substr(0, 9));
+  c.decoder->on_gap(Direction::kClientToServer, Timestamp{c.clock}, 5);
+  c.client(lost.substr(14) + query("SELECT 'after'") + query("SELECT 'again'"));
+  c.close();
+  const std::string all = c.sink.all();
+  CHECK_FALSE(has(all, "lost in the gap"));
+  CHECK(has(all, "\"query\":\"SELECT 'after'\""));
+  CHECK(has(all, "\"query\":\"SELECT 'again'\""));
+}
+
+TEST_CASE("picked up mid-stream: commands found, answers paired after the server ends one") {
+  Conversation c({}, true);
+  c.server(std::string("tail of a row") + ok(3));  // the end of an answer in flight
+  c.client(query("SELECT 9"));
+  c.server(result_set(4));
+  c.close();
+  const std::string all = c.sink.all();
+  CHECK(has(all, "\"query\":\"SELECT 9\",\"rows\":4"));
+}
+
+TEST_CASE("unknown command: a bounded error record, the next command still decoded") {
+  Conversation c;
+  login(c);
+  c.client(packet(0, "\x77garbage"_b));
+  c.client(query("SELECT 3"));
+  c.server(result_set(1));
+  const std::string all = c.sink.all();
+  CHECK(has(all, "\"command_id\":119,\"decode_error\":\"unknown command\""));
+  CHECK(has(all, "\"query\":\"SELECT 3\",\"rows\":1"));
+}
+
+TEST_CASE("without response pairing each command is written at once") {
+  MysqlOptions o;
+  o.pair_responses = false;
+  Conversation c(o);
+  login(c);
+  c.client(query("SELECT 1"));
+  CHECK(has(c.sink.lines.back(), "\"query\":\"SELECT 1\""));
+  CHECK_FALSE(has(c.sink.lines.back(), "duration"));
+}
+
+TEST_CASE("random bytes in both directions never crash") {
+  std::mt19937 rng(777);
+  for (int round = 0; round < 300; ++round) {
+    Conversation c({}, round % 2 == 0);
+    if (round % 3 == 0) login(c);
+    for (int i = 0; i < 20; ++i) {
+      Bytes b(rng() % 120, '\0');
+      for (char& ch : b) ch = static_cast<char>(rng() % 3 == 0 ? rng() % 4 : rng());
+      if (rng() % 2)
+        c.client(b);
+      else
+        c.server(b);
+      if (rng() % 10 == 0) c.decoder->on_gap(Direction::kServerToClient, Timestamp{c.clock}, 3);
+    }
+    c.close();
+  }
+  CHECK(true);
+}

@@ -1,0 +1,7 @@
+/// libFuzzer target: the MySQL decoder (see fuzz_dumper.h for the input layout).
+#include "dumpers/mysql/mysql_dumper.h"
+#include "fuzz_dumper.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return tcpdp::fuzz::run_decoder<tcpdp::MysqlDumper, tcpdp::MysqlOptions>(data, size);
+}
