@@ -149,3 +149,24 @@ def tshark_pg_messages(path, port):
                 m["code"] = codes.pop(0)
             messages.append(m)
     return messages
+
+
+def tshark_mysql(path, port):
+    """tshark's MySQL dissection per TCP stream: {"client_port": p, "commands": [(command id,
+    query or schema or None)], "error_codes": [...]}, streams in order."""
+    out = subprocess.run(
+        ["tshark", "-r", path, "-d", "tcp.port==%d,mysql" % port, "-Y", "mysql", "-T", "json",
+         "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "mysql.command", "-e", "mysql.query",
+         "-e", "mysql.schema", "-e", "mysql.error_code"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
+    streams = {}
+    for pkt in json.loads(out):
+        f = pkt["_source"]["layers"]
+        s = streams.setdefault(int(f["tcp.stream"][0]), {"client_port": None, "commands": [], "error_codes": []})
+        if int(f["tcp.srcport"][0]) != port:
+            s["client_port"] = int(f["tcp.srcport"][0])
+        texts = list(f.get("mysql.query", [])) + list(f.get("mysql.schema", []))
+        for cmd in f.get("mysql.command", []):
+            s["commands"].append((int(cmd), texts.pop(0) if int(cmd) in (2, 3, 22) and texts else None))
+        s["error_codes"] += [int(c) for c in f.get("mysql.error_code", [])]
+    return [streams[k] for k in sorted(streams)]
