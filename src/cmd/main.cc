@@ -9,7 +9,7 @@
 #endif
 
 int main(int argc, char** argv) {
-  CLI::App app{"tcpdp: TCP dump with protocol dumpers (hex, conn)", "tcpdp"};
+  CLI::App app{"tcpdp: TCP streams decoded by protocol dumpers (hex, pg, mysql, conn)", "tcpdp"};
   app.require_subcommand(1);
   app.footer("Run 'tcpdp COMMAND --help' for a command's options. See man tcpdp.");
 

@@ -34,6 +34,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
       "  tcpdp read capture.pcap -d hex\n"
       "  tcpdp read capture.pcapng -d conn -t 5432 -f ltsv\n"
       "  tcpdp read postgres.pcap -d pg -t 5432\n"
+      "  tcpdp read mysql.pcap -d mysql -t 3306\n"
       "  tcpdump -i lo -w - port 5432 | tcpdp read -d hex -f console\n"
       "  tcpdp read -d hex < capture.pcap");
   read->add_option("file", options.file, "Capture file (pcap or pcapng); - or none for stdin");
