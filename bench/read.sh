@@ -8,21 +8,39 @@
 #   tcpdp read X -d conn > /dev/null
 # reporting best-of-N wall time, throughput, ratio to the floor and peak RSS as a markdown table.
 #
+# Then the PostgreSQL dumper: it builds (once, cached) a second capture made only of
+# `pgbench -M extended` traffic and times on it, in the same run:
+#   tcpdump -r X -w /dev/null                                          (best of N)
+#   tcpdp read X -d pg -t 55433 > /dev/null                            (best of N)
+#   tshark -r X -d tcp.port==55433,pgsql -Y pgsql -T fields -e pgsql.query   (once: it is slow)
+# against the targets: tcpdp <= 4x the floor, tshark >= 30x tcpdp's time, tcpdp peak RSS < 64 MiB.
+#
 # Run as root on Debian bookworm:  bash bench/read.sh
 # Knobs (environment):
 #   BENCH_MB=600          size target of the full capture in MB (10^6 bytes); the half file is a
 #                         prefix with half its packets
-#   BENCH_RUNS=3          timed runs per tool and file (best one reported)
+#   BENCH_PG_MB=300       size target in MB of the pgbench -M extended capture (the -d pg part)
+#   BENCH_PG_PREFIX_MB=0  if set, time the -d pg part (all three tools) on a prefix with about this
+#                         many MB worth of packets of that capture instead of the whole file (for
+#                         when tshark on the whole file takes too long); 0 = the whole file
+#   BENCH_TSHARK_MAX_MINUTES=30  kill tshark (and count it as failed) after this long
+#   BENCH_RUNS=3          timed runs per tool and file (best one reported; tshark runs once)
 #   BENCH_PORT=55433      TCP port of the throw-away PostgreSQL server (must be free)
 #   BENCH_RUN_SECONDS=5   length of each pgbench run while capturing
 #   BENCH_MAX_MINUTES=60  give up generating after this long
 #   BENCH_DATA=bench/data where the captures are cached (delete a file to regenerate it)
 #   TCPDP=/path/to/tcpdp  use this binary instead of building build-bench/tcpdp in Release
+#   BENCH_REV=            build tcpdp from this git revision instead of the working tree (exported
+#                         with git archive into build-bench/rev-src, built in build-bench/rev), e.g.
+#                         HEAD while the working tree holds someone's unfinished changes
 #   PG_BIN=/usr/lib/postgresql/15/bin  PostgreSQL server binaries
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_MB=${BENCH_MB:-600}
+BENCH_PG_MB=${BENCH_PG_MB:-300}
+BENCH_PG_PREFIX_MB=${BENCH_PG_PREFIX_MB:-0}
+BENCH_TSHARK_MAX_MINUTES=${BENCH_TSHARK_MAX_MINUTES:-30}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_PORT=${BENCH_PORT:-55433}
 BENCH_RUN_SECONDS=${BENCH_RUN_SECONDS:-5}
@@ -32,9 +50,12 @@ BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 log() { printf '[read.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in BENCH_MB BENCH_RUNS BENCH_PORT BENCH_RUN_SECONDS BENCH_MAX_MINUTES; do
+for v in BENCH_MB BENCH_PG_MB BENCH_TSHARK_MAX_MINUTES BENCH_RUNS BENCH_PORT BENCH_RUN_SECONDS \
+  BENCH_MAX_MINUTES; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
+[[ $BENCH_PG_PREFIX_MB =~ ^(0|[1-9][0-9]*)$ ]] ||
+  die "BENCH_PG_PREFIX_MB must be 0 or a positive integer (got '$BENCH_PG_PREFIX_MB')"
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs packages, captures on lo and runs PostgreSQL)"
 
 # ---------------------------------------------------------------------------------------------
@@ -43,6 +64,8 @@ done
 install_deps() {
   local need=()
   command -v tcpdump >/dev/null || need+=(tcpdump)
+  command -v tshark >/dev/null || need+=(tshark)
+  command -v timeout >/dev/null || need+=(coreutils)
   [[ -x /usr/bin/time ]] || need+=(time)
   command -v lscpu >/dev/null || need+=(util-linux)
   command -v runuser >/dev/null || need+=(util-linux)
@@ -75,21 +98,60 @@ PGBENCH=$(command -v pgbench || true)
 [[ -n $PGBENCH ]] || PGBENCH=$PG_BIN/pgbench
 id postgres >/dev/null 2>&1 || die "no 'postgres' user (is the postgresql package installed?)"
 
-if [[ -z ${TCPDP:-} ]]; then
+# git_state: ", commit ABC" (+ a note on uncommitted changes) for the checkout, or nothing.
+git_state() {
+  if command -v git >/dev/null && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    printf ', commit %s' "$(git -C "$ROOT" rev-parse --short HEAD)"
+    [[ -z $(git -C "$ROOT" status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] ||
+      printf ' + uncommitted changes in src/ or CMakeLists.txt'
+  fi
+}
+
+# What the measured binary was built from, taken when it is built: the checkout may move on while
+# the script runs (the report says so if it did).
+TCPDP_FROM="" LAST_STATE=""
+if [[ -z ${TCPDP:-} && -n ${BENCH_REV:-} ]]; then
+  rev=$(git -C "$ROOT" rev-parse --short "$BENCH_REV^{commit}") || die "BENCH_REV=$BENCH_REV is not a commit"
+  log "building tcpdp (Release) from commit $rev (git archive) in $ROOT/build-bench/rev"
+  rm -rf "$ROOT/build-bench/rev-src"
+  mkdir -p "$ROOT/build-bench/rev-src"
+  git -C "$ROOT" archive "$rev" | tar -x -C "$ROOT/build-bench/rev-src"
+  cmake -S "$ROOT/build-bench/rev-src" -B "$ROOT/build-bench/rev" -DCMAKE_BUILD_TYPE=Release \
+    -DTCPDP_TESTS=OFF >&2
+  cmake --build "$ROOT/build-bench/rev" -j"$(nproc)" >&2
+  TCPDP=$ROOT/build-bench/rev/tcpdp
+  LAST_STATE=$(git_state)
+  TCPDP_FROM="; built $(date -u '+%H:%M UTC') from commit $rev (BENCH_REV=$BENCH_REV, git archive: uncommitted changes left out); checkout at the start:${LAST_STATE#,}"
+elif [[ -z ${TCPDP:-} ]]; then
   log "building tcpdp (Release) in $ROOT/build-bench"
+  state=$(git_state)
   cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DTCPDP_TESTS=OFF >&2
   cmake --build "$ROOT/build-bench" -j"$(nproc)" >&2
   TCPDP=$ROOT/build-bench/tcpdp
+  LAST_STATE=$(git_state)
+  TCPDP_FROM="; built $(date -u '+%H:%M UTC')"
+  [[ -z $state ]] || TCPDP_FROM+=" from the checkout at${state#,}"
+  [[ $LAST_STATE == "$state" ]] ||
+    TCPDP_FROM+=" (it changed during the build, to${LAST_STATE#,})"
+else
+  LAST_STATE=$(git_state)
+  [[ -z $LAST_STATE ]] || TCPDP_FROM="; checkout at the start:${LAST_STATE#,}"
 fi
 [[ -x $TCPDP ]] || die "tcpdp binary '$TCPDP' is not executable"
 
 # ---------------------------------------------------------------------------------------------
-# 2. The capture: real pgbench traffic on loopback
+# 2. The captures: real pgbench traffic on loopback
 # ---------------------------------------------------------------------------------------------
 mkdir -p "$BENCH_DATA"
 FULL=$BENCH_DATA/pgbench-${BENCH_MB}MB.pcap
 HALF=$BENCH_DATA/pgbench-${BENCH_MB}MB-half.pcap
-TARGET_BYTES=$((BENCH_MB * 1000000))
+PGX=$BENCH_DATA/pgbench-extended-${BENCH_PG_MB}MB.pcap
+if ((BENCH_PG_PREFIX_MB > 0)); then
+  PGX_PREFIX=$BENCH_DATA/pgbench-extended-${BENCH_PG_MB}MB-first${BENCH_PG_PREFIX_MB}MB.pcap
+else
+  PGX_PREFIX=""
+fi
+OUT=""  # the capture being generated
 
 TMP=""
 WORK=""
@@ -108,7 +170,9 @@ cleanup() {
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null 2>&1
   fi
   [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
-  [[ -n ${FULL:-} ]] && rm -f "$FULL.tmp" "$FULL.tmp.log" "$HALF.tmp"
+  [[ -n $OUT ]] && rm -f "$OUT.tmp" "$OUT.tmp.log"
+  [[ -n ${FULL:-} ]] && rm -f "$HALF.tmp"
+  [[ -n ${PGX_PREFIX:-} ]] && rm -f "$PGX_PREFIX.tmp"
   [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
   exit "$rc"
 }
@@ -158,19 +222,25 @@ pgbench_run() {
   local tps
   tps=$(grep -m1 -E "^tps" "$TMP/pgbench.log" || echo "tps = ?")
   log "  pgbench $*: $tps"
-  echo "pgbench -c 8 -j 2 -T $BENCH_RUN_SECONDS $*: $tps" >>"$FULL.tmp.log"
+  echo "pgbench -c 8 -j 2 -T $BENCH_RUN_SECONDS $*: $tps" >>"$OUT.tmp.log"
 }
 
+# generate_capture FILE TARGET_MB MODE...: captures pgbench traffic into FILE (and FILE.log) until
+# it reaches TARGET_MB MB, cycling through the pgbench option lists MODE...; sets LAST_GEN_SECONDS.
 generate_capture() {
   local gen_start=$SECONDS
+  OUT=$1
+  local target_mb=$2
+  shift 2
+  local modes=("$@") target_bytes=$((target_mb * 1000000))
   start_postgres
   log "pgbench -i -s 10"
   "$PGBENCH" -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -i -s 10 -q postgres >"$TMP/init.log" 2>&1 ||
     { cat "$TMP/init.log" >&2; die "pgbench -i failed"; }
 
-  log "capturing tcp port $BENCH_PORT on lo into $FULL until it reaches $BENCH_MB MB"
-  rm -f "$FULL.tmp" "$FULL.tmp.log"
-  tcpdump -i lo -s 0 -B 262144 --immediate-mode -Z root -w "$FULL.tmp" "tcp port $BENCH_PORT" \
+  log "capturing tcp port $BENCH_PORT on lo into $OUT until it reaches $target_mb MB"
+  rm -f "$OUT.tmp" "$OUT.tmp.log"
+  tcpdump -i lo -s 0 -B 262144 --immediate-mode -Z root -w "$OUT.tmp" "tcp port $BENCH_PORT" \
     2>"$TMP/tcpdump.log" &
   TCPDUMP_PID=$!
   local waited=0
@@ -182,30 +252,17 @@ generate_capture() {
   kill -0 "$TCPDUMP_PID" 2>/dev/null || { cat "$TMP/tcpdump.log" >&2; die "tcpdump did not start"; }
   sleep 0.5
 
-  # A mix of query protocols, of the read-write (TPC-B like) and the select-only script, and of
-  # long-lived connections and a new connection per transaction (-C). Short runs, the -C ones
-  # first in the cycle: the mix repeats several times, so the half-size prefix holds the same kinds
-  # of traffic as the full file (closed connections are what the tracker keeps for a while).
-  local modes=(
-    "-M extended -C"
-    "-M simple -C -S"
-    "-M simple"
-    "-M extended"
-    "-M prepared"
-    "-M simple -S"
-    "-M prepared -S"
-  )
   local start=$SECONDS i=0 before now
   while :; do
-    now=$(file_size "$FULL.tmp")
-    ((now < TARGET_BYTES)) || break
+    now=$(file_size "$OUT.tmp")
+    ((now < target_bytes)) || break
     ((SECONDS - start < BENCH_MAX_MINUTES * 60)) ||
       die "capture still at $now bytes after $BENCH_MAX_MINUTES minutes (BENCH_MAX_MINUTES)"
     before=$now
     # shellcheck disable=SC2086  # the mode is a list of options
     pgbench_run ${modes[i % ${#modes[@]}]}
     ((++i))
-    now=$(file_size "$FULL.tmp")
+    now=$(file_size "$OUT.tmp")
     log "  capture: $((now / 1000000)) MB"
     ((now > before)) || die "the capture did not grow during a pgbench run"
   done
@@ -221,12 +278,13 @@ generate_capture() {
   if [[ -n $dropped && $dropped != 0 ]]; then
     log "warning: tcpdump dropped $dropped packets: some streams of the capture have gaps"
   fi
-  echo "tcpdump: $(grep -E "captured|dropped" "$TMP/tcpdump.log" | paste -sd ";" | sed "s/;/, /g")" >>"$FULL.tmp.log"
+  echo "tcpdump: $(grep -E "captured|dropped" "$TMP/tcpdump.log" | paste -sd ";" | sed "s/;/, /g")" >>"$OUT.tmp.log"
   stop_postgres
-  mv "$FULL.tmp.log" "$FULL.log"
-  mv "$FULL.tmp" "$FULL"
-  GEN_SECONDS=$((SECONDS - gen_start))
-  log "capture done: $(file_size "$FULL") bytes; generation (server, pgbench -i, $i pgbench runs) took ${GEN_SECONDS}s"
+  mv "$OUT.tmp.log" "$OUT.log"
+  mv "$OUT.tmp" "$OUT"
+  LAST_GEN_SECONDS=$((SECONDS - gen_start))
+  log "capture done: $(file_size "$OUT") bytes; generation (server, pgbench -i, $i pgbench runs) took ${LAST_GEN_SECONDS}s"
+  OUT=""
 }
 
 count_packets() {
@@ -237,6 +295,11 @@ count_packets() {
   fi
 }
 
+# gen_summary FILE: "N pgbench runs (modes); tcpdump: captured, dropped" from FILE.log.
+gen_summary() {
+  echo "$(grep -c "^pgbench" "$1.log") pgbench runs ($(grep "^pgbench" "$1.log" | sed -E "s/^pgbench -c 8 -j 2 -T [0-9]+ ([^:]*):.*/\1/" | sort -u | paste -sd ";" | sed "s/;/; /g")); $(grep "^tcpdump:" "$1.log" | tail -n 1)"
+}
+
 GEN_SECONDS=""
 GEN_START=$SECONDS
 if [[ -s $FULL ]]; then
@@ -244,7 +307,19 @@ if [[ -s $FULL ]]; then
   rm -f "$HALF.tmp"
 else
   rm -f "$HALF" "$FULL.log"
-  generate_capture
+  # A mix of query protocols, of the read-write (TPC-B like) and the select-only script, and of
+  # long-lived connections and a new connection per transaction (-C). Short runs, the -C ones
+  # first in the cycle: the mix repeats several times, so the half-size prefix holds the same kinds
+  # of traffic as the full file (closed connections are what the tracker keeps for a while).
+  generate_capture "$FULL" "$BENCH_MB" \
+    "-M extended -C" \
+    "-M simple -C -S" \
+    "-M simple" \
+    "-M extended" \
+    "-M prepared" \
+    "-M simple -S" \
+    "-M prepared -S"
+  GEN_SECONDS=$LAST_GEN_SECONDS
 fi
 FULL_PACKETS=$(count_packets "$FULL")
 if [[ ! -s $HALF ]]; then
@@ -255,12 +330,42 @@ fi
 HALF_PACKETS=$(count_packets "$HALF")
 PREP_SECONDS=$((SECONDS - GEN_START))
 
+# The -d pg capture: the default (TPC-B like) script over the extended query protocol only, one
+# run in three with a new connection per transaction (-C) so that connections come and go.
+PG_GEN_SECONDS=""
+PG_START=$SECONDS
+if [[ -s $PGX ]]; then
+  log "using cached capture $PGX (delete it to regenerate)"
+else
+  rm -f "$PGX.log" "${PGX%.pcap}"-first*MB.pcap
+  generate_capture "$PGX" "$BENCH_PG_MB" "-M extended -C" "-M extended" "-M extended"
+  PG_GEN_SECONDS=$LAST_GEN_SECONDS
+fi
+PGX_PACKETS=$(count_packets "$PGX")
+PG_FILE=$PGX
+PG_PACKETS=$PGX_PACKETS
+if [[ -n $PGX_PREFIX ]]; then
+  # About BENCH_PG_PREFIX_MB MB worth of packets: the packet count in proportion to the bytes.
+  PREFIX_N=$(awk -v n="$PGX_PACKETS" -v m="$BENCH_PG_PREFIX_MB" -v s="$(file_size "$PGX")" \
+    'BEGIN { k = int(n * m * 1e6 / s); if (k > n) k = n; if (k < 1) k = 1; print k }')
+  if [[ ! -s $PGX_PREFIX ]] || [[ $(count_packets "$PGX_PREFIX") != "$PREFIX_N" ]]; then
+    log "writing $PGX_PREFIX: the first $PREFIX_N of $PGX_PACKETS packets"
+    tcpdump -r "$PGX" -c "$PREFIX_N" -Z root -w "$PGX_PREFIX.tmp" 2>/dev/null
+    mv "$PGX_PREFIX.tmp" "$PGX_PREFIX"
+  fi
+  PG_FILE=$PGX_PREFIX
+  PG_PACKETS=$(count_packets "$PG_FILE")
+fi
+PG_PREP_SECONDS=$((SECONDS - PG_START))
+
 # ---------------------------------------------------------------------------------------------
 # 3. Measurements
 # ---------------------------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/tcpdp-bench-run.XXXXXX)
 
-TOOLS=("tcpdump -r X -w /dev/null" "tcpdp read X -d hex > /dev/null" "tcpdp read X -d conn > /dev/null")
+TOOLS=("tcpdump -r X -w /dev/null" "tcpdp read X -d hex > /dev/null" "tcpdp read X -d conn > /dev/null"
+  "tcpdp read X -d pg -t $BENCH_PORT > /dev/null")
+TSHARK_LABEL="tshark -r X -d tcp.port==$BENCH_PORT,pgsql -Y pgsql -T fields -e pgsql.query"
 
 # run_tool INDEX FILE: runs the tool once; prints "WALL_SECONDS PEAK_RSS_KIB" or "FAIL RC".
 run_tool() {
@@ -270,6 +375,7 @@ run_tool() {
     0) cmd=(tcpdump -r "$file" -w /dev/null) ;;
     1) cmd=("$TCPDP" read "$file" -d hex) ;;
     2) cmd=("$TCPDP" read "$file" -d conn) ;;
+    3) cmd=("$TCPDP" read "$file" -d pg -t "$BENCH_PORT") ;;
   esac
   t0=$EPOCHREALTIME
   /usr/bin/time -f '%M' -o "$WORK/time" "${cmd[@]}" >/dev/null 2>"$WORK/stderr.$idx" || rc=$?
@@ -282,14 +388,17 @@ run_tool() {
 }
 
 declare -A BEST=() RSS=() FAILS=()
+# measure_file KEY FILE INDEX...: BENCH_RUNS rounds of the tools INDEX... on FILE.
 measure_file() {
   local key=$1 file=$2 round idx out wall rss
+  shift 2
+  local idxs=("$@")
   log "warming the page cache with $file"
   cat "$file" >/dev/null
   tcpdump -r "$file" -w /dev/null 2>/dev/null
   for ((round = 1; round <= BENCH_RUNS; round++)); do
     # Tools interleaved per round, so a slow phase of the machine hits all of them alike.
-    for idx in 0 1 2; do
+    for idx in "${idxs[@]}"; do
       out=$(run_tool "$idx" "$file")
       read -r wall rss <<<"$out"
       if [[ $wall == FAIL ]]; then
@@ -312,9 +421,58 @@ measure_file() {
 }
 
 MEASURE_START=$SECONDS
-measure_file half "$HALF"
-measure_file full "$FULL"
+measure_file half "$HALF" 0 1 2
+measure_file full "$FULL" 0 1 2
 MEASURE_SECONDS=$((SECONDS - MEASURE_START))
+
+# The -d pg part: the floor and tcpdp -d pg, best of BENCH_RUNS; then one untimed run of tcpdp
+# into wc -l to count its records; then tshark once (it is slow), its output counted by wc -l.
+PG_MEASURE_START=$SECONDS
+measure_file pg "$PG_FILE" 0 3
+
+PG_RECORDS=""
+log "counting the records of ${TOOLS[3]% > /dev/null} (one more run, into wc -l, not timed)"
+{
+  rc=0
+  /usr/bin/time -f '%M' -o "$WORK/time.count" "$TCPDP" read "$PG_FILE" -d pg -t "$BENCH_PORT" \
+    2>"$WORK/stderr.count" || rc=$?
+  echo "$rc" >"$WORK/rc.count"
+} | wc -l >"$WORK/count"
+if [[ $(cat "$WORK/rc.count") != 0 ]]; then
+  FAILS[pg,3]="${FAILS[pg,3]:-}exit $(cat "$WORK/rc.count") (counting run); "
+  log "  counting run: FAILED (exit $(cat "$WORK/rc.count")): $(head -c 300 "$WORK/stderr.count")"
+else
+  PG_RECORDS=$(tr -d ' ' <"$WORK/count")
+  rss=$(tail -n 1 "$WORK/time.count")
+  log "  counting run: $PG_RECORDS records, ${rss} KiB"
+  if [[ -z ${RSS[pg,3]:-} ]] || ((rss > ${RSS[pg,3]})); then RSS[pg,3]=$rss; fi
+fi
+
+TSHARK_WALL="" TSHARK_RSS="" TSHARK_LINES="" TSHARK_FAIL=""
+log "running $TSHARK_LABEL on $PG_FILE once (this takes a while; limit $BENCH_TSHARK_MAX_MINUTES min)"
+t0=$EPOCHREALTIME
+{
+  rc=0
+  /usr/bin/time -f '%M' -o "$WORK/time.tshark" timeout "${BENCH_TSHARK_MAX_MINUTES}m" \
+    tshark -r "$PG_FILE" -d "tcp.port==$BENCH_PORT,pgsql" -Y pgsql -T fields -e pgsql.query \
+    2>"$WORK/stderr.tshark" || rc=$?
+  echo "$rc" >"$WORK/rc.tshark"
+} | wc -l >"$WORK/count.tshark"
+t1=$EPOCHREALTIME
+rc=$(cat "$WORK/rc.tshark")
+# tshark warns on stderr when run as root; anything else there is worth seeing.
+grep -v 'Running as user "root"' "$WORK/stderr.tshark" | head -c 300 | sed 's/^/[tshark] /' >&2 || true
+if [[ $rc != 0 ]]; then
+  TSHARK_FAIL="exit $rc"
+  [[ $rc != 124 ]] || TSHARK_FAIL+=": killed after $BENCH_TSHARK_MAX_MINUTES min"
+  log "  tshark: FAILED ($TSHARK_FAIL)"
+else
+  TSHARK_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  TSHARK_RSS=$(tail -n 1 "$WORK/time.tshark")
+  TSHARK_LINES=$(tr -d ' ' <"$WORK/count.tshark")
+  log "  tshark: ${TSHARK_WALL}s, ${TSHARK_RSS} KiB, $TSHARK_LINES lines"
+fi
+PG_MEASURE_SECONDS=$((SECONDS - PG_MEASURE_START))
 
 # ---------------------------------------------------------------------------------------------
 # 4. Report
@@ -325,16 +483,14 @@ REPORT=$WORK/report.md
   echo
   echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores; RAM $(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo) GiB; kernel $(uname -r)"
   echo "- $(tcpdump --version 2>&1 | head -n 2 | paste -sd ';' | sed 's/;/, /')"
-  echo "- $("$TCPDP" version) ($TCPDP$(
-    if command -v git >/dev/null && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-      printf ', commit %s' "$(git -C "$ROOT" rev-parse --short HEAD)"
-      [[ -z $(git -C "$ROOT" status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] ||
-        printf ' + uncommitted changes in src/ or CMakeLists.txt'
-    fi))"
+  now_state=$(git_state)
+  echo "- $("$TCPDP" version) ($TCPDP$TCPDP_FROM$(
+    [[ $now_state == "$LAST_STATE" ]] ||
+      printf '; the checkout changed during the run, to%s' "${now_state#,}"))"
   echo "- capture: $(basename "$FULL") (pgbench on 127.0.0.1:$BENCH_PORT, tcpdump -i lo -s 0);" \
     "half = its first $HALF_PACKETS packets"
   if [[ -s $FULL.log ]]; then
-    echo "- generated with $(grep -c "^pgbench" "$FULL.log") pgbench runs ($(grep "^pgbench" "$FULL.log" | sed -E "s/^pgbench -c 8 -j 2 -T [0-9]+ ([^:]*):.*/\1/" | sort -u | paste -sd ";" | sed "s/;/; /g")); $(grep "^tcpdump:" "$FULL.log" | tail -n 1)"
+    echo "- generated with $(gen_summary "$FULL")"
   fi
   echo "- best of $BENCH_RUNS runs, file in page cache; peak RSS = highest of the runs (/usr/bin/time %M)"
   echo
@@ -380,10 +536,89 @@ REPORT=$WORK/report.md
   else
     echo "Capture taken from the cache; the half-size prefix and the packet counts took ${PREP_SECONDS} s; measuring ${MEASURE_SECONDS} s."
   fi
+  echo
+  echo "## tcpdp read -d pg: pgbench -M extended against the tcpdump floor and tshark"
+  echo
+  echo "- capture: $(basename "$PGX") (pgbench on 127.0.0.1:$BENCH_PORT, tcpdump -i lo -s 0), $(awk -v s="$(file_size "$PGX")" 'BEGIN { printf "%.1f", s / 1e6 }') MB, $PGX_PACKETS packets"
+  if [[ -s $PGX.log ]]; then
+    echo "- generated with $(gen_summary "$PGX")"
+  fi
+  if [[ -n $PGX_PREFIX ]]; then
+    echo "- measured on a prefix, $(basename "$PG_FILE"): its first $PG_PACKETS packets (about $BENCH_PG_PREFIX_MB MB worth; BENCH_PG_PREFIX_MB)"
+  else
+    echo "- measured on the whole file"
+  fi
+  echo "- $(tshark --version 2>/dev/null | head -n 1)"
+  echo "- tcpdump and tcpdp: best of $BENCH_RUNS runs; tshark: one run; file in page cache;" \
+    "peak RSS = highest of the runs (/usr/bin/time %M), for tcpdp including the counting run"
+  echo "- output lines: tcpdp's records, counted in one more run \`| wc -l\` (not timed);" \
+    "tshark's lines, counted by \`| wc -l\` on its one timed run (instead of > /dev/null)"
+  echo
+  echo "| tool | file size MB | packets | runs | best wall s | MB/s | × floor | peak RSS MiB | output lines |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  size=$(file_size "$PG_FILE")
+  floor=${BEST[pg,0]:-}
+  for idx in 0 3; do
+    wall=${BEST[pg,$idx]:-}
+    lines=""
+    ((idx == 3)) && lines=$PG_RECORDS
+    if [[ -z $wall ]]; then
+      echo "| \`${TOOLS[idx]}\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $PG_PACKETS | $BENCH_RUNS | FAILED (${FAILS[pg,$idx]%; }) | | | | |"
+      continue
+    fi
+    awk -v tool="${TOOLS[idx]}" -v s="$size" -v p="$PG_PACKETS" -v n="$BENCH_RUNS" -v w="$wall" \
+      -v f="$floor" -v r="${RSS[pg,$idx]}" -v failed="${FAILS[pg,$idx]:-}" -v l="$lines" 'BEGIN {
+        ratio = (f == "" || f == 0) ? "n/a" : sprintf("%.2f", w / f)
+        note = failed == "" ? "" : " (some runs failed)"
+        printf "| `%s` | %.1f | %d | %d | %.3f%s | %.1f | %s | %.1f | %s |\n",
+               tool, s / 1e6, p, n, w, note, s / 1e6 / w, ratio, r / 1024, l
+      }'
+  done
+  if [[ -n $TSHARK_WALL ]]; then
+    awk -v tool="$TSHARK_LABEL" -v s="$size" -v p="$PG_PACKETS" -v w="$TSHARK_WALL" \
+      -v f="$floor" -v r="$TSHARK_RSS" -v l="$TSHARK_LINES" 'BEGIN {
+        ratio = (f == "" || f == 0) ? "n/a" : sprintf("%.2f", w / f)
+        printf "| `%s`, output into `wc -l` | %.1f | %d | 1 | %.3f | %.1f | %s | %.1f | %s |\n",
+               tool, s / 1e6, p, w, s / 1e6 / w, ratio, r / 1024, l
+      }'
+  else
+    echo "| \`$TSHARK_LABEL\`, output into \`wc -l\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $PG_PACKETS | 1 | FAILED ($TSHARK_FAIL) | | | | |"
+  fi
+  echo
+  # The three targets of the pg dumper.
+  pg=${BEST[pg,3]:-}
+  if [[ -n $pg && -n $floor ]]; then
+    awk -v c="$pg" -v f="$floor" 'BEGIN {
+      printf "- speed vs the floor: -d pg takes %.2f× the tcpdump floor; target ≤ 4×: %s\n", c / f,
+             (c <= 4 * f) ? "met" : "NOT met" }'
+  else
+    echo "- speed vs the floor: not measured (a run failed); target ≤ 4×: NOT met"
+  fi
+  if [[ -n $pg && -n $TSHARK_WALL ]]; then
+    awk -v c="$pg" -v t="$TSHARK_WALL" 'BEGIN {
+      printf "- speed vs tshark: tshark takes %.2f× as long as -d pg (%.3f s vs %.3f s); target ≥ 30×: %s\n",
+             t / c, t, c, (t >= 30 * c) ? "met" : "NOT met" }'
+  else
+    echo "- speed vs tshark: not measured (a run failed); target ≥ 30×: NOT met"
+  fi
+  if [[ -n ${RSS[pg,3]:-} ]]; then
+    awk -v r="${RSS[pg,3]}" 'BEGIN {
+      printf "- memory: peak RSS of -d pg is %.1f MiB (%d KiB); target < 64 MiB: %s\n", r / 1024, r,
+             (r < 64 * 1024) ? "met" : "NOT met" }'
+  else
+    echo "- memory: not measured (a run failed); target < 64 MiB: NOT met"
+  fi
+  echo "- scale: tcpdp -d pg wrote ${PG_RECORDS:-?} records; tshark wrote ${TSHARK_LINES:-?} lines (one per packet with pgsql messages)"
+  echo
+  if [[ -n $PG_GEN_SECONDS ]]; then
+    echo "Generating the -M extended capture took ${PG_GEN_SECONDS} s; with its packet counts$([[ -n $PGX_PREFIX ]] && echo " and the prefix") ${PG_PREP_SECONDS} s; measuring the -d pg part ${PG_MEASURE_SECONDS} s."
+  else
+    echo "The -M extended capture taken from the cache; its packet counts$([[ -n $PGX_PREFIX ]] && echo " and the prefix") took ${PG_PREP_SECONDS} s; measuring the -d pg part ${PG_MEASURE_SECONDS} s."
+  fi
 } >"$REPORT"
 cp "$REPORT" "$BENCH_DATA/read-report-$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$REPORT"
-if ((${#FAILS[@]})); then
-  log "some tcpdp or tcpdump runs failed (see the table and the log above)"
+if ((${#FAILS[@]})) || [[ -n $TSHARK_FAIL ]]; then
+  log "some tcpdp, tcpdump or tshark runs failed (see the tables and the log above)"
   exit 1
 fi
