@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/endpoint.h"
+#include "common/record.h"
 #include "common/timestamp.h"
 
 namespace tcpdp {
@@ -22,16 +23,9 @@ struct ConnInfo {
   Endpoint server;
   Timestamp first_seen;
   bool mid_stream = false;  // picked up after its handshake: the start of its streams was not seen
-  // client and server as text, made once: every record carries them.
-  std::string client_text;
-  std::string server_text;
-
-  void set_endpoints(const Endpoint& c, const Endpoint& s) {
-    client = c;
-    server = s;
-    client_text = c.to_string();
-    server_text = s.to_string();
-  }
+  // The fields every record of a direction starts with (conn_id, addresses, direction), made
+  // once for the connection (see connection_fields); empty when the ConnInfo was made by hand.
+  GroupRef fields[2];
 
   const Endpoint& source(Direction d) const {
     return d == Direction::kClientToServer ? client : server;

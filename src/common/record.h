@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,11 +18,16 @@ namespace tcpdp {
 
 struct Value;
 struct Member;
+class FieldGroup;
+/// Fields many records share (a connection's identity), held once and formatted in place.
+using GroupRef = std::shared_ptr<const FieldGroup>;
 using Array = std::vector<Value>;
 using Object = std::vector<Member>;  // names in order; a JSON object, or JSON text in LTSV
 
 struct Value {
-  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Timestamp, Array, Object> v;
+  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Timestamp, Array, Object,
+               GroupRef>
+      v;
 
   // Defined below Member: constructing the variant needs every alternative complete.
   Value();
@@ -37,6 +44,7 @@ struct Value {
   Value(Timestamp t);
   Value(Array a);
   Value(Object o);
+  Value(GroupRef g);
 };
 
 /// A member of an Object: its name comes from the data (a startup parameter, say), so it is owned.
@@ -65,14 +73,36 @@ inline Value::Value(const char* s) : v(std::string(s)) {}
 inline Value::Value(Timestamp t) : v(t) {}
 inline Value::Value(Array a) : v(std::move(a)) {}
 inline Value::Value(Object o) : v(std::move(o)) {}
+inline Value::Value(GroupRef g) : v(std::move(g)) {}
+
+class FieldGroup {
+ public:
+  explicit FieldGroup(std::vector<Field> fields) : fields_(std::move(fields)) {}
+  const std::vector<Field>& fields() const { return fields_; }
+
+  /// Its fields rendered once by `render` (a sink's formatter) and kept: every record that
+  /// carries the group copies the text instead of formatting the fields again.
+  template <typename Render>
+  const std::string& rendered(Render&& render) const {
+    std::call_once(rendered_once_, [&] { rendered_ = render(fields_); });
+    return rendered_;
+  }
+
+ private:
+  std::vector<Field> fields_;
+  mutable std::once_flag rendered_once_;
+  mutable std::string rendered_;
+};
 
 class Record {
  public:
   Record() { fields_.reserve(16); }  // room for most records without regrowing
   /// `key` must be a string literal (or otherwise outlive the record).
   void add(std::string_view key, Value value) { fields_.push_back(Field{key, std::move(value)}); }
+  /// The group's fields, as if added here one by one.
+  void add_group(GroupRef group) { fields_.push_back(Field{{}, Value(std::move(group))}); }
   const std::vector<Field>& fields() const { return fields_; }
-  /// The value of key, or nullptr when the record has no such field.
+  /// The value of key (looking inside groups too), or nullptr when the record has no such field.
   const Value* find(std::string_view key) const;
 
  private:

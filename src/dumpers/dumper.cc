@@ -23,20 +23,27 @@ const char* close_reason_name(CloseReason r) {
   return "?";
 }
 
-Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
+GroupRef connection_fields(const ConnInfo& conn, Direction dir, std::vector<Field> extra) {
+  std::vector<Field> fields;
+  fields.reserve(4 + extra.size());
+  fields.push_back({"conn_id", conn.conn_id});
+  fields.push_back({"src_addr", conn.source(dir).to_string()});
+  fields.push_back({"dst_addr", conn.destination(dir).to_string()});
+  fields.push_back({"direction", direction_arrow(dir)});
+  for (Field& f : extra) fields.push_back(std::move(f));
+  return std::make_shared<const FieldGroup>(std::move(fields));
+}
+
+Record base_record(const GroupRef& fields, Timestamp ts) {
   Record r;
-  const bool c2s = dir == Direction::kClientToServer;
-  // The tracker sets the text once per connection; a ConnInfo made by hand may lack it.
-  const std::string client = conn.client_text.empty() ? conn.client.to_string() : std::string();
-  const std::string server = conn.server_text.empty() ? conn.server.to_string() : std::string();
-  const std::string& client_text = client.empty() ? conn.client_text : client;
-  const std::string& server_text = server.empty() ? conn.server_text : server;
   r.add("ts", ts);
-  r.add("conn_id", conn.conn_id);
-  r.add("src_addr", c2s ? client_text : server_text);
-  r.add("dst_addr", c2s ? server_text : client_text);
-  r.add("direction", direction_arrow(dir));
+  r.add_group(fields);
   return r;
+}
+
+Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
+  const GroupRef& made = conn.fields[dir == Direction::kClientToServer ? 0 : 1];
+  return base_record(made ? made : connection_fields(conn, dir), ts);
 }
 
 const std::vector<std::string>& dumper_names() {

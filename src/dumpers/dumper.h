@@ -43,9 +43,13 @@ class Dumper {
   virtual bool wants_data() const { return true; }
 };
 
-/// The fields every record about a connection starts with: ts, conn_id, src_addr, dst_addr,
-/// direction.
+/// conn_id, src_addr, dst_addr and direction of one direction of a connection, then `extra`
+/// (a dumper's session fields): one group, shared by all the records that carry it.
+GroupRef connection_fields(const ConnInfo& conn, Direction dir, std::vector<Field> extra = {});
+/// A record that starts with ts and the connection's fields for `dir`.
 Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts);
+/// A record that starts with ts and a group made by connection_fields.
+Record base_record(const GroupRef& fields, Timestamp ts);
 
 /// What the protocol dumpers let a user choose.
 struct DumperOptions {

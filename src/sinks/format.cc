@@ -160,6 +160,8 @@ char* write_escaped(std::string_view s, char* p) {
   }
 }
 
+const std::string& group_json(const FieldGroup& group);
+
 size_t value_bound(const Value& v) {
   switch (v.v.index()) {
     case 0:
@@ -178,12 +180,14 @@ size_t value_bound(const Value& v) {
       for (const Value& x : std::get<Array>(v.v)) n += value_bound(x) + 1;
       return n;
     }
-    default: {
+    case 7: {
       size_t n = 2;
       for (const Member& m : std::get<Object>(v.v))
         n += escaped_bound(m.name) + 4 + value_bound(m.value);
       return n;
     }
+    default:
+      return group_json(*std::get<GroupRef>(v.v)).size() + 2;  // its members, and braces or a comma
   }
 }
 
@@ -219,6 +223,12 @@ char* write_value(const Value& v, char* p) {
       *p++ = ']';
       return p;
     }
+    case 8: {  // a group standing as a value: an object of its fields
+      *p++ = '{';
+      p = put(p, group_json(*std::get<GroupRef>(v.v)));
+      *p++ = '}';
+      return p;
+    }
     default: {
       const Object& o = std::get<Object>(v.v);
       *p++ = '{';
@@ -231,6 +241,37 @@ char* write_value(const Value& v, char* p) {
       }
       *p++ = '}';
       return p;
+    }
+  }
+}
+
+// A group's fields as JSON members, `"key":value` joined by commas: made once per group.
+const std::string& group_json(const FieldGroup& group) {
+  return group.rendered([](const std::vector<Field>& fields) {
+    size_t bound = 0;
+    for (const Field& f : fields) bound += f.key.size() + 4 + value_bound(f.value);
+    std::string out(bound, '\0');
+    char* p = out.data();
+    for (const Field& f : fields) {
+      if (p != out.data()) *p++ = ',';
+      *p++ = '"';
+      p = put(p, f.key);
+      p = put(p, "\":");
+      p = write_value(f.value, p);
+    }
+    out.resize(static_cast<size_t>(p - out.data()));
+    return out;
+  });
+}
+
+// Calls fn for every field of the record, the fields of groups in their place.
+template <typename Fn>
+void for_each_field(const std::vector<Field>& fields, Fn&& fn) {
+  for (const Field& f : fields) {
+    if (const auto* group = std::get_if<GroupRef>(&f.value.v)) {
+      for_each_field((*group)->fields(), fn);
+    } else {
+      fn(f);
     }
   }
 }
@@ -282,13 +323,13 @@ void append_ltsv_value(const Value& v, std::string& out) {
 
 void append_ltsv(const Record& r, std::string& out) {
   bool first = true;
-  for (const Field& f : r.fields()) {
+  for_each_field(r.fields(), [&](const Field& f) {
     if (!first) out += '\t';
     first = false;
     append_ltsv_escaped(f.key, out);
     out += ':';
     append_ltsv_value(f.value, out);
-  }
+  });
   out += '\n';
 }
 
@@ -344,10 +385,10 @@ void append_console(const Record& r, std::string& out) {
     }
   }
   std::string blocks;
-  for (const Field& f : r.fields()) {
+  for_each_field(r.fields(), [&](const Field& f) {
     bool header = false;
     for (std::string_view key : kHeaderKeys) header |= (f.key == key && is_text(f.value));
-    if (header) continue;
+    if (header) return;
     const auto* s = std::get_if<std::string>(&f.value.v);
     if (s && s->find('\n') != std::string::npos) {
       blocks += f.key;
@@ -361,7 +402,7 @@ void append_console(const Record& r, std::string& out) {
         blocks += '\n';
         start = end + 1;
       }
-      continue;
+      return;
     }
     if (any) out += ' ';
     any = true;
@@ -372,7 +413,7 @@ void append_console(const Record& r, std::string& out) {
     } else {
       append_json_value(f.value, out);
     }
-  }
+  });
   out += '\n';
   out += blocks;
 }
@@ -408,6 +449,14 @@ char* write_json(const Record& record, char* p) {
   *p++ = '{';
   bool first = true;
   for (const Field& f : record.fields()) {
+    if (const auto* group = std::get_if<GroupRef>(&f.value.v)) {
+      const std::string& members = group_json(**group);
+      if (members.empty()) continue;
+      if (!first) *p++ = ',';
+      first = false;
+      p = put(p, members);
+      continue;
+    }
     if (!first) *p++ = ',';
     first = false;
     *p++ = '"';

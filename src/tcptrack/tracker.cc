@@ -100,9 +100,12 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
   c.key = key;
   c.counter = next_counter_++;
   c.info.conn_id = make_conn_id(seg.ts, options_.source_id, c.counter);
-  c.info.set_endpoints(src_is_client ? seg.src : seg.dst, src_is_client ? seg.dst : seg.src);
+  c.info.client = src_is_client ? seg.src : seg.dst;
+  c.info.server = src_is_client ? seg.dst : seg.src;
   c.info.first_seen = seg.ts;
   c.info.mid_stream = !syn;
+  c.info.fields[0] = connection_fields(c.info, Direction::kClientToServer);
+  c.info.fields[1] = connection_fields(c.info, Direction::kServerToClient);
   c.last_seen = seg.ts;
   c.lru_pos = lru_.insert(lru_.end(), &c);
   c.decoder = dumper_.open(c.info, seg.ts);

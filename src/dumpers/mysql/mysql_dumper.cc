@@ -493,11 +493,16 @@ class MysqlDecoder : public Decoder {
 
   // ---- records -------------------------------------------------------------------------------
 
+  // ts, the connection's fields and the session's, the latter made once per session change.
   Record record(Direction dir, Timestamp ts) const {
-    Record r = base_record(conn_, dir, ts);
-    if (!username_.empty()) r.add("username", username_);
-    if (!database_.empty()) r.add("database", database_);
-    return r;
+    GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
+    if (!fields) {
+      std::vector<Field> session;
+      if (!username_.empty()) session.push_back({"username", username_});
+      if (!database_.empty()) session.push_back({"database", database_});
+      fields = connection_fields(conn_, dir, std::move(session));
+    }
+    return base_record(fields, ts);
   }
 
   std::string text(std::span<const uint8_t> bytes) const {
@@ -676,6 +681,7 @@ class MysqlDecoder : public Decoder {
       auth_plugin_ = std::string(plugin);
     username_ = std::string(user);
     database_ = std::string(db);
+    session_[0] = session_[1] = nullptr;
 
     Request& q = add_request(0, seq, true);
     q.rec.add("message_type", "HandshakeResponse");
@@ -1041,6 +1047,7 @@ class MysqlDecoder : public Decoder {
     if (q.has_error) return;
     if (!q.new_database.empty()) database_ = q.new_database;
     if (!q.new_username.empty()) username_ = q.new_username;
+    session_[0] = session_[1] = nullptr;
     if (!q.new_charset.empty()) charset_ = mysql::charset_named(q.new_charset);
   }
 
@@ -1194,6 +1201,7 @@ class MysqlDecoder : public Decoder {
   std::deque<Request> pending_;
   std::unordered_map<uint32_t, Statement> statements_;
   std::string username_, database_;
+  mutable GroupRef session_[2];  // record() makes them from the two above
   mysql::Charset charset_{"utf8mb4", nullptr};
   std::string server_version_;
   uint32_t connection_id_ = 0;

@@ -329,12 +329,17 @@ class PgDecoder : public Decoder {
 
   // ---- records -------------------------------------------------------------------------------
 
+  // ts, the connection's fields and the session's, the latter made once per session change.
   Record record(Direction dir, Timestamp ts) const {
-    Record r = base_record(conn_, dir, ts);
-    if (!username_.empty()) r.add("username", username_);
-    if (!database_.empty()) r.add("database", database_);
-    if (!application_name_.empty()) r.add("application_name", application_name_);
-    return r;
+    GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
+    if (!fields) {
+      std::vector<Field> session;
+      if (!username_.empty()) session.push_back({"username", username_});
+      if (!database_.empty()) session.push_back({"database", database_});
+      if (!application_name_.empty()) session.push_back({"application_name", application_name_});
+      fields = connection_fields(conn_, dir, std::move(session));
+    }
+    return base_record(fields, ts);
   }
 
   void decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
@@ -474,6 +479,7 @@ class PgDecoder : public Decoder {
       if (name == "application_name") application_name_ = value;
     }
     if (database_.empty()) database_ = username_;  // the server's default
+    session_[0] = session_[1] = nullptr;
     Request& q = add_request(0, "StartupMessage", Wait::kReady);
     q.rec.add("protocol_version", std::to_string(code >> 16) + "." + std::to_string(code & 0xFFFF));
     Object all;
@@ -864,6 +870,7 @@ class PgDecoder : public Decoder {
   std::unordered_map<std::string, Statement> statements_;
   std::unordered_map<std::string, Portal> portals_;
   std::string username_, database_, application_name_;
+  mutable GroupRef session_[2];  // record() makes them from the three above
   std::string auth_method_;
   bool sasl_started_ = false;
   int32_t encryption_request_ = 0;
