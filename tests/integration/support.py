@@ -166,6 +166,8 @@ def tshark_mysql(path, port):
         if int(f["tcp.srcport"][0]) != port:
             s["client_port"] = int(f["tcp.srcport"][0])
         texts = list(f.get("mysql.query", [])) + list(f.get("mysql.schema", []))
+        # tshark shows strings up to a NUL; mysqlslap ends its queries with one (tcpdp keeps it)
+        texts = [t.rstrip("\x00") for t in texts]
         for cmd in f.get("mysql.command", []):
             s["commands"].append((int(cmd), texts.pop(0) if int(cmd) in (2, 3, 22) and texts else None))
         s["error_codes"] += [int(c) for c in f.get("mysql.error_code", [])]

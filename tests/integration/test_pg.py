@@ -6,7 +6,7 @@ import json
 import os
 import unittest
 
-from support import PG_FRONTEND_TYPES, pcap, records, run, tshark_pg_messages
+from support import PCAPS, PG_FRONTEND_TYPES, pcap, records, run, tshark_pg_messages
 
 import pg_workload
 
@@ -136,8 +136,7 @@ class BinaryParameters(unittest.TestCase):
     rendering of each binary value (pg_params.expected.json) is what tcpdp must print."""
 
     def test_bind_values(self):
-        expected = pg_workload.load_params_expected(os.path.join(os.environ.get("TCPDP_PCAPS", ""),
-                                                                 "pg_params.expected.json"))
+        expected = pg_workload.load_params_expected(os.path.join(PCAPS, "pg_params.expected.json"))
         recs = pg_records("pg_params.pcap", pg_workload.PG_PORT)
         binds = [r for r in recs if r.get("message_type") == "B"]
         executes = [r for r in recs if r.get("message_type") == "E"]

@@ -524,7 +524,8 @@ class MysqlDecoder : public Decoder {
     flush_done();
   }
 
-  Request& add_request(uint8_t command, uint8_t seq, bool waits) {
+  // `database`, when given, replaces the session's on this record only (COM_INIT_DB's own).
+  Request& add_request(uint8_t command, uint8_t seq, bool waits, std::string_view database = {}) {
     if (pending_.size() >= options_.max_pending) {
       for (Request& r : pending_) {
         if (!r.done) {
@@ -535,7 +536,15 @@ class MysqlDecoder : public Decoder {
       flush_done();
     }
     Request& q = pending_.emplace_back();
-    q.rec = record(Direction::kClientToServer, client_.msg_ts);
+    if (database.empty()) {
+      q.rec = record(Direction::kClientToServer, client_.msg_ts);
+    } else {
+      std::vector<Field> session;
+      if (!username_.empty()) session.push_back({"username", username_});
+      session.push_back({"database", database});
+      q.rec = base_record(connection_fields(conn_, Direction::kClientToServer, std::move(session)),
+                          client_.msg_ts);
+    }
     q.start = client_.msg_ts;
     q.command = command;
     q.done = !waits || !options_.pair_responses || !pairing_;
@@ -719,7 +728,8 @@ class MysqlDecoder : public Decoder {
       emit_now(std::move(rec));
       return;
     }
-    Request& q = add_request(cmd, seq, !unanswered(cmd));
+    const std::string new_database = cmd == kInitDb ? text(r.rest()) : std::string();
+    Request& q = add_request(cmd, seq, !unanswered(cmd), new_database);
     switch (cmd) {
       case kQuery: {
         const std::string sql = text(r.rest());
@@ -727,9 +737,8 @@ class MysqlDecoder : public Decoder {
         q.new_charset = set_names(sql);
         break;
       }
-      case kInitDb:
-        q.new_database = text(r.rest());
-        q.rec.add("database", q.new_database);  // replaces nothing: the record's session is first
+      case kInitDb:  // the record's database is the one asked for
+        q.new_database = new_database;
         break;
       case kStmtPrepare:
         q.prepare_query = text(r.rest());
@@ -1126,7 +1135,8 @@ class MysqlDecoder : public Decoder {
           }
           columns_left_ = columns;
           q.have_rows = q.has_outcome = true;
-          resp_ = metadata ? Resp::kColumnDefs : Resp::kRows;
+          // Without the definitions (cached), the EOF that ends them is still sent.
+          resp_ = metadata ? Resp::kColumnDefs : deprecate_eof ? Resp::kRows : Resp::kColumnsEof;
         }
         return;
       case Resp::kColumnDefs:
