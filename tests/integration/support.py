@@ -172,3 +172,19 @@ def tshark_mysql(path, port):
             s["commands"].append((int(cmd), texts.pop(0) if int(cmd) in (2, 3, 22) and texts else None))
         s["error_codes"] += [int(c) for c in f.get("mysql.error_code", [])]
     return [streams[k] for k in sorted(streams)]
+
+
+def dumper_records(dumper, name, port, *extra):
+    """The records of `tcpdp read NAME -d DUMPER -t PORT`, failing on a non-zero exit."""
+    rc, out, err = run(["read", pcap(name), "-d", dumper, "-t", str(port)] + list(extra))
+    assert rc == 0, err
+    return records(out)
+
+
+def by_client_port(recs):
+    """Records grouped by the client's port, connections in order of appearance."""
+    conns = {}
+    for r in recs:
+        client = r["src_addr"] if r["direction"] == "->" else r["dst_addr"]
+        conns.setdefault(int(client.rsplit(":", 1)[1]), []).append(r)
+    return conns

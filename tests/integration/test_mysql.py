@@ -1,29 +1,18 @@
 """`tcpdp read -d mysql` on real MariaDB traffic: every command, its text and its outcome, checked
 against tshark's MySQL dissector and against what the workload sent."""
 
-import collections
 import unittest
 
 import json
 import os
 
-from support import PCAPS, pcap, records, run, tshark_mysql
+from support import PCAPS, by_client_port, dumper_records, pcap, tshark_mysql
 
 import mysql_workload as workload
 
 
 def mysql_records(name, port, *extra):
-    rc, out, err = run(["read", pcap(name), "-d", "mysql", "-t", str(port)] + list(extra))
-    assert rc == 0, err
-    return records(out)
-
-
-def by_client_port(recs):
-    conns = collections.OrderedDict()
-    for r in recs:
-        client = r["src_addr"] if r["direction"] == "->" else r["dst_addr"]
-        conns.setdefault(int(client.rsplit(":", 1)[1]), []).append(r)
-    return conns
+    return dumper_records("mysql", name, port, *extra)
 
 
 class AgainstTshark(unittest.TestCase):

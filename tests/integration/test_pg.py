@@ -1,28 +1,18 @@
 """`tcpdp read -d pg` on real PostgreSQL traffic: every client message, its text and its outcome,
 checked against tshark's PostgreSQL dissector and against what the workload sent."""
 
-import collections
 import json
 import os
 import unittest
 
-from support import PCAPS, PG_FRONTEND_TYPES, pcap, records, run, tshark_pg_messages
+from support import (PCAPS, PG_FRONTEND_TYPES, by_client_port, dumper_records, pcap, records, run,
+                     tshark_pg_messages)
 
 import pg_workload
 
 
 def pg_records(name, port, *extra):
-    rc, out, err = run(["read", pcap(name), "-d", "pg", "-t", str(port)] + list(extra))
-    assert rc == 0, err
-    return records(out)
-
-
-def by_client_port(recs):
-    conns = collections.OrderedDict()
-    for r in recs:
-        client = r["src_addr"] if r["direction"] == "->" else r["dst_addr"]
-        conns.setdefault(int(client.rsplit(":", 1)[1]), []).append(r)
-    return conns
+    return dumper_records("pg", name, port, *extra)
 
 
 class AgainstTshark(unittest.TestCase):
@@ -32,7 +22,7 @@ class AgainstTshark(unittest.TestCase):
         recs = pg_records(name, port)
         self.assertFalse([r for r in recs if "decode_error" in r], "decode errors in a clean capture")
         mine = by_client_port(recs)
-        theirs = collections.OrderedDict()
+        theirs = {}
         for m in tshark_pg_messages(pcap(name), port):
             client_port = m["srcport"] if m["frontend"] else None
             theirs.setdefault(m["stream"], {"port": None, "msgs": []})

@@ -3,7 +3,6 @@
 #include <zlib.h>
 
 #include <cctype>
-#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -12,6 +11,7 @@
 #include "dumpers/mysql/mysql_charset.h"
 #include "dumpers/mysql/mysql_values.h"
 #include "dumpers/mysql/mysql_wire.h"
+#include "dumpers/request_queue.h"
 
 namespace tcpdp {
 namespace {
@@ -168,7 +168,7 @@ uint32_t le24(const uint8_t* p) { return p[0] | p[1] << 8 | static_cast<uint32_t
 class MysqlDecoder : public Decoder {
  public:
   MysqlDecoder(const ConnInfo& conn, RecordSink& sink, const MysqlOptions& options)
-      : conn_(conn), sink_(sink), options_(options) {
+      : conn_(conn), options_(options), pending_(sink, options.max_pending) {
     if (conn.mid_stream) {
       // The handshake was missed: assume commands, find packet boundaries, pair nothing until
       // the server has finished an answer.
@@ -518,24 +518,13 @@ class MysqlDecoder : public Decoder {
   }
 
   void emit_now(Record r) {
-    Request& q = pending_.emplace_back();
-    q.rec = std::move(r);
-    q.done = true;
+    pending_.push_done(std::move(r));
     flush_done();
   }
 
   // `database`, when given, replaces the session's on this record only (COM_INIT_DB's own).
   Request& add_request(uint8_t command, uint8_t seq, bool waits, std::string_view database = {}) {
-    if (pending_.size() >= options_.max_pending) {
-      for (Request& r : pending_) {
-        if (!r.done) {
-          r.done = true;
-          break;
-        }
-      }
-      flush_done();
-    }
-    Request& q = pending_.emplace_back();
+    Request& q = pending_.push();
     if (database.empty()) {
       q.rec = record(Direction::kClientToServer, client_.msg_ts);
     } else {
@@ -583,11 +572,9 @@ class MysqlDecoder : public Decoder {
   }
 
   void flush_done() {
-    while (!pending_.empty() && pending_.front().done) {
-      if (handshake_ == &pending_.front()) handshake_ = nullptr;
-      sink_.write(std::move(pending_.front().rec));
-      pending_.pop_front();
-    }
+    pending_.flush([this](const Request& r) {
+      if (handshake_ == &r) handshake_ = nullptr;
+    });
   }
 
   void suspend_pairing() {
@@ -597,12 +584,7 @@ class MysqlDecoder : public Decoder {
     flush_done();
   }
 
-  Request* waiting() {
-    for (Request& r : pending_) {
-      if (!r.done) return &r;
-    }
-    return nullptr;
-  }
+  Request* waiting() { return pending_.waiting(); }
 
   // ---- packets -------------------------------------------------------------------------------
 
@@ -1199,7 +1181,6 @@ class MysqlDecoder : public Decoder {
   }
 
   ConnInfo conn_;
-  RecordSink& sink_;
   MysqlOptions options_;
   Side client_;
   Side server_;
@@ -1208,7 +1189,7 @@ class MysqlDecoder : public Decoder {
   uint64_t columns_left_ = 0;
   uint16_t prep_params_ = 0;
   uint16_t prep_columns_ = 0;
-  std::deque<Request> pending_;
+  RequestQueue<Request> pending_;  // commands in order; written once done
   std::unordered_map<uint32_t, Statement> statements_;
   std::string username_, database_;
   mutable GroupRef session_[2];  // record() makes them from the two above

@@ -1,12 +1,12 @@
 #include "dumpers/pg/pg_dumper.h"
 
-#include <deque>
 #include <string>
 #include <unordered_map>
 
 #include "dumpers/pg/pg_messages.h"
 #include "dumpers/pg/pg_values.h"
 #include "dumpers/pg/pg_wire.h"
+#include "dumpers/request_queue.h"
 
 namespace tcpdp {
 namespace {
@@ -55,7 +55,7 @@ const char* transaction_status_name(uint8_t s) {
 class PgDecoder : public Decoder {
  public:
   PgDecoder(const ConnInfo& conn, RecordSink& sink, const PgOptions& options)
-      : conn_(conn), sink_(sink), options_(options) {
+      : conn_(conn), options_(options), pending_(sink, options.max_pending) {
     // Picked up mid-way: both sides look for a message boundary, nothing is paired until the
     // server's next ReadyForQuery.
     const Mode start = conn.mid_stream ? Mode::kOutOfSync : Mode::kStartup;
@@ -352,23 +352,12 @@ class PgDecoder : public Decoder {
 
   // Writes a record that answers nothing, after the requests still waiting before it.
   void emit_now(Record r) {
-    Request& q = pending_.emplace_back();
-    q.rec = std::move(r);
-    q.done = true;
+    pending_.push_done(std::move(r));
     flush_done();
   }
 
   Request& add_request(uint8_t type, const char* message_type, Wait wait) {
-    if (pending_.size() >= options_.max_pending) {
-      for (Request& r : pending_) {
-        if (!r.done) {
-          r.done = true;
-          break;
-        }
-      }
-      flush_done();
-    }
-    Request& q = pending_.emplace_back();
+    Request& q = pending_.push();
     q.rec = record(Direction::kClientToServer, client_.msg_ts);
     q.rec.add("message_type", message_type ? message_type : type_name(type));
     q.start = client_.msg_ts;
@@ -414,13 +403,10 @@ class PgDecoder : public Decoder {
   }
 
   void flush_done() {
-    while (!pending_.empty() && pending_.front().done) {
-      Request& front = pending_.front();
-      if (startup_ == &front) startup_ = nullptr;
-      if (copy_target_ == &front) copy_target_ = nullptr;
-      sink_.write(std::move(front.rec));
-      pending_.pop_front();
-    }
+    pending_.flush([this](const Request& r) {
+      if (startup_ == &r) startup_ = nullptr;
+      if (copy_target_ == &r) copy_target_ = nullptr;
+    });
   }
 
   void suspend_pairing() {
@@ -432,12 +418,7 @@ class PgDecoder : public Decoder {
   }
 
   // The oldest request still waiting for its answer.
-  Request* waiting() {
-    for (Request& r : pending_) {
-      if (!r.done) return &r;
-    }
-    return nullptr;
-  }
+  Request* waiting() { return pending_.waiting(); }
 
   // ---- client --------------------------------------------------------------------------------
 
@@ -862,11 +843,10 @@ class PgDecoder : public Decoder {
   }
 
   ConnInfo conn_;
-  RecordSink& sink_;
   PgOptions options_;
   Side client_;
   Side server_;
-  std::deque<Request> pending_;  // client messages in order; written once done
+  RequestQueue<Request> pending_;  // client messages in order; written once done
   std::unordered_map<std::string, Statement> statements_;
   std::unordered_map<std::string, Portal> portals_;
   std::string username_, database_, application_name_;

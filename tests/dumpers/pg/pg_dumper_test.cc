@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sinks/format.h"
+#include "../conversation.h"
 
 using namespace tcpdp;
 
@@ -63,46 +63,12 @@ Bytes bind(const std::string& portal, const std::string& stmt, const std::vector
 Bytes execute(const std::string& portal) { return msg('E', cstr(portal) + i32(0)); }
 Bytes sync_msg() { return msg('S', ""); }
 
-struct Sink : RecordSink {
-  std::vector<std::string> lines;
-  void write(Record r) override {
-    std::string out;
-    append_formatted(r, Format::kJson, out);
-    lines.push_back(out);
-  }
-  std::string all() const {
-    std::string s;
-    for (const auto& l : lines) s += l;
-    return s;
-  }
+struct Conversation : test::Conversation<PgDumper, PgOptions> {
+  explicit Conversation(PgOptions o = {}, bool mid_stream = false)
+      : test::Conversation<PgDumper, PgOptions>(5432, o, mid_stream) {}
 };
 
-struct Conversation {
-  Sink sink;
-  PgDumper dumper;
-  std::unique_ptr<Decoder> decoder;
-  int64_t clock = 1000000;
-
-  explicit Conversation(PgOptions o = {}, bool mid_stream = false) : dumper(sink, o) {
-    ConnInfo info;
-    info.conn_id = "c";
-    info.client = Endpoint{*IpAddr::parse("127.0.0.1"), 50000};
-    info.server = Endpoint{*IpAddr::parse("127.0.0.1"), 5432};
-    info.mid_stream = mid_stream;
-    decoder = dumper.open(info, Timestamp{clock});
-  }
-  void feed(Direction d, const Bytes& b) {
-    decoder->on_data(d, Timestamp{clock += 100},
-                     {reinterpret_cast<const uint8_t*>(b.data()), b.size()});
-  }
-  void client(const Bytes& b) { feed(Direction::kClientToServer, b); }
-  void server(const Bytes& b) { feed(Direction::kServerToClient, b); }
-  void close() { decoder->on_close(Timestamp{clock += 100}, CloseReason::kFin); }
-};
-
-bool has(const std::string& line, const std::string& piece) {
-  return line.find(piece) != std::string::npos;
-}
+using test::has;
 
 void login(Conversation& c) {
   c.client(startup({{"user", "alice"}, {"database", "shop"}, {"application_name", "app"}}));
