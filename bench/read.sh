@@ -15,17 +15,25 @@
 #   tshark -r X -d tcp.port==55433,pgsql -Y pgsql -T fields -e pgsql.query   (once: it is slow)
 # against the targets: tcpdp <= 4x the floor, tshark >= 30x tcpdp's time, tcpdp peak RSS < 64 MiB.
 #
+# Then the MySQL dumper, the same way: it builds (once, cached) a capture of mariadb-slap traffic
+# against a throw-away MariaDB server and times on it, in the same run and with the same targets:
+#   tcpdump -r X -w /dev/null                                          (best of N)
+#   tcpdp read X -d mysql -t 53307 > /dev/null                         (best of N)
+#   tshark -r X -d tcp.port==53307,mysql -Y mysql -T fields -e mysql.query   (once)
+#
 # Run as root on Debian bookworm:  bash bench/read.sh
 # Knobs (environment):
 #   BENCH_MB=600          size target of the full capture in MB (10^6 bytes); the half file is a
 #                         prefix with half its packets
 #   BENCH_PG_MB=300       size target in MB of the pgbench -M extended capture (the -d pg part)
+#   BENCH_MYSQL_MB=200    size target in MB of the mariadb-slap capture (the -d mysql part)
 #   BENCH_PG_PREFIX_MB=0  if set, time the -d pg part (all three tools) on a prefix with about this
 #                         many MB worth of packets of that capture instead of the whole file (for
 #                         when tshark on the whole file takes too long); 0 = the whole file
 #   BENCH_TSHARK_MAX_MINUTES=30  kill tshark (and count it as failed) after this long
 #   BENCH_RUNS=3          timed runs per tool and file (best one reported; tshark runs once)
 #   BENCH_PORT=55433      TCP port of the throw-away PostgreSQL server (must be free)
+#   BENCH_MYSQL_PORT=53307  TCP port of the throw-away MariaDB server (must be free)
 #   BENCH_RUN_SECONDS=5   length of each pgbench run while capturing
 #   BENCH_MAX_MINUTES=60  give up generating after this long
 #   BENCH_DATA=bench/data where the captures are cached (delete a file to regenerate it)
@@ -34,11 +42,15 @@
 #                         with git archive into build-bench/rev-src, built in build-bench/rev), e.g.
 #                         HEAD while the working tree holds someone's unfinished changes
 #   PG_BIN=/usr/lib/postgresql/15/bin  PostgreSQL server binaries
+# MariaDB comes from the Debian packages (mariadb-server, mariadb-client: mariadbd,
+# mariadb-install-db, mariadb-admin, mariadb, mariadb-slap).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_MB=${BENCH_MB:-600}
 BENCH_PG_MB=${BENCH_PG_MB:-300}
+BENCH_MYSQL_MB=${BENCH_MYSQL_MB:-200}
+BENCH_MYSQL_PORT=${BENCH_MYSQL_PORT:-53307}
 BENCH_PG_PREFIX_MB=${BENCH_PG_PREFIX_MB:-0}
 BENCH_TSHARK_MAX_MINUTES=${BENCH_TSHARK_MAX_MINUTES:-30}
 BENCH_RUNS=${BENCH_RUNS:-3}
@@ -50,13 +62,14 @@ BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 log() { printf '[read.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in BENCH_MB BENCH_PG_MB BENCH_TSHARK_MAX_MINUTES BENCH_RUNS BENCH_PORT BENCH_RUN_SECONDS \
-  BENCH_MAX_MINUTES; do
+for v in BENCH_MB BENCH_PG_MB BENCH_MYSQL_MB BENCH_TSHARK_MAX_MINUTES BENCH_RUNS BENCH_PORT \
+  BENCH_MYSQL_PORT BENCH_RUN_SECONDS BENCH_MAX_MINUTES; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 [[ $BENCH_PG_PREFIX_MB =~ ^(0|[1-9][0-9]*)$ ]] ||
   die "BENCH_PG_PREFIX_MB must be 0 or a positive integer (got '$BENCH_PG_PREFIX_MB')"
-[[ $(id -u) -eq 0 ]] || die "run as root (it installs packages, captures on lo and runs PostgreSQL)"
+[[ $BENCH_MYSQL_PORT != "$BENCH_PORT" ]] || die "BENCH_MYSQL_PORT and BENCH_PORT must differ"
+[[ $(id -u) -eq 0 ]] || die "run as root (it installs packages, captures on lo and runs PostgreSQL and MariaDB)"
 
 # ---------------------------------------------------------------------------------------------
 # 1. Dependencies and the tcpdp binary
@@ -73,6 +86,10 @@ install_deps() {
     need+=(postgresql)
   fi
   command -v pgbench >/dev/null || need+=(postgresql)
+  command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || need+=(mariadb-server)
+  command -v mariadb-install-db >/dev/null || need+=(mariadb-server)
+  command -v mariadb-slap >/dev/null || need+=(mariadb-client)
+  command -v mariadb-admin >/dev/null || need+=(mariadb-client)
   if [[ -z ${TCPDP:-} ]]; then
     command -v cmake >/dev/null || need+=(cmake)
     command -v g++ >/dev/null || need+=(g++)
@@ -97,6 +114,9 @@ fi
 PGBENCH=$(command -v pgbench || true)
 [[ -n $PGBENCH ]] || PGBENCH=$PG_BIN/pgbench
 id postgres >/dev/null 2>&1 || die "no 'postgres' user (is the postgresql package installed?)"
+MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+[[ -x $MARIADBD ]] || die "no mariadbd (is the mariadb-server package installed?)"
+id mysql >/dev/null 2>&1 || die "no 'mysql' user (is the mariadb-server package installed?)"
 
 # git_state: ", commit ABC" (+ a note on uncommitted changes) for the checkout, or nothing.
 git_state() {
@@ -140,7 +160,7 @@ fi
 [[ -x $TCPDP ]] || die "tcpdp binary '$TCPDP' is not executable"
 
 # ---------------------------------------------------------------------------------------------
-# 2. The captures: real pgbench traffic on loopback
+# 2. The captures: real pgbench and mariadb-slap traffic on loopback
 # ---------------------------------------------------------------------------------------------
 mkdir -p "$BENCH_DATA"
 FULL=$BENCH_DATA/pgbench-${BENCH_MB}MB.pcap
@@ -151,11 +171,14 @@ if ((BENCH_PG_PREFIX_MB > 0)); then
 else
   PGX_PREFIX=""
 fi
+MYX=$BENCH_DATA/mysqlslap-${BENCH_MYSQL_MB}MB.pcap
 OUT=""  # the capture being generated
+CAP_PORT=""  # the port of the server being captured
 
 TMP=""
 WORK=""
 PG_STARTED=0
+MY_PID=""
 TCPDUMP_PID=""
 PGBENCH_PID=""
 cleanup() {
@@ -168,6 +191,10 @@ cleanup() {
   fi
   if ((PG_STARTED)); then
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/pgdata" -m immediate -w stop >/dev/null 2>&1
+  fi
+  if [[ -n $MY_PID ]]; then
+    kill -KILL "$MY_PID" 2>/dev/null
+    wait "$MY_PID" 2>/dev/null
   fi
   [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
   [[ -n $OUT ]] && rm -f "$OUT.tmp" "$OUT.tmp.log"
@@ -225,22 +252,99 @@ pgbench_run() {
   echo "pgbench -c 8 -j 2 -T $BENCH_RUN_SECONDS $*: $tps" >>"$OUT.tmp.log"
 }
 
-# generate_capture FILE TARGET_MB MODE...: captures pgbench traffic into FILE (and FILE.log) until
-# it reaches TARGET_MB MB, cycling through the pgbench option lists MODE...; sets LAST_GEN_SECONDS.
-generate_capture() {
-  local gen_start=$SECONDS
-  OUT=$1
-  local target_mb=$2
-  shift 2
-  local modes=("$@") target_bytes=$((target_mb * 1000000))
+# The PostgreSQL side of generate_capture: pg_start (server and pgbench -i), pg_load MODE...,
+# pg_stop.
+pg_start() {
+  CAP_PORT=$BENCH_PORT
   start_postgres
   log "pgbench -i -s 10"
   "$PGBENCH" -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -i -s 10 -q postgres >"$TMP/init.log" 2>&1 ||
     { cat "$TMP/init.log" >&2; die "pgbench -i failed"; }
+}
+pg_load() { pgbench_run "$@"; }
+pg_stop() { stop_postgres; }
 
-  log "capturing tcp port $BENCH_PORT on lo into $OUT until it reaches $target_mb MB"
+# The MariaDB side: a throw-away mariadbd (as user mysql) in a temp dir on 127.0.0.1 with no
+# durability (the disk is not what is measured), a user tcpdp@127.0.0.1 with a password made over
+# the unix socket (not captured), and mariadb-slap over TCP without TLS.
+mysql_start() {
+  CAP_PORT=$BENCH_MYSQL_PORT
+  TMP=$(mktemp -d /tmp/tcpdp-bench.XXXXXX)
+  chown mysql: "$TMP"
+  chmod 700 "$TMP"
+  port_in_use "$BENCH_MYSQL_PORT" &&
+    die "port $BENCH_MYSQL_PORT on 127.0.0.1 is in use: set BENCH_MYSQL_PORT"
+  log "starting MariaDB ($MARIADBD) in $TMP on 127.0.0.1:$BENCH_MYSQL_PORT"
+  mariadb-install-db --no-defaults --user=mysql --datadir="$TMP/data" \
+    --auth-root-authentication-method=socket --skip-test-db >"$TMP/install.log" 2>&1 ||
+    { cat "$TMP/install.log" >&2; die "mariadb-install-db failed"; }
+  "$MARIADBD" --no-defaults --user=mysql --datadir="$TMP/data" --socket="$TMP/mysqld.sock" \
+    --port="$BENCH_MYSQL_PORT" --bind-address=127.0.0.1 --pid-file="$TMP/mysqld.pid" \
+    --log-error="$TMP/error.log" --skip-name-resolve --skip-log-bin --max-connections=100 \
+    --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+    </dev/null >/dev/null 2>&1 &
+  MY_PID=$!
+  local i
+  for ((i = 0; ; i++)); do
+    mariadb-admin --no-defaults --socket="$TMP/mysqld.sock" -u root ping >/dev/null 2>&1 && break
+    kill -0 "$MY_PID" 2>/dev/null || { cat "$TMP/error.log" >&2; die "mariadbd exited"; }
+    ((i < 600)) || { cat "$TMP/error.log" >&2; die "mariadbd did not answer within 60 s"; }
+    sleep 0.1
+  done
+  mariadb --no-defaults --socket="$TMP/mysqld.sock" -u root -e \
+    "CREATE USER 'tcpdp'@'127.0.0.1' IDENTIFIED BY 'tcpdp'; GRANT ALL ON *.* TO 'tcpdp'@'127.0.0.1';" ||
+    { cat "$TMP/error.log" >&2; die "MariaDB setup failed"; }
+}
+
+# One mariadb-slap run in the background (so Ctrl-C and the trap can stop it). Each iteration
+# creates the schema mysqlslap, fills t1 with 100 rows, runs the load from 20 new connections and
+# drops the schema again.
+mysql_load() {
+  mariadb-slap --no-defaults --host=127.0.0.1 --port="$BENCH_MYSQL_PORT" --protocol=tcp \
+    --user=tcpdp --password=tcpdp --skip-ssl --concurrency=20 --auto-generate-sql \
+    "$@" >"$TMP/slap.log" 2>&1 &
+  PGBENCH_PID=$!
+  local rc=0
+  wait "$PGBENCH_PID" || rc=$?
+  PGBENCH_PID=""
+  if ((rc != 0)); then
+    cat "$TMP/slap.log" >&2
+    die "mariadb-slap $* failed (exit $rc)"
+  fi
+  local avg
+  avg=$(grep -m1 "Average number of seconds" "$TMP/slap.log" | sed 's/^[[:space:]]*//' || true)
+  log "  mariadb-slap $*: ${avg:-?}"
+  echo "mariadb-slap --concurrency=20 $*: ${avg:-?}" >>"$OUT.tmp.log"
+}
+
+mysql_stop() {
+  local i
+  kill -TERM "$MY_PID" 2>/dev/null || die "mariadbd is gone"
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "$MY_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$MY_PID" 2>/dev/null || true
+  wait "$MY_PID" 2>/dev/null || true
+  MY_PID=""
+  rm -rf "$TMP"
+  TMP=""
+}
+
+# generate_capture FILE TARGET_MB SERVER MODE...: starts the throw-away SERVER (pg or mysql),
+# captures its traffic into FILE (and FILE.log) until it reaches TARGET_MB MB, running the load
+# (pgbench or mariadb-slap) with the option lists MODE... in turn; sets LAST_GEN_SECONDS.
+generate_capture() {
+  local gen_start=$SECONDS
+  OUT=$1
+  local target_mb=$2 server=$3
+  shift 3
+  local modes=("$@") target_bytes=$((target_mb * 1000000))
+  "${server}_start"
+
+  log "capturing tcp port $CAP_PORT on lo into $OUT until it reaches $target_mb MB"
   rm -f "$OUT.tmp" "$OUT.tmp.log"
-  tcpdump -i lo -s 0 -B 262144 --immediate-mode -Z root -w "$OUT.tmp" "tcp port $BENCH_PORT" \
+  tcpdump -i lo -s 0 -B 262144 --immediate-mode -Z root -w "$OUT.tmp" "tcp port $CAP_PORT" \
     2>"$TMP/tcpdump.log" &
   TCPDUMP_PID=$!
   local waited=0
@@ -260,11 +364,11 @@ generate_capture() {
       die "capture still at $now bytes after $BENCH_MAX_MINUTES minutes (BENCH_MAX_MINUTES)"
     before=$now
     # shellcheck disable=SC2086  # the mode is a list of options
-    pgbench_run ${modes[i % ${#modes[@]}]}
+    "${server}_load" ${modes[i % ${#modes[@]}]}
     ((++i))
     now=$(file_size "$OUT.tmp")
     log "  capture: $((now / 1000000)) MB"
-    ((now > before)) || die "the capture did not grow during a pgbench run"
+    ((now > before)) || die "the capture did not grow during a load run"
   done
 
   # Let tcpdump drain what is still in the kernel ring, then SIGINT so it flushes and closes.
@@ -279,11 +383,11 @@ generate_capture() {
     log "warning: tcpdump dropped $dropped packets: some streams of the capture have gaps"
   fi
   echo "tcpdump: $(grep -E "captured|dropped" "$TMP/tcpdump.log" | paste -sd ";" | sed "s/;/, /g")" >>"$OUT.tmp.log"
-  stop_postgres
+  "${server}_stop"
   mv "$OUT.tmp.log" "$OUT.log"
   mv "$OUT.tmp" "$OUT"
   LAST_GEN_SECONDS=$((SECONDS - gen_start))
-  log "capture done: $(file_size "$OUT") bytes; generation (server, pgbench -i, $i pgbench runs) took ${LAST_GEN_SECONDS}s"
+  log "capture done: $(file_size "$OUT") bytes; generation (server, setup, $i load runs) took ${LAST_GEN_SECONDS}s"
   OUT=""
 }
 
@@ -295,9 +399,11 @@ count_packets() {
   fi
 }
 
-# gen_summary FILE: "N pgbench runs (modes); tcpdump: captured, dropped" from FILE.log.
+# gen_summary FILE [TOOL]: "N TOOL runs (modes); tcpdump: captured, dropped" from FILE.log; TOOL is
+# pgbench (the default) or mariadb-slap.
 gen_summary() {
-  echo "$(grep -c "^pgbench" "$1.log") pgbench runs ($(grep "^pgbench" "$1.log" | sed -E "s/^pgbench -c 8 -j 2 -T [0-9]+ ([^:]*):.*/\1/" | sort -u | paste -sd ";" | sed "s/;/; /g")); $(grep "^tcpdump:" "$1.log" | tail -n 1)"
+  local tool=${2:-pgbench}
+  echo "$(grep -c "^$tool " "$1.log") $tool runs ($(grep "^$tool " "$1.log" | sed -E "s/^$tool (-c 8 -j 2 -T [0-9]+|--concurrency=20) ([^:]*):.*/\2/" | sort -u | paste -sd ";" | sed "s/;/; /g")); $(grep "^tcpdump:" "$1.log" | tail -n 1)"
 }
 
 GEN_SECONDS=""
@@ -311,7 +417,7 @@ else
   # long-lived connections and a new connection per transaction (-C). Short runs, the -C ones
   # first in the cycle: the mix repeats several times, so the half-size prefix holds the same kinds
   # of traffic as the full file (closed connections are what the tracker keeps for a while).
-  generate_capture "$FULL" "$BENCH_MB" \
+  generate_capture "$FULL" "$BENCH_MB" pg \
     "-M extended -C" \
     "-M simple -C -S" \
     "-M simple" \
@@ -338,7 +444,7 @@ if [[ -s $PGX ]]; then
   log "using cached capture $PGX (delete it to regenerate)"
 else
   rm -f "$PGX.log" "${PGX%.pcap}"-first*MB.pcap
-  generate_capture "$PGX" "$BENCH_PG_MB" "-M extended -C" "-M extended" "-M extended"
+  generate_capture "$PGX" "$BENCH_PG_MB" pg "-M extended -C" "-M extended" "-M extended"
   PG_GEN_SECONDS=$LAST_GEN_SECONDS
 fi
 PGX_PACKETS=$(count_packets "$PGX")
@@ -358,27 +464,56 @@ if [[ -n $PGX_PREFIX ]]; then
 fi
 PG_PREP_SECONDS=$((SECONDS - PG_START))
 
+# The -d mysql capture: mariadb-slap with auto-generated SQL from 20 clients, each iteration on
+# new connections, 10 setup rows per iteration. In turn: the mixed load (INSERTs and SELECTs of the
+# whole, growing table) in short iterations, the read load (SELECTs of the 10 rows) and the key load
+# (SELECTs of one row by its primary key), so that many small queries and results make up the file
+# rather than a few large result sets (with the default 100 setup rows and long mixed iterations,
+# 200 MB held only about 11000 queries in 35000 packets).
+MY_GEN_SECONDS=""
+MY_START=$SECONDS
+if [[ -s $MYX ]]; then
+  log "using cached capture $MYX (delete it to regenerate)"
+else
+  rm -f "$MYX.log"
+  generate_capture "$MYX" "$BENCH_MYSQL_MB" mysql \
+    "--auto-generate-sql-load-type=mixed --auto-generate-sql-write-number=10 --iterations=10 --number-of-queries=200" \
+    "--auto-generate-sql-load-type=read --auto-generate-sql-write-number=10 --iterations=2 --number-of-queries=2000" \
+    "--auto-generate-sql-load-type=key --auto-generate-sql-add-autoincrement --auto-generate-sql-write-number=10 --iterations=2 --number-of-queries=4000"
+  MY_GEN_SECONDS=$LAST_GEN_SECONDS
+fi
+MYX_PACKETS=$(count_packets "$MYX")
+MY_PREP_SECONDS=$((SECONDS - MY_START))
+
 # ---------------------------------------------------------------------------------------------
 # 3. Measurements
 # ---------------------------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/tcpdp-bench-run.XXXXXX)
 
 TOOLS=("tcpdump -r X -w /dev/null" "tcpdp read X -d hex > /dev/null" "tcpdp read X -d conn > /dev/null"
-  "tcpdp read X -d pg -t $BENCH_PORT > /dev/null")
-TSHARK_LABEL="tshark -r X -d tcp.port==$BENCH_PORT,pgsql -Y pgsql -T fields -e pgsql.query"
+  "tcpdp read X -d pg -t $BENCH_PORT > /dev/null" "tcpdp read X -d mysql -t $BENCH_MYSQL_PORT > /dev/null")
+# The tshark command of a dumper's part, by key (pg, mysql).
+declare -A TSHARK_LABEL=(
+  [pg]="tshark -r X -d tcp.port==$BENCH_PORT,pgsql -Y pgsql -T fields -e pgsql.query"
+  [mysql]="tshark -r X -d tcp.port==$BENCH_MYSQL_PORT,mysql -Y mysql -T fields -e mysql.query")
+
+# tool_cmd INDEX FILE: sets CMD to the command of tool INDEX on FILE.
+tool_cmd() {
+  case $1 in
+    0) CMD=(tcpdump -r "$2" -w /dev/null) ;;
+    1) CMD=("$TCPDP" read "$2" -d hex) ;;
+    2) CMD=("$TCPDP" read "$2" -d conn) ;;
+    3) CMD=("$TCPDP" read "$2" -d pg -t "$BENCH_PORT") ;;
+    4) CMD=("$TCPDP" read "$2" -d mysql -t "$BENCH_MYSQL_PORT") ;;
+  esac
+}
 
 # run_tool INDEX FILE: runs the tool once; prints "WALL_SECONDS PEAK_RSS_KIB" or "FAIL RC".
 run_tool() {
-  local idx=$1 file=$2 rc=0 t0 t1
-  local cmd
-  case $idx in
-    0) cmd=(tcpdump -r "$file" -w /dev/null) ;;
-    1) cmd=("$TCPDP" read "$file" -d hex) ;;
-    2) cmd=("$TCPDP" read "$file" -d conn) ;;
-    3) cmd=("$TCPDP" read "$file" -d pg -t "$BENCH_PORT") ;;
-  esac
+  local idx=$1 file=$2 rc=0 t0 t1 CMD
+  tool_cmd "$idx" "$file"
   t0=$EPOCHREALTIME
-  /usr/bin/time -f '%M' -o "$WORK/time" "${cmd[@]}" >/dev/null 2>"$WORK/stderr.$idx" || rc=$?
+  /usr/bin/time -f '%M' -o "$WORK/time" "${CMD[@]}" >/dev/null 2>"$WORK/stderr.$idx" || rc=$?
   t1=$EPOCHREALTIME
   if ((rc != 0)); then
     echo "FAIL $rc"
@@ -425,58 +560,137 @@ measure_file half "$HALF" 0 1 2
 measure_file full "$FULL" 0 1 2
 MEASURE_SECONDS=$((SECONDS - MEASURE_START))
 
-# The -d pg part: the floor and tcpdp -d pg, best of BENCH_RUNS; then one untimed run of tcpdp
-# into wc -l to count its records; then tshark once (it is slow), its output counted by wc -l.
+declare -A RECORDS=() TSHARK_WALL=() TSHARK_RSS=() TSHARK_LINES=() TSHARK_FAIL=()
+# measure_dumper KEY INDEX FILE PROTO FIELD: a dumper's part. The floor and tcpdp (tool INDEX),
+# best of BENCH_RUNS; then one untimed run of tcpdp into wc -l to count its records; then tshark
+# once (it is slow) with -d tcp.port==PORT,PROTO -Y PROTO -T fields -e FIELD, its output counted by
+# wc -l.
+measure_dumper() {
+  local key=$1 idx=$2 file=$3 proto=$4 field=$5 rc rss t0 t1 CMD port
+  port=$([[ $key == pg ]] && echo "$BENCH_PORT" || echo "$BENCH_MYSQL_PORT")
+  measure_file "$key" "$file" 0 "$idx"
+
+  log "counting the records of ${TOOLS[idx]% > /dev/null} (one more run, into wc -l, not timed)"
+  tool_cmd "$idx" "$file"
+  {
+    rc=0
+    /usr/bin/time -f '%M' -o "$WORK/time.count" "${CMD[@]}" 2>"$WORK/stderr.count" || rc=$?
+    echo "$rc" >"$WORK/rc.count"
+  } | wc -l >"$WORK/count"
+  if [[ $(cat "$WORK/rc.count") != 0 ]]; then
+    FAILS[$key,$idx]="${FAILS[$key,$idx]:-}exit $(cat "$WORK/rc.count") (counting run); "
+    log "  counting run: FAILED (exit $(cat "$WORK/rc.count")): $(head -c 300 "$WORK/stderr.count")"
+  else
+    RECORDS[$key]=$(tr -d ' ' <"$WORK/count")
+    rss=$(tail -n 1 "$WORK/time.count")
+    log "  counting run: ${RECORDS[$key]} records, ${rss} KiB"
+    if [[ -z ${RSS[$key,$idx]:-} ]] || ((rss > ${RSS[$key,$idx]})); then RSS[$key,$idx]=$rss; fi
+  fi
+
+  log "running ${TSHARK_LABEL[$key]} on $file once (this takes a while; limit $BENCH_TSHARK_MAX_MINUTES min)"
+  t0=$EPOCHREALTIME
+  {
+    rc=0
+    /usr/bin/time -f '%M' -o "$WORK/time.tshark" timeout "${BENCH_TSHARK_MAX_MINUTES}m" \
+      tshark -r "$file" -d "tcp.port==$port,$proto" -Y "$proto" -T fields -e "$field" \
+      2>"$WORK/stderr.tshark" || rc=$?
+    echo "$rc" >"$WORK/rc.tshark"
+  } | wc -l >"$WORK/count.tshark"
+  t1=$EPOCHREALTIME
+  rc=$(cat "$WORK/rc.tshark")
+  # tshark warns on stderr when run as root; anything else there is worth seeing.
+  grep -v 'Running as user "root"' "$WORK/stderr.tshark" | head -c 300 | sed 's/^/[tshark] /' >&2 || true
+  if [[ $rc != 0 ]]; then
+    TSHARK_FAIL[$key]="exit $rc"
+    [[ $rc != 124 ]] || TSHARK_FAIL[$key]+=": killed after $BENCH_TSHARK_MAX_MINUTES min"
+    log "  tshark: FAILED (${TSHARK_FAIL[$key]})"
+  else
+    TSHARK_WALL[$key]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    TSHARK_RSS[$key]=$(tail -n 1 "$WORK/time.tshark")
+    TSHARK_LINES[$key]=$(tr -d ' ' <"$WORK/count.tshark")
+    log "  tshark: ${TSHARK_WALL[$key]}s, ${TSHARK_RSS[$key]} KiB, ${TSHARK_LINES[$key]} lines"
+  fi
+}
+
 PG_MEASURE_START=$SECONDS
-measure_file pg "$PG_FILE" 0 3
-
-PG_RECORDS=""
-log "counting the records of ${TOOLS[3]% > /dev/null} (one more run, into wc -l, not timed)"
-{
-  rc=0
-  /usr/bin/time -f '%M' -o "$WORK/time.count" "$TCPDP" read "$PG_FILE" -d pg -t "$BENCH_PORT" \
-    2>"$WORK/stderr.count" || rc=$?
-  echo "$rc" >"$WORK/rc.count"
-} | wc -l >"$WORK/count"
-if [[ $(cat "$WORK/rc.count") != 0 ]]; then
-  FAILS[pg,3]="${FAILS[pg,3]:-}exit $(cat "$WORK/rc.count") (counting run); "
-  log "  counting run: FAILED (exit $(cat "$WORK/rc.count")): $(head -c 300 "$WORK/stderr.count")"
-else
-  PG_RECORDS=$(tr -d ' ' <"$WORK/count")
-  rss=$(tail -n 1 "$WORK/time.count")
-  log "  counting run: $PG_RECORDS records, ${rss} KiB"
-  if [[ -z ${RSS[pg,3]:-} ]] || ((rss > ${RSS[pg,3]})); then RSS[pg,3]=$rss; fi
-fi
-
-TSHARK_WALL="" TSHARK_RSS="" TSHARK_LINES="" TSHARK_FAIL=""
-log "running $TSHARK_LABEL on $PG_FILE once (this takes a while; limit $BENCH_TSHARK_MAX_MINUTES min)"
-t0=$EPOCHREALTIME
-{
-  rc=0
-  /usr/bin/time -f '%M' -o "$WORK/time.tshark" timeout "${BENCH_TSHARK_MAX_MINUTES}m" \
-    tshark -r "$PG_FILE" -d "tcp.port==$BENCH_PORT,pgsql" -Y pgsql -T fields -e pgsql.query \
-    2>"$WORK/stderr.tshark" || rc=$?
-  echo "$rc" >"$WORK/rc.tshark"
-} | wc -l >"$WORK/count.tshark"
-t1=$EPOCHREALTIME
-rc=$(cat "$WORK/rc.tshark")
-# tshark warns on stderr when run as root; anything else there is worth seeing.
-grep -v 'Running as user "root"' "$WORK/stderr.tshark" | head -c 300 | sed 's/^/[tshark] /' >&2 || true
-if [[ $rc != 0 ]]; then
-  TSHARK_FAIL="exit $rc"
-  [[ $rc != 124 ]] || TSHARK_FAIL+=": killed after $BENCH_TSHARK_MAX_MINUTES min"
-  log "  tshark: FAILED ($TSHARK_FAIL)"
-else
-  TSHARK_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-  TSHARK_RSS=$(tail -n 1 "$WORK/time.tshark")
-  TSHARK_LINES=$(tr -d ' ' <"$WORK/count.tshark")
-  log "  tshark: ${TSHARK_WALL}s, ${TSHARK_RSS} KiB, $TSHARK_LINES lines"
-fi
+measure_dumper pg 3 "$PG_FILE" pgsql pgsql.query
 PG_MEASURE_SECONDS=$((SECONDS - PG_MEASURE_START))
+
+MY_MEASURE_START=$SECONDS
+measure_dumper mysql 4 "$MYX" mysql mysql.query
+MY_MEASURE_SECONDS=$((SECONDS - MY_MEASURE_START))
 
 # ---------------------------------------------------------------------------------------------
 # 4. Report
 # ---------------------------------------------------------------------------------------------
+# report_dumper KEY INDEX FILE PACKETS PROTO: a dumper's table and the verdicts on its three targets.
+report_dumper() {
+  local key=$1 idx=$2 file=$3 packets=$4 proto=$5 size floor wall lines i c name
+  name=${TOOLS[idx]#tcpdp read X }
+  name=${name% -t *}
+  echo "- $(tshark --version 2>/dev/null | head -n 1)"
+  echo "- tcpdump and tcpdp: best of $BENCH_RUNS runs; tshark: one run; file in page cache;" \
+    "peak RSS = highest of the runs (/usr/bin/time %M), for tcpdp including the counting run"
+  echo "- output lines: tcpdp's records, counted in one more run \`| wc -l\` (not timed);" \
+    "tshark's lines, counted by \`| wc -l\` on its one timed run (instead of > /dev/null)"
+  echo
+  echo "| tool | file size MB | packets | runs | best wall s | MB/s | × floor | peak RSS MiB | output lines |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  size=$(file_size "$file")
+  floor=${BEST[$key,0]:-}
+  for i in 0 "$idx"; do
+    wall=${BEST[$key,$i]:-}
+    lines=""
+    ((i == idx)) && lines=${RECORDS[$key]:-}
+    if [[ -z $wall ]]; then
+      echo "| \`${TOOLS[i]}\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $packets | $BENCH_RUNS | FAILED (${FAILS[$key,$i]%; }) | | | | |"
+      continue
+    fi
+    awk -v tool="${TOOLS[i]}" -v s="$size" -v p="$packets" -v n="$BENCH_RUNS" -v w="$wall" \
+      -v f="$floor" -v r="${RSS[$key,$i]}" -v failed="${FAILS[$key,$i]:-}" -v l="$lines" 'BEGIN {
+        ratio = (f == "" || f == 0) ? "n/a" : sprintf("%.2f", w / f)
+        note = failed == "" ? "" : " (some runs failed)"
+        printf "| `%s` | %.1f | %d | %d | %.3f%s | %.1f | %s | %.1f | %s |\n",
+               tool, s / 1e6, p, n, w, note, s / 1e6 / w, ratio, r / 1024, l
+      }'
+  done
+  if [[ -n ${TSHARK_WALL[$key]:-} ]]; then
+    awk -v tool="${TSHARK_LABEL[$key]}" -v s="$size" -v p="$packets" -v w="${TSHARK_WALL[$key]}" \
+      -v f="$floor" -v r="${TSHARK_RSS[$key]}" -v l="${TSHARK_LINES[$key]}" 'BEGIN {
+        ratio = (f == "" || f == 0) ? "n/a" : sprintf("%.2f", w / f)
+        printf "| `%s`, output into `wc -l` | %.1f | %d | 1 | %.3f | %.1f | %s | %.1f | %s |\n",
+               tool, s / 1e6, p, w, s / 1e6 / w, ratio, r / 1024, l
+      }'
+  else
+    echo "| \`${TSHARK_LABEL[$key]}\`, output into \`wc -l\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $packets | 1 | FAILED (${TSHARK_FAIL[$key]:-}) | | | | |"
+  fi
+  echo
+  # The three targets of a dumper.
+  c=${BEST[$key,$idx]:-}
+  if [[ -n $c && -n $floor ]]; then
+    awk -v n="$name" -v c="$c" -v f="$floor" 'BEGIN {
+      printf "- speed vs the floor: %s takes %.2f× the tcpdump floor; target ≤ 4×: %s\n", n, c / f,
+             (c <= 4 * f) ? "met" : "NOT met" }'
+  else
+    echo "- speed vs the floor: not measured (a run failed); target ≤ 4×: NOT met"
+  fi
+  if [[ -n $c && -n ${TSHARK_WALL[$key]:-} ]]; then
+    awk -v n="$name" -v c="$c" -v t="${TSHARK_WALL[$key]}" 'BEGIN {
+      printf "- speed vs tshark: tshark takes %.2f× as long as %s (%.3f s vs %.3f s); target ≥ 30×: %s\n",
+             t / c, n, t, c, (t >= 30 * c) ? "met" : "NOT met" }'
+  else
+    echo "- speed vs tshark: not measured (a run failed); target ≥ 30×: NOT met"
+  fi
+  if [[ -n ${RSS[$key,$idx]:-} ]]; then
+    awk -v n="$name" -v r="${RSS[$key,$idx]}" 'BEGIN {
+      printf "- memory: peak RSS of %s is %.1f MiB (%d KiB); target < 64 MiB: %s\n", n, r / 1024, r,
+             (r < 64 * 1024) ? "met" : "NOT met" }'
+  else
+    echo "- memory: not measured (a run failed); target < 64 MiB: NOT met"
+  fi
+  echo "- scale: tcpdp $name wrote ${RECORDS[$key]:-?} records; tshark wrote ${TSHARK_LINES[$key]:-?} lines (one per packet with $proto messages)"
+}
+
 REPORT=$WORK/report.md
 {
   echo "## tcpdp read benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -548,77 +762,32 @@ REPORT=$WORK/report.md
   else
     echo "- measured on the whole file"
   fi
-  echo "- $(tshark --version 2>/dev/null | head -n 1)"
-  echo "- tcpdump and tcpdp: best of $BENCH_RUNS runs; tshark: one run; file in page cache;" \
-    "peak RSS = highest of the runs (/usr/bin/time %M), for tcpdp including the counting run"
-  echo "- output lines: tcpdp's records, counted in one more run \`| wc -l\` (not timed);" \
-    "tshark's lines, counted by \`| wc -l\` on its one timed run (instead of > /dev/null)"
-  echo
-  echo "| tool | file size MB | packets | runs | best wall s | MB/s | × floor | peak RSS MiB | output lines |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  size=$(file_size "$PG_FILE")
-  floor=${BEST[pg,0]:-}
-  for idx in 0 3; do
-    wall=${BEST[pg,$idx]:-}
-    lines=""
-    ((idx == 3)) && lines=$PG_RECORDS
-    if [[ -z $wall ]]; then
-      echo "| \`${TOOLS[idx]}\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $PG_PACKETS | $BENCH_RUNS | FAILED (${FAILS[pg,$idx]%; }) | | | | |"
-      continue
-    fi
-    awk -v tool="${TOOLS[idx]}" -v s="$size" -v p="$PG_PACKETS" -v n="$BENCH_RUNS" -v w="$wall" \
-      -v f="$floor" -v r="${RSS[pg,$idx]}" -v failed="${FAILS[pg,$idx]:-}" -v l="$lines" 'BEGIN {
-        ratio = (f == "" || f == 0) ? "n/a" : sprintf("%.2f", w / f)
-        note = failed == "" ? "" : " (some runs failed)"
-        printf "| `%s` | %.1f | %d | %d | %.3f%s | %.1f | %s | %.1f | %s |\n",
-               tool, s / 1e6, p, n, w, note, s / 1e6 / w, ratio, r / 1024, l
-      }'
-  done
-  if [[ -n $TSHARK_WALL ]]; then
-    awk -v tool="$TSHARK_LABEL" -v s="$size" -v p="$PG_PACKETS" -v w="$TSHARK_WALL" \
-      -v f="$floor" -v r="$TSHARK_RSS" -v l="$TSHARK_LINES" 'BEGIN {
-        ratio = (f == "" || f == 0) ? "n/a" : sprintf("%.2f", w / f)
-        printf "| `%s`, output into `wc -l` | %.1f | %d | 1 | %.3f | %.1f | %s | %.1f | %s |\n",
-               tool, s / 1e6, p, w, s / 1e6 / w, ratio, r / 1024, l
-      }'
-  else
-    echo "| \`$TSHARK_LABEL\`, output into \`wc -l\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $PG_PACKETS | 1 | FAILED ($TSHARK_FAIL) | | | | |"
-  fi
-  echo
-  # The three targets of the pg dumper.
-  pg=${BEST[pg,3]:-}
-  if [[ -n $pg && -n $floor ]]; then
-    awk -v c="$pg" -v f="$floor" 'BEGIN {
-      printf "- speed vs the floor: -d pg takes %.2f× the tcpdump floor; target ≤ 4×: %s\n", c / f,
-             (c <= 4 * f) ? "met" : "NOT met" }'
-  else
-    echo "- speed vs the floor: not measured (a run failed); target ≤ 4×: NOT met"
-  fi
-  if [[ -n $pg && -n $TSHARK_WALL ]]; then
-    awk -v c="$pg" -v t="$TSHARK_WALL" 'BEGIN {
-      printf "- speed vs tshark: tshark takes %.2f× as long as -d pg (%.3f s vs %.3f s); target ≥ 30×: %s\n",
-             t / c, t, c, (t >= 30 * c) ? "met" : "NOT met" }'
-  else
-    echo "- speed vs tshark: not measured (a run failed); target ≥ 30×: NOT met"
-  fi
-  if [[ -n ${RSS[pg,3]:-} ]]; then
-    awk -v r="${RSS[pg,3]}" 'BEGIN {
-      printf "- memory: peak RSS of -d pg is %.1f MiB (%d KiB); target < 64 MiB: %s\n", r / 1024, r,
-             (r < 64 * 1024) ? "met" : "NOT met" }'
-  else
-    echo "- memory: not measured (a run failed); target < 64 MiB: NOT met"
-  fi
-  echo "- scale: tcpdp -d pg wrote ${PG_RECORDS:-?} records; tshark wrote ${TSHARK_LINES:-?} lines (one per packet with pgsql messages)"
+  report_dumper pg 3 "$PG_FILE" "$PG_PACKETS" pgsql
   echo
   if [[ -n $PG_GEN_SECONDS ]]; then
     echo "Generating the -M extended capture took ${PG_GEN_SECONDS} s; with its packet counts$([[ -n $PGX_PREFIX ]] && echo " and the prefix") ${PG_PREP_SECONDS} s; measuring the -d pg part ${PG_MEASURE_SECONDS} s."
   else
     echo "The -M extended capture taken from the cache; its packet counts$([[ -n $PGX_PREFIX ]] && echo " and the prefix") took ${PG_PREP_SECONDS} s; measuring the -d pg part ${PG_MEASURE_SECONDS} s."
   fi
+  echo
+  echo "## tcpdp read -d mysql: mariadb-slap against the tcpdump floor and tshark"
+  echo
+  echo "- capture: $(basename "$MYX") (mariadb-slap on 127.0.0.1:$BENCH_MYSQL_PORT, MariaDB $("$MARIADBD" --version | sed -n 's/.*Ver \([^ ]*\).*/\1/p'), tcpdump -i lo -s 0), $(awk -v s="$(file_size "$MYX")" 'BEGIN { printf "%.1f", s / 1e6 }') MB, $MYX_PACKETS packets"
+  if [[ -s $MYX.log ]]; then
+    echo "- generated with $(gen_summary "$MYX" mariadb-slap)"
+  fi
+  echo "- measured on the whole file"
+  report_dumper mysql 4 "$MYX" "$MYX_PACKETS" mysql
+  echo
+  if [[ -n $MY_GEN_SECONDS ]]; then
+    echo "Generating the mariadb-slap capture took ${MY_GEN_SECONDS} s; with its packet count ${MY_PREP_SECONDS} s; measuring the -d mysql part ${MY_MEASURE_SECONDS} s."
+  else
+    echo "The mariadb-slap capture taken from the cache; its packet count took ${MY_PREP_SECONDS} s; measuring the -d mysql part ${MY_MEASURE_SECONDS} s."
+  fi
 } >"$REPORT"
 cp "$REPORT" "$BENCH_DATA/read-report-$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$REPORT"
-if ((${#FAILS[@]})) || [[ -n $TSHARK_FAIL ]]; then
+if ((${#FAILS[@]})) || ((${#TSHARK_FAIL[@]})); then
   log "some tcpdp, tcpdump or tshark runs failed (see the tables and the log above)"
   exit 1
 fi
