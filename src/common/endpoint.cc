@@ -14,6 +14,18 @@ std::optional<IpAddr> IpAddr::parse(std::string_view text) {
 }
 
 std::string IpAddr::to_string() const {
+  if (family == 4) {  // by hand: inet_ntop goes through sprintf, and this runs for every connection
+    std::string out;
+    out.reserve(15);
+    for (int i = 0; i < 4; ++i) {
+      if (i) out += '.';
+      const unsigned b = bytes[static_cast<size_t>(i)];
+      if (b >= 100) out += static_cast<char>('0' + b / 100);
+      if (b >= 10) out += static_cast<char>('0' + b / 10 % 10);
+      out += static_cast<char>('0' + b % 10);
+    }
+    return out;
+  }
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;

@@ -801,6 +801,7 @@ class MysqlDecoder : public Decoder {
 
   // `SET NAMES x` and `SET CHARACTER SET x` change the connection's character set.
   static std::string set_names(std::string_view sql) {
+    if (sql.empty() || (sql[0] != 's' && sql[0] != 'S')) return {};  // the common case, quickly
     auto lower = [](std::string_view s) {
       std::string out(s);
       for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
