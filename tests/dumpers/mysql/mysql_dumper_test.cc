@@ -438,6 +438,33 @@ TEST_CASE("unknown command: a bounded error record, the next command still decod
   CHECK(has(all, "\"query\":\"SELECT 3\",\"rows\":1"));
 }
 
+TEST_CASE("LOAD DATA LOCAL INFILE: the file asked for, the bytes sent, then the outcome") {
+  Conversation c;
+  login(c);
+  c.client(query("LOAD DATA LOCAL INFILE '/tmp/x.csv' INTO TABLE t"));
+  c.server(packet(1, "\xfb"_b + "/tmp/x.csv"));
+  c.client(packet(2, "1,secret row\n2,another\n") + packet(3, ""));
+  c.server(ok(4, 2));
+  const std::string& q = c.sink.lines.back();
+  CHECK(has(q, "\"affected_rows\":2"));
+  CHECK(has(q, "\"local_infile\":\"/tmp/x.csv\",\"local_infile_bytes\":23"));
+  CHECK_FALSE(has(c.sink.all(), "secret row"));
+}
+
+TEST_CASE("COM_CHANGE_USER: the new user on later records once the server agrees") {
+  Conversation c;
+  login(c);
+  c.client(packet(0, "\x11"_b + z("bob") + "\x14"_b + "SECRET-SCRAMBLE-2020" + z("shop") +
+                         le(45, 2) + z("mysql_native_password")));
+  c.server(ok(1));
+  c.client(query("SELECT 1"));
+  c.server(result_set(1));
+  CHECK(has(c.sink.lines[1], "\"command\":\"COM_CHANGE_USER\""));
+  CHECK(has(c.sink.lines[1], "\"new_username\":\"bob\""));
+  CHECK(has(c.sink.lines[2], "\"username\":\"bob\""));
+  CHECK_FALSE(has(c.sink.all(), "SECRET"));
+}
+
 TEST_CASE("without response pairing each command is written at once") {
   MysqlOptions o;
   o.pair_responses = false;
