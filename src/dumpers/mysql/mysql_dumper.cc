@@ -276,7 +276,6 @@ class MysqlDecoder : public Decoder {
     std::vector<uint16_t>
         types;  // type byte | unsigned flag << 8, from the last execute with types
     std::map<uint16_t, std::string> long_data;
-    std::map<uint16_t, uint64_t> long_data_bytes;
   };
 
   Side& side(Direction d) { return d == Direction::kClientToServer ? client_ : server_; }
@@ -740,7 +739,6 @@ class MysqlDecoder : public Decoder {
             std::string& keep = it->second.long_data[param];
             const auto chunk = mysql::as_text(r.rest());
             keep.append(chunk.substr(0, kMaxLongData - std::min(kMaxLongData, keep.size())));
-            it->second.long_data_bytes[param] += chunk.size();
           }
         }
         break;
@@ -757,7 +755,6 @@ class MysqlDecoder : public Decoder {
               statements_.erase(it);
             } else if (cmd == kStmtReset) {
               it->second.long_data.clear();
-              it->second.long_data_bytes.clear();
             }
           }
         }
@@ -873,7 +870,6 @@ class MysqlDecoder : public Decoder {
     }
     q.rec.add("stmt_execute_values", std::move(values));
     st.long_data.clear();
-    st.long_data_bytes.clear();
   }
 
   // ---- server --------------------------------------------------------------------------------
@@ -1068,7 +1064,7 @@ class MysqlDecoder : public Decoder {
           q.param_count = params;
           q.warnings = warnings;
           if (statements_.size() >= options_.max_statements) statements_.erase(statements_.begin());
-          statements_[id] = Statement{q.prepare_query, params, {}, {}, {}};
+          statements_[id] = Statement{q.prepare_query, params, {}, {}};
           complete(q, ts);
           prep_params_ = params;
           prep_columns_ = columns;

@@ -23,6 +23,20 @@ std::string float_text(F v) {
   return std::string(buf, end);
 }
 
+// HH:MM:SS, and .ffffff when there are microseconds.
+void append_clock(std::string& out, uint64_t hours, uint8_t minute, uint8_t second,
+                  uint32_t micro) {
+  pad(out, hours, 2);
+  out += ':';
+  pad(out, minute, 2);
+  out += ':';
+  pad(out, second, 2);
+  if (micro) {
+    out += '.';
+    pad(out, micro, 6);
+  }
+}
+
 // DATE, DATETIME, TIMESTAMP: a length byte (0, 4, 7 or 11), then the parts present.
 bool date_time(Reader& r, bool with_time, std::string& out) {
   uint8_t len;
@@ -40,15 +54,7 @@ bool date_time(Reader& r, bool with_time, std::string& out) {
   pad(out, day, 2);
   if (!with_time) return true;
   out += ' ';
-  pad(out, hour, 2);
-  out += ':';
-  pad(out, minute, 2);
-  out += ':';
-  pad(out, second, 2);
-  if (micro) {
-    out += '.';
-    pad(out, micro, 6);
-  }
+  append_clock(out, hour, minute, second, micro);
   return true;
 }
 
@@ -64,15 +70,7 @@ bool time_value(Reader& r, std::string& out) {
   }
   if (len == 12 && !r.u32(micro)) return false;
   if (negative) out += '-';
-  pad(out, static_cast<uint64_t>(days) * 24 + hour, 2);
-  out += ':';
-  pad(out, minute, 2);
-  out += ':';
-  pad(out, second, 2);
-  if (micro) {
-    out += '.';
-    pad(out, micro, 6);
-  }
+  append_clock(out, static_cast<uint64_t>(days) * 24 + hour, minute, second, micro);
   return true;
 }
 

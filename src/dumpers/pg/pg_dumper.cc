@@ -105,7 +105,6 @@ class PgDecoder : public Decoder {
     uint32_t body_len = 0;
     bool in_body = false;
     uint64_t skip_left = 0;  // bytes of a counted-only body still to pass
-    uint8_t skip_type = 0;
     Timestamp msg_ts;
     uint64_t skipped = 0;  // bytes passed over while looking for a boundary
     int error_records = 0;
