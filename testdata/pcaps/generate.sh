@@ -14,9 +14,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PG_PORT=55432
-PG_SSL_PORT=55434          # second PostgreSQL cluster, ssl=on
-MY_PORT=53306
+PG_PORT=25432
+PG_SSL_PORT=25434          # second PostgreSQL cluster, ssl=on
+MY_PORT=23306
 MAX_BYTES=$((1024 * 1024))
 TCP_CASES=(close reset refused open ipv6 sll2)
 

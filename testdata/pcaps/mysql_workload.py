@@ -11,7 +11,7 @@ is never installed.
 
 Common
 ------
-MY_HOST, MY_PORT      127.0.0.1:53306, MariaDB 10.11 (Debian bookworm); every
+MY_HOST, MY_PORT      127.0.0.1:23306, MariaDB 10.11 (Debian bookworm); every
                       client connects over TCP.  The server runs without TLS
                       for all captures but mysql_ssl.pcap, for which it is
                       restarted with a throw-away self-signed certificate.
@@ -172,7 +172,7 @@ import subprocess
 import sys
 
 MY_HOST = "127.0.0.1"
-MY_PORT = 53306
+MY_PORT = 23306
 USER = "tcpdp"
 PASSWORD = "tcpdp"
 AUTH_PLUGIN = "mysql_native_password"

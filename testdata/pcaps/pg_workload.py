@@ -10,8 +10,8 @@ a capture that disagrees with this module is never installed.
 
 Common
 ------
-PG_HOST, PG_PORT      127.0.0.1:55432, the plaintext server (ssl=off)
-PG_SSL_PORT           55434, the second server with ssl=on (pg_ssl_accepted)
+PG_HOST, PG_PORT      127.0.0.1:25432, the plaintext server (ssl=off)
+PG_SSL_PORT           25434, the second server with ssl=on (pg_ssl_accepted)
 
 pg_psql.pcap -- one psql connection, simple query protocol
 ------------------------------------------------------------
@@ -86,15 +86,15 @@ import subprocess
 import sys
 
 PG_HOST = "127.0.0.1"
-PG_PORT = 55432
-PG_SSL_PORT = 55434
+PG_PORT = 25432
+PG_SSL_PORT = 25434
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PARAMS_EXPECTED_JSON = os.path.join(HERE, "pg_params.expected.json")
 
 # ------------------------------------------------------------------ psql
 
-PSQL_CONNINFO = ("host=127.0.0.1 port=55432 dbname=postgres user=postgres "
+PSQL_CONNINFO = ("host=127.0.0.1 port=25432 dbname=postgres user=postgres "
                  "sslmode=disable application_name=tcpdp-test")
 PSQL_OPTIONS = ["-X", "-v", "ON_ERROR_STOP=0"]
 

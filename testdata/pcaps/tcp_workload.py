@@ -53,7 +53,7 @@ BINARY_100K = bytes(range(256)) * 400
 CASES = {
     "close": {
         "host": "127.0.0.1",
-        "port": 47001,
+        "port": 27001,
         "end": "close",
         "link": "EN10MB",
         "client_sends": [
@@ -70,7 +70,7 @@ CASES = {
     },
     "reset": {
         "host": "127.0.0.1",
-        "port": 47002,
+        "port": 27002,
         "end": "reset",
         "link": "EN10MB",
         "client_sends": [b"client message before reset\n"],
@@ -78,7 +78,7 @@ CASES = {
     },
     "refused": {
         "host": "127.0.0.1",
-        "port": 47003,
+        "port": 27003,
         "end": "refused",
         "link": "EN10MB",
         "attempts": 2,
@@ -87,7 +87,7 @@ CASES = {
     },
     "open": {
         "host": "127.0.0.1",
-        "port": 47004,
+        "port": 27004,
         "end": "open",
         "link": "EN10MB",
         "client_sends": [b"client message on a connection left open\n"],
@@ -95,7 +95,7 @@ CASES = {
     },
     "ipv6": {
         "host": "::1",
-        "port": 47005,
+        "port": 27005,
         "end": "close",
         "link": "EN10MB",
         "client_sends": [b"ipv6 client 1\n", b"ipv6 client 2\n"],
@@ -107,7 +107,7 @@ CASES = {
     },
     "sll2": {
         "host": "127.0.0.1",
-        "port": 47006,
+        "port": 27006,
         "end": "close",
         "link": "LINUX_SLL2",
         "client_sends": [b"sll2 client 1\n", b"sll2 client 2\n"],

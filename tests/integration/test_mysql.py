@@ -36,7 +36,7 @@ class AgainstTshark(unittest.TestCase):
         return recs
 
     def test_mariadb_client(self):
-        recs = self.check("mariadb.pcap", 53306)
+        recs = self.check("mariadb.pcap", workload.MY_PORT)
         handshake = recs[0]
         self.assertEqual(handshake["message_type"], "HandshakeResponse")
         self.assertEqual(handshake["username"], "tcpdp")
@@ -62,10 +62,10 @@ class AgainstTshark(unittest.TestCase):
                 self.check(name, workload.MY_PORT, compare_text=False)
 
     def test_no_response(self):
-        recs = mysql_records("mariadb.pcap", 53306, "--no-response")
+        recs = mysql_records("mariadb.pcap", workload.MY_PORT, "--no-response")
         self.assertFalse([r for r in recs if "duration" in r])
         self.assertEqual([r.get("query") for r in recs if r["direction"] == "->"],
-                         [r.get("query") for r in mysql_records("mariadb.pcap", 53306)
+                         [r.get("query") for r in mysql_records("mariadb.pcap", workload.MY_PORT)
                           if r["direction"] == "->"])
 
 

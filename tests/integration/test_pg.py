@@ -52,7 +52,7 @@ class AgainstTshark(unittest.TestCase):
         return recs
 
     def test_psql_and_pgbench(self):
-        recs = self.check("pg.pcap", 55432)
+        recs = self.check("pg.pcap", pg_workload.PG_PORT)
         queries = [r["query"] for r in recs if r.get("message_type") == "Q"]
         self.assertIn("SELECT * FROM no_such_table;", queries)
         long_query = [q for q in queries if len(q) > 100000]
@@ -168,24 +168,24 @@ class Ssl(unittest.TestCase):
 
 class Outcomes(unittest.TestCase):
     def test_every_record_is_valid_and_has_the_session(self):
-        for r in pg_records("pg.pcap", 55432):
+        for r in pg_records("pg.pcap", pg_workload.PG_PORT):
             self.assertEqual(r["username"], "postgres")
             self.assertEqual(r["database"], "postgres")
 
     def test_no_response_writes_without_outcomes(self):
-        recs = pg_records("pg.pcap", 55432, "--no-response")
+        recs = pg_records("pg.pcap", pg_workload.PG_PORT, "--no-response")
         self.assertFalse([r for r in recs if "duration" in r or "command_tag" in r])
         client = lambda rs: [(r["message_type"], r.get("query")) for r in rs if r["direction"] == "->"]
-        self.assertEqual(client(recs), client(pg_records("pg.pcap", 55432)))
+        self.assertEqual(client(recs), client(pg_records("pg.pcap", pg_workload.PG_PORT)))
         # without pairing, the server's error stands on its own
         self.assertEqual([r["error_code"] for r in recs if r["direction"] == "<-"], ["42P01"])
 
     def test_snaplen_capture_never_invents(self):
-        rc, out, err = run(["read", pcap("pg_snaplen.pcap"), "-d", "pg", "-t", "55432"])
+        rc, out, err = run(["read", pcap("pg_snaplen.pcap"), "-d", "pg", "-t", str(pg_workload.PG_PORT)])
         self.assertEqual(rc, 0)
         recs = records(out)
         self.assertTrue(any("gap_bytes" in r for r in recs))
-        clean = {r["query"] for r in pg_records("pg.pcap", 55432) if r.get("message_type") == "Q"}
+        clean = {r["query"] for r in pg_records("pg.pcap", pg_workload.PG_PORT) if r.get("message_type") == "Q"}
         queries = [r["query"] for r in recs if "query" in r]
         self.assertIn("SELECT 1;", queries)
         for q in queries:  # whatever came out is a whole statement as psql sent it

@@ -214,7 +214,7 @@ class Interface(unittest.TestCase):
         rc, out, _ = run(["read", pcap("tcp_reset.pcap"), "-d", "hex", "-f", "console"])
         self.assertEqual(rc, 0)
         text = out.decode()
-        self.assertRegex(text, r"127\.0\.0\.1:\d+ <- 127\.0\.0\.1:47002")
+        self.assertRegex(text, r"127\.0\.0\.1:\d+ <- 127\.0\.0\.1:%d" % tcp_workload.CASES["reset"]["port"])
         self.assertIn("|client message b|", text)
 
     def test_bad_arguments_are_explained(self):
