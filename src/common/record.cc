@@ -1,20 +1,80 @@
 #include "common/record.h"
 
+#include <cassert>
+
 namespace tcpdp {
 
-namespace {
-const Value* find_in(const std::vector<Field>& fields, std::string_view key) {
-  for (const Field& f : fields) {
-    if (const auto* group = std::get_if<GroupRef>(&f.value.v)) {
-      if (const Value* v = find_in((*group)->fields(), key)) return v;
-    } else if (f.key == key) {
-      return &f.value;
-    }
-  }
-  return nullptr;
+void Record::add_group(GroupRef group) {
+  const auto index = static_cast<uint32_t>(groups_.size());
+  groups_.push_back(std::move(group));
+  std::memcpy(entry(Kind::kGroup, {}, 4), &index, 4);
 }
-}  // namespace
 
-const Value* Record::find(std::string_view key) const { return find_in(fields_, key); }
+void Record::append(const Record& other) {
+  assert(other.groups_.empty());
+  buf_ += other.buf_;
+}
+
+FieldView Record::Reader::next() {
+  FieldView f;
+  f.kind = static_cast<Kind>(*p_);
+  uint32_t klen;
+  std::memcpy(&klen, p_ + 1, 4);
+  f.key = {p_ + 5, klen};
+  p_ += 5 + klen;
+  switch (f.kind) {
+    case Kind::kInt:
+      std::memcpy(&f.i, p_, 8);
+      p_ += 8;
+      break;
+    case Kind::kDouble:
+      std::memcpy(&f.d, p_, 8);
+      p_ += 8;
+      break;
+    case Kind::kTimestamp:
+      std::memcpy(&f.ts.usec, p_, 8);
+      p_ += 8;
+      break;
+    case Kind::kString: {
+      uint32_t n;
+      std::memcpy(&n, p_, 4);
+      f.s = {p_ + 4, n};
+      p_ += 4 + n;
+      break;
+    }
+    case Kind::kGroup: {
+      uint32_t index;
+      std::memcpy(&index, p_, 4);
+      f.group = rec_.groups_[index].get();
+      p_ += 4;
+      break;
+    }
+    default:
+      break;
+  }
+  return f;
+}
+
+void Record::Reader::skip_container() {
+  for (int depth = 1; depth > 0;) {
+    const Kind k = next().kind;
+    if (k == Kind::kArray || k == Kind::kObject) ++depth;
+    if (k == Kind::kEnd) --depth;
+  }
+}
+
+std::optional<FieldView> Record::find(std::string_view key) const {
+  Reader r(*this);
+  while (!r.done()) {
+    FieldView f = r.next();
+    if (f.kind == Kind::kGroup) {
+      if (auto inner = f.group->fields().find(key)) return inner;
+      continue;
+    }
+    if (f.key == key) return f;
+    if (f.kind == Kind::kArray || f.kind == Kind::kObject) r.skip_container();
+  }
+  return std::nullopt;
+}
 
 }  // namespace tcpdp

@@ -1,84 +1,143 @@
 /// A Record is what every part of tcpdp emits: an ordered list of key/value fields, formatted once
-/// by a sink. Values are null, booleans, integers, doubles, strings, timestamps, arrays of values
-/// or objects (ordered name/value members).
+/// by a sink. Values are null, booleans, integers, doubles, strings, timestamps, arrays and
+/// objects (ordered name/value members), and groups of fields shared by many records.
+///
+/// Fields are encoded one after another into a single byte buffer, so building a record copies
+/// bytes and allocates nothing once the buffer has grown to fit; clear() keeps that room for the
+/// next record. Readers walk the buffer with Record::Reader.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <variant>
 #include <vector>
 
 #include "common/timestamp.h"
 
 namespace tcpdp {
 
-struct Value;
-struct Member;
 class FieldGroup;
 /// Fields many records share (a connection's identity), held once and formatted in place.
 using GroupRef = std::shared_ptr<const FieldGroup>;
-using Array = std::vector<Value>;
-using Object = std::vector<Member>;  // names in order; a JSON object, or JSON text in LTSV
 
-struct Value {
-  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Timestamp, Array, Object,
-               GroupRef>
-      v;
-
-  // Defined below Member: constructing the variant needs every alternative complete.
-  Value();
-  Value(std::nullptr_t);
-  Value(bool b);
-  Value(int64_t i);
-  Value(int i);
-  Value(uint32_t i);
-  Value(uint64_t i);
-  Value(double d);
-  Value(std::string s);
-  Value(std::string_view s);
-  Value(const char* s);
-  Value(Timestamp t);
-  Value(Array a);
-  Value(Object o);
-  Value(GroupRef g);
+/// What one entry of a record is.
+enum class Kind : uint8_t {
+  kNull,
+  kFalse,
+  kTrue,
+  kInt,
+  kDouble,
+  kString,
+  kTimestamp,
+  kArray,   // the entries up to the matching kEnd are its elements
+  kObject,  // the entries up to the matching kEnd are its members
+  kEnd,
+  kGroup,  // a FieldGroup's fields stand here, as if added one by one
 };
 
-/// A member of an Object: its name comes from the data (a startup parameter, say), so it is owned.
-struct Member {
-  std::string name;
-  Value value;
-};
-
-/// A field of a Record. Keys are the program's own names, string literals, never copied.
-struct Field {
+/// One entry as a reader sees it. `key` is empty for array elements and kEnd; only the member
+/// for `kind` is meaningful.
+struct FieldView {
+  Kind kind = Kind::kNull;
   std::string_view key;
-  Value value;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view s;
+  Timestamp ts;
+  const FieldGroup* group = nullptr;
+
+  bool is_text() const { return kind == Kind::kString || kind == Kind::kTimestamp; }
 };
 
-inline Value::Value() : v(nullptr) {}
-inline Value::Value(std::nullptr_t) : v(nullptr) {}
-inline Value::Value(bool b) : v(b) {}
-inline Value::Value(int64_t i) : v(i) {}
-inline Value::Value(int i) : v(static_cast<int64_t>(i)) {}
-inline Value::Value(uint32_t i) : v(static_cast<int64_t>(i)) {}
-inline Value::Value(uint64_t i) : v(static_cast<int64_t>(i)) {}
-inline Value::Value(double d) : v(d) {}
-inline Value::Value(std::string s) : v(std::move(s)) {}
-inline Value::Value(std::string_view s) : v(std::string(s)) {}
-inline Value::Value(const char* s) : v(std::string(s)) {}
-inline Value::Value(Timestamp t) : v(t) {}
-inline Value::Value(Array a) : v(std::move(a)) {}
-inline Value::Value(Object o) : v(std::move(o)) {}
-inline Value::Value(GroupRef g) : v(std::move(g)) {}
+class Record {
+ public:
+  /// Empties the record, keeping its room.
+  void clear() {
+    buf_.clear();
+    groups_.clear();
+  }
+  bool empty() const { return buf_.empty(); }
+
+  /// Keys are the program's names (or, inside objects, names from the data); array elements
+  /// take an empty key. Every value is copied in.
+  void add(std::string_view key, std::string_view s) {
+    char* p = entry(Kind::kString, key, 4 + s.size());
+    const auto n = static_cast<uint32_t>(s.size());
+    std::memcpy(p, &n, 4);
+    if (n) std::memcpy(p + 4, s.data(), n);
+  }
+  void add(std::string_view key, const char* s) { add(key, std::string_view(s)); }
+  void add(std::string_view key, const std::string& s) { add(key, std::string_view(s)); }
+  void add(std::string_view key, int64_t v) { put_scalar(Kind::kInt, key, v); }
+  void add(std::string_view key, int v) { add(key, static_cast<int64_t>(v)); }
+  void add(std::string_view key, uint32_t v) { add(key, static_cast<int64_t>(v)); }
+  void add(std::string_view key, uint64_t v) { add(key, static_cast<int64_t>(v)); }
+  void add(std::string_view key, double v) { put_scalar(Kind::kDouble, key, v); }
+  void add(std::string_view key, bool v) { entry(v ? Kind::kTrue : Kind::kFalse, key, 0); }
+  void add(std::string_view key, std::nullptr_t) { entry(Kind::kNull, key, 0); }
+  void add(std::string_view key, Timestamp t) { put_scalar(Kind::kTimestamp, key, t.usec); }
+  /// The fields of `other`, which holds no groups, added at the end of this record.
+  void append(const Record& other);
+  /// The group's fields, as if added here one by one (only at the top level).
+  void add_group(GroupRef group);
+  /// Opens an array or object; the values added up to end() are its elements or members.
+  void begin_array(std::string_view key) { entry(Kind::kArray, key, 0); }
+  void begin_object(std::string_view key) { entry(Kind::kObject, key, 0); }
+  void end() { entry(Kind::kEnd, {}, 0); }
+
+  /// The first top-level field (or group field) named key. Containers are found as their
+  /// opening entry.
+  std::optional<FieldView> find(std::string_view key) const;
+
+  /// The entries in order; containers as an opening entry, their contents, then kEnd.
+  class Reader {
+   public:
+    explicit Reader(const Record& r) : rec_(r), p_(r.buf_.data()), end_(p_ + r.buf_.size()) {}
+    bool done() const { return p_ == end_; }
+    FieldView next();
+    /// Passes over the contents of the container just opened, and its kEnd.
+    void skip_container();
+
+   private:
+    const Record& rec_;
+    const char* p_;
+    const char* end_;
+  };
+
+  /// Bytes of the encoding: no entry formats to more than 6 times its encoded size.
+  size_t encoded_size() const { return buf_.size(); }
+  /// Bytes the record can hold before it allocates again.
+  size_t capacity() const { return buf_.capacity(); }
+  const std::vector<GroupRef>& groups() const { return groups_; }
+
+ private:
+  // Writes the entry header (kind, key) and returns room for `payload` more bytes.
+  char* entry(Kind kind, std::string_view key, size_t payload) {
+    const auto klen = static_cast<uint32_t>(key.size());
+    const size_t old = buf_.size();
+    buf_.resize(old + 5 + klen + payload);
+    char* p = buf_.data() + old;
+    *p = static_cast<char>(kind);
+    std::memcpy(p + 1, &klen, 4);
+    if (klen) std::memcpy(p + 5, key.data(), klen);
+    return p + 5 + klen;
+  }
+  template <typename T>
+  void put_scalar(Kind kind, std::string_view key, T v) {
+    std::memcpy(entry(kind, key, sizeof v), &v, sizeof v);
+  }
+  std::string buf_;
+  std::vector<GroupRef> groups_;
+};
 
 class FieldGroup {
  public:
-  explicit FieldGroup(std::vector<Field> fields) : fields_(std::move(fields)) {}
-  const std::vector<Field>& fields() const { return fields_; }
+  explicit FieldGroup(Record fields) : fields_(std::move(fields)) {}
+  const Record& fields() const { return fields_; }
 
   /// Its fields rendered once by `render` (a sink's formatter) and kept: every record that
   /// carries the group copies the text instead of formatting the fields again.
@@ -89,31 +148,17 @@ class FieldGroup {
   }
 
  private:
-  std::vector<Field> fields_;
+  Record fields_;
   mutable std::once_flag rendered_once_;
   mutable std::string rendered_;
 };
 
-class Record {
- public:
-  Record() { fields_.reserve(16); }  // room for most records without regrowing
-  /// `key` must be a string literal (or otherwise outlive the record).
-  void add(std::string_view key, Value value) { fields_.push_back(Field{key, std::move(value)}); }
-  /// The group's fields, as if added here one by one.
-  void add_group(GroupRef group) { fields_.push_back(Field{{}, Value(std::move(group))}); }
-  const std::vector<Field>& fields() const { return fields_; }
-  /// The value of key (looking inside groups too), or nullptr when the record has no such field.
-  const Value* find(std::string_view key) const;
-
- private:
-  std::vector<Field> fields_;
-};
-
-/// Where records go. Implementations decide formatting, buffering and threading.
+/// Where records go. Implementations decide formatting, buffering and threading; a sink that
+/// keeps a record past write() copies it.
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  virtual void write(Record record) = 0;
+  virtual void write(const Record& record) = 0;
   virtual void flush() {}
 };
 

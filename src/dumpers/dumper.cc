@@ -23,21 +23,25 @@ const char* close_reason_name(CloseReason r) {
   return "?";
 }
 
-GroupRef connection_fields(const ConnInfo& conn, Direction dir, std::vector<Field> extra) {
-  std::vector<Field> fields;
-  fields.reserve(4 + extra.size());
-  fields.push_back({"conn_id", conn.conn_id});
-  fields.push_back({"src_addr", conn.source(dir).to_string()});
-  fields.push_back({"dst_addr", conn.destination(dir).to_string()});
-  fields.push_back({"direction", direction_arrow(dir)});
-  for (Field& f : extra) fields.push_back(std::move(f));
+GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra) {
+  Record fields;
+  fields.add("conn_id", conn.conn_id);
+  fields.add("src_addr", conn.source(dir).to_string());
+  fields.add("dst_addr", conn.destination(dir).to_string());
+  fields.add("direction", direction_arrow(dir));
+  fields.append(extra);
   return std::make_shared<const FieldGroup>(std::move(fields));
+}
+
+void start_record(Record& r, const GroupRef& fields, Timestamp ts) {
+  r.clear();
+  r.add("ts", ts);
+  r.add_group(fields);
 }
 
 Record base_record(const GroupRef& fields, Timestamp ts) {
   Record r;
-  r.add("ts", ts);
-  r.add_group(fields);
+  start_record(r, fields, ts);
   return r;
 }
 

@@ -45,7 +45,9 @@ class Dumper {
 
 /// conn_id, src_addr, dst_addr and direction of one direction of a connection, then `extra`
 /// (a dumper's session fields): one group, shared by all the records that carry it.
-GroupRef connection_fields(const ConnInfo& conn, Direction dir, std::vector<Field> extra = {});
+GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra = {});
+/// Empties r (keeping its room) and starts it with ts and a group made by connection_fields.
+void start_record(Record& r, const GroupRef& fields, Timestamp ts);
 /// A record that starts with ts and the connection's fields for `dir`.
 Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts);
 /// A record that starts with ts and a group made by connection_fields.

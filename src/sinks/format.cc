@@ -48,7 +48,6 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
 
 constexpr size_t kIntBound = 20;
 constexpr size_t kDoubleBound = 32;
-constexpr size_t kTimestampBound = 29;  // "2026-11-25T04:01:02.123456Z" and quotes
 
 char* put(char* p, std::string_view s) {
   std::memcpy(p, s.data(), s.size());
@@ -162,116 +161,129 @@ char* write_escaped(std::string_view s, char* p) {
 
 const std::string& group_json(const FieldGroup& group);
 
-size_t value_bound(const Value& v) {
-  switch (v.v.index()) {
-    case 0:
-    case 1:
-      return 5;
-    case 2:
-      return kIntBound;
-    case 3:
-      return kDoubleBound;
-    case 4:
-      return 2 + escaped_bound(std::get<std::string>(v.v));
-    case 5:
-      return kTimestampBound;
-    case 6: {
-      size_t n = 2;
-      for (const Value& x : std::get<Array>(v.v)) n += value_bound(x) + 1;
-      return n;
-    }
-    case 7: {
-      size_t n = 2;
-      for (const Member& m : std::get<Object>(v.v))
-        n += escaped_bound(m.name) + 4 + value_bound(m.value);
-      return n;
-    }
-    default:
-      return group_json(*std::get<GroupRef>(v.v)).size() + 2;  // its members, and braces or a comma
-  }
+char* write_value(Record::Reader& r, const FieldView& f, char* p);
+
+// `"key":` for a top-level field: keys there are the program's own plain names.
+char* write_key(std::string_view key, char* p) {
+  *p++ = '"';
+  p = put(p, key);
+  return put(p, "\":");
 }
 
-char* write_value(const Value& v, char* p) {
-  // A switch on the alternative: std::visit costs a table call per value on this hot path.
-  switch (v.v.index()) {
-    case 0:
+// The members of an object, up to and including its kEnd.
+char* write_members(Record::Reader& r, char* p) {
+  *p++ = '{';
+  bool first = true;
+  for (FieldView f = r.next(); f.kind != Kind::kEnd; f = r.next()) {
+    if (!first) *p++ = ',';
+    first = false;
+    *p++ = '"';
+    p = write_escaped(f.key, p);  // member names come from the data
+    p = put(p, "\":");
+    p = write_value(r, f, p);
+  }
+  *p++ = '}';
+  return p;
+}
+
+// The value of entry f; a container's contents are read from r up to its kEnd.
+char* write_value(Record::Reader& r, const FieldView& f, char* p) {
+  switch (f.kind) {
+    case Kind::kNull:
       return put(p, "null");
-    case 1:
-      return put(p, std::get<bool>(v.v) ? "true" : "false");
-    case 2:
-      return write_int(std::get<int64_t>(v.v), p);
-    case 3:
-      return write_double(std::get<double>(v.v), p);
-    case 4:
+    case Kind::kFalse:
+      return put(p, "false");
+    case Kind::kTrue:
+      return put(p, "true");
+    case Kind::kInt:
+      return write_int(f.i, p);
+    case Kind::kDouble:
+      return write_double(f.d, p);
+    case Kind::kString:
       *p++ = '"';
-      p = write_escaped(std::get<std::string>(v.v), p);
-      *p++ = '"';
-      return p;
-    case 5: {
-      *p++ = '"';
-      p = write_rfc3339(std::get<Timestamp>(v.v), p);
+      p = write_escaped(f.s, p);
       *p++ = '"';
       return p;
-    }
-    case 6: {
-      const Array& a = std::get<Array>(v.v);
+    case Kind::kTimestamp:
+      *p++ = '"';
+      p = write_rfc3339(f.ts, p);
+      *p++ = '"';
+      return p;
+    case Kind::kArray: {
       *p++ = '[';
-      for (size_t i = 0; i < a.size(); ++i) {
-        if (i) *p++ = ',';
-        p = write_value(a[i], p);
+      bool first = true;
+      for (FieldView e = r.next(); e.kind != Kind::kEnd; e = r.next()) {
+        if (!first) *p++ = ',';
+        first = false;
+        p = write_value(r, e, p);
       }
       *p++ = ']';
       return p;
     }
-    case 8: {  // a group standing as a value: an object of its fields
+    case Kind::kObject:
+      return write_members(r, p);
+    case Kind::kGroup:  // a group standing as a value: an object of its fields
       *p++ = '{';
-      p = put(p, group_json(*std::get<GroupRef>(v.v)));
+      p = put(p, group_json(*f.group));
       *p++ = '}';
       return p;
-    }
-    default: {
-      const Object& o = std::get<Object>(v.v);
-      *p++ = '{';
-      for (size_t i = 0; i < o.size(); ++i) {
-        if (i) *p++ = ',';
-        *p++ = '"';
-        p = write_escaped(o[i].name, p);
-        p = put(p, "\":");
-        p = write_value(o[i].value, p);
-      }
-      *p++ = '}';
-      return p;
-    }
+    case Kind::kEnd:
+      break;
   }
+  return p;
 }
 
-// A group's fields as JSON members, `"key":value` joined by commas: made once per group.
-const std::string& group_json(const FieldGroup& group) {
-  return group.rendered([](const std::vector<Field>& fields) {
-    size_t bound = 0;
-    for (const Field& f : fields) bound += f.key.size() + 4 + value_bound(f.value);
-    std::string out(bound, '\0');
-    char* p = out.data();
-    for (const Field& f : fields) {
-      if (p != out.data()) *p++ = ',';
-      *p++ = '"';
-      p = put(p, f.key);
-      p = put(p, "\":");
-      p = write_value(f.value, p);
+// The top-level fields of a record as JSON members, `"key":value` joined by commas, groups'
+// members in their place; returns the end, and whether anything was written in `wrote`.
+char* write_fields(const Record& record, char* p, bool& wrote) {
+  Record::Reader r(record);
+  while (!r.done()) {
+    const FieldView f = r.next();
+    if (f.kind == Kind::kGroup) {
+      const std::string& members = group_json(*f.group);
+      if (members.empty()) continue;
+      if (wrote) *p++ = ',';
+      wrote = true;
+      p = put(p, members);
+      continue;
     }
-    out.resize(static_cast<size_t>(p - out.data()));
+    if (wrote) *p++ = ',';
+    wrote = true;
+    p = write_key(f.key, p);
+    p = write_value(r, f, p);
+  }
+  return p;
+}
+
+// Room enough for write_fields: no entry formats to more than six times its encoding.
+size_t fields_bound(const Record& record) {
+  size_t n = 6 * record.encoded_size();
+  for (const GroupRef& g : record.groups()) n += group_json(*g).size() + 1;
+  return n;
+}
+
+// A group's fields as JSON members: made once per group.
+const std::string& group_json(const FieldGroup& group) {
+  return group.rendered([](const Record& fields) {
+    std::string out(fields_bound(fields), '\0');
+    bool wrote = false;
+    char* end = write_fields(fields, out.data(), wrote);
+    out.resize(static_cast<size_t>(end - out.data()));
     return out;
   });
 }
 
-// Calls fn for every field of the record, the fields of groups in their place.
+// Calls fn(reader, field) for every top-level field of the record, the fields of groups in
+// their place. For a container fn must read its contents (or skip them).
 template <typename Fn>
-void for_each_field(const std::vector<Field>& fields, Fn&& fn) {
-  for (const Field& f : fields) {
-    if (const auto* group = std::get_if<GroupRef>(&f.value.v)) {
-      for_each_field((*group)->fields(), fn);
+void for_each_field(const Record& record, Fn&& fn) {
+  Record::Reader r(record);
+  while (!r.done()) {
+    const FieldView f = r.next();
+    if (f.kind == Kind::kGroup) {
+      for_each_field(f.group->fields(), fn);
     } else {
-      fn(f);
+      fn(r, f);
     }
   }
 }
@@ -284,6 +296,11 @@ void append_with(std::string& out, size_t bound, Writer&& writer) {
   out.resize(old + bound);
   char* end = writer(out.data() + old);
   out.resize(static_cast<size_t>(end - out.data()));
+}
+
+// A field's value as JSON text (containers read from r).
+void append_json(Record::Reader& r, const FieldView& f, size_t bound, std::string& out) {
+  append_with(out, bound, [&](char* p) { return write_value(r, f, p); });
 }
 
 void append_ltsv_escaped(std::string_view s, std::string& out) {
@@ -307,28 +324,28 @@ void append_ltsv_escaped(std::string_view s, std::string& out) {
   }
 }
 
-void append_ltsv_value(const Value& v, std::string& out) {
-  if (const auto* s = std::get_if<std::string>(&v.v)) {
-    append_ltsv_escaped(*s, out);
-  } else if (const auto* t = std::get_if<Timestamp>(&v.v)) {
-    append_rfc3339(*t, out);
-  } else if (std::holds_alternative<std::nullptr_t>(v.v)) {
-    // An absent value: LTSV has no null, the field stays empty.
-  } else {
-    std::string json;
-    append_json_value(v, json);
-    append_ltsv_escaped(json, out);
-  }
-}
-
-void append_ltsv(const Record& r, std::string& out) {
+void append_ltsv(const Record& record, std::string& out) {
   bool first = true;
-  for_each_field(r.fields(), [&](const Field& f) {
+  std::string json;
+  for_each_field(record, [&](Record::Reader& r, const FieldView& f) {
     if (!first) out += '\t';
     first = false;
     append_ltsv_escaped(f.key, out);
     out += ':';
-    append_ltsv_value(f.value, out);
+    switch (f.kind) {
+      case Kind::kString:
+        append_ltsv_escaped(f.s, out);
+        break;
+      case Kind::kTimestamp:
+        append_rfc3339(f.ts, out);
+        break;
+      case Kind::kNull:
+        break;  // an absent value: LTSV has no null, the field stays empty
+      default:
+        json.clear();
+        append_json(r, f, fields_bound(record), json);
+        append_ltsv_escaped(json, out);
+    }
   });
   out += '\n';
 }
@@ -348,57 +365,53 @@ void append_console_text(std::string_view s, std::string& out, bool keep_newline
   }
 }
 
-// The text of a string or timestamp field, or nullptr for a missing or other field.
-const std::string* text_field(const Record& r, std::string_view key, std::string& scratch) {
-  const Value* v = r.find(key);
-  if (!v) return nullptr;
-  if (const auto* t = std::get_if<Timestamp>(&v->v)) {
-    scratch.clear();
-    append_rfc3339(*t, scratch);
-    return &scratch;
+// The text of a string or timestamp field into scratch; false for a missing or other field.
+bool text_field(const Record& r, std::string_view key, std::string& scratch) {
+  const std::optional<FieldView> f = r.find(key);
+  if (!f || !f->is_text()) return false;
+  scratch.clear();
+  if (f->kind == Kind::kTimestamp) {
+    append_rfc3339(f->ts, scratch);
+  } else {
+    scratch = f->s;
   }
-  return std::get_if<std::string>(&v->v);
+  return true;
 }
 
-bool is_text(const Value& v) {
-  return std::holds_alternative<std::string>(v.v) || std::holds_alternative<Timestamp>(v.v);
-}
-
-void append_console(const Record& r, std::string& out) {
+void append_console(const Record& record, std::string& out) {
   // Header: when, which connection, who to whom; then the other fields.
   // The client is always on the left, so the arrow shows which way the bytes went.
   static constexpr std::string_view kHeaderKeys[] = {"ts", "conn_id", "src_addr", "direction",
                                                      "dst_addr"};
   std::string scratch;
-  const std::string* direction = text_field(r, "direction", scratch);
-  const bool reversed = direction && *direction == "<-";
+  const bool reversed = text_field(record, "direction", scratch) && scratch == "<-";
   bool any = false;
   for (std::string_view key : kHeaderKeys) {
     if (reversed && key == "src_addr")
       key = "dst_addr";
     else if (reversed && key == "dst_addr")
       key = "src_addr";
-    if (const std::string* s = text_field(r, key, scratch)) {
+    if (text_field(record, key, scratch)) {
       if (any) out += ' ';
-      append_console_text(*s, out, false);
+      append_console_text(scratch, out, false);
       any = true;
     }
   }
   std::string blocks;
-  for_each_field(r.fields(), [&](const Field& f) {
+  for_each_field(record, [&](Record::Reader& r, const FieldView& f) {
     bool header = false;
-    for (std::string_view key : kHeaderKeys) header |= (f.key == key && is_text(f.value));
+    for (std::string_view key : kHeaderKeys) header |= (f.key == key && f.is_text());
     if (header) return;
-    const auto* s = std::get_if<std::string>(&f.value.v);
-    if (s && s->find('\n') != std::string::npos) {
+    const bool text = f.kind == Kind::kString;
+    if (text && f.s.find('\n') != std::string_view::npos) {
       blocks += f.key;
       blocks += ":\n";
       size_t start = 0;
-      while (start < s->size()) {
-        size_t end = s->find('\n', start);
-        if (end == std::string::npos) end = s->size();
+      while (start < f.s.size()) {
+        size_t end = f.s.find('\n', start);
+        if (end == std::string_view::npos) end = f.s.size();
         blocks += "    ";
-        append_console_text(std::string_view(*s).substr(start, end - start), blocks, false);
+        append_console_text(f.s.substr(start, end - start), blocks, false);
         blocks += '\n';
         start = end + 1;
       }
@@ -408,10 +421,10 @@ void append_console(const Record& r, std::string& out) {
     any = true;
     out += f.key;
     out += '=';
-    if (s) {
-      append_console_text(*s, out, false);
+    if (text) {
+      append_console_text(f.s, out, false);
     } else {
-      append_json_value(f.value, out);
+      append_json(r, f, fields_bound(record), out);
     }
   });
   out += '\n';
@@ -439,40 +452,17 @@ const char* format_name(Format f) {
   return "?";
 }
 
-size_t json_bound(const Record& record) {
-  size_t n = 3;  // braces and the newline
-  for (const Field& f : record.fields()) n += f.key.size() + 4 + value_bound(f.value);
-  return n;
-}
+size_t json_bound(const Record& record) { return fields_bound(record) + 3; }
 
 char* write_json(const Record& record, char* p) {
   *p++ = '{';
-  bool first = true;
-  for (const Field& f : record.fields()) {
-    if (const auto* group = std::get_if<GroupRef>(&f.value.v)) {
-      const std::string& members = group_json(**group);
-      if (members.empty()) continue;
-      if (!first) *p++ = ',';
-      first = false;
-      p = put(p, members);
-      continue;
-    }
-    if (!first) *p++ = ',';
-    first = false;
-    *p++ = '"';
-    p = put(p, f.key);  // keys are the program's own plain names: nothing to escape
-    p = put(p, "\":");
-    p = write_value(f.value, p);
-  }
+  bool wrote = false;
+  p = write_fields(record, p, wrote);
   return put(p, "}\n");
 }
 
 void append_json_escaped(std::string_view s, std::string& out) {
   append_with(out, escaped_bound(s), [&](char* p) { return write_escaped(s, p); });
-}
-
-void append_json_value(const Value& v, std::string& out) {
-  append_with(out, value_bound(v), [&](char* p) { return write_value(v, p); });
 }
 
 void append_formatted(const Record& record, Format format, std::string& out) {

@@ -26,6 +26,5 @@ char* write_json(const Record& record, char* p);
 /// JSON string body (without quotes): control characters escaped, bytes that are not valid
 /// UTF-8 written as U+FFFD, so the output is valid JSON whatever the input bytes are.
 void append_json_escaped(std::string_view s, std::string& out);
-void append_json_value(const Value& v, std::string& out);
 
 }  // namespace tcpdp

@@ -19,7 +19,7 @@ char* StreamSink::room(size_t n) {
   return buffer_.get() + used_;
 }
 
-void StreamSink::write(Record record) {
+void StreamSink::write(const Record& record) {
   if (format_ == Format::kJson) {
     char* end = write_json(record, room(json_bound(record)));
     used_ = static_cast<size_t>(end - buffer_.get());

@@ -15,7 +15,7 @@ class StreamSink : public RecordSink {
   StreamSink(std::FILE* stream, Format format) : stream_(stream), format_(format) {}
   ~StreamSink() override { flush(); }
 
-  void write(Record record) override;
+  void write(const Record& record) override;
   void flush() override;
   /// False once a write to the stream failed (a closed pipe, a full disk).
   bool ok() const { return ok_; }

@@ -13,7 +13,7 @@ namespace tcpdp::test {
 
 struct JsonLines : RecordSink {
   std::vector<std::string> lines;
-  void write(Record r) override {
+  void write(const Record& r) override {
     std::string out;
     append_formatted(r, Format::kJson, out);
     lines.push_back(out);

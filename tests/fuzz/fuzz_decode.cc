@@ -16,7 +16,7 @@ namespace {
 
 class NullSink : public tcpdp::RecordSink {
  public:
-  void write(tcpdp::Record) override {}
+  void write(const tcpdp::Record&) override {}
 };
 
 constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2,

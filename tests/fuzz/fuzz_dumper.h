@@ -16,7 +16,7 @@ namespace tcpdp::fuzz {
 
 class NullSink : public RecordSink {
  public:
-  void write(Record) override {}
+  void write(const Record&) override {}
 };
 
 template <typename DumperType, typename Options>

@@ -2,10 +2,8 @@
 
 #include <doctest/doctest.h>
 
-using tcpdp::Array;
 using tcpdp::Format;
 using tcpdp::Record;
-using tcpdp::Value;
 
 namespace {
 std::string format(const Record& r, Format f) {
@@ -27,7 +25,11 @@ TEST_CASE("json: one object per line, fields in order, every value type") {
   r.add("b", true);
   r.add("n", nullptr);
   r.add("d", 0.25);
-  r.add("a", Array{Value("p"), Value(nullptr), Value(3)});
+  r.begin_array("a");
+  r.add({}, "p");
+  r.add({}, nullptr);
+  r.add({}, 3);
+  r.end();
   CHECK(format(r, Format::kJson) ==
         "{\"s\":\"x\",\"i\":-5,\"b\":true,\"n\":null,\"d\":0.25,\"a\":[\"p\",null,3]}\n");
 }
@@ -65,8 +67,15 @@ TEST_CASE("json: doubles in plain decimals in the everyday range, exact either w
 
 TEST_CASE("json: objects keep their keys in order") {
   Record r;
-  r.add("o", tcpdp::Object{{"b", Value(1)}, {"a", Value("x")}});
-  CHECK(format(r, Format::kJson) == "{\"o\":{\"b\":1,\"a\":\"x\"}}\n");
+  r.begin_object("o");
+  r.add("b", 1);
+  r.add("a", "x");
+  r.add("q\"", "names from the data are escaped");
+  r.end();
+  r.add("after", false);
+  CHECK(format(r, Format::kJson) ==
+        "{\"o\":{\"b\":1,\"a\":\"x\",\"q\\\"\":\"names from the data are escaped\"},"
+        "\"after\":false}\n");
 }
 
 TEST_CASE("json: long strings with one character to escape anywhere") {
@@ -98,7 +107,10 @@ TEST_CASE("ltsv: key:value joined by tabs, tabs and newlines in values escaped, 
   Record r;
   r.add("query", "SELECT\t1\nFROM x\\y");
   r.add("rows", 3);
-  r.add("bind_values", Array{Value("a\tb"), Value(nullptr)});
+  r.begin_array("bind_values");
+  r.add({}, "a\tb");
+  r.add({}, nullptr);
+  r.end();
   r.add("none", nullptr);
   CHECK(format(r, Format::kLtsv) ==
         "query:SELECT\\t1\\nFROM x\\\\y\trows:3\tbind_values:[\"a\\\\tb\",null]\tnone:\n");

@@ -49,7 +49,7 @@ class RecordingDumper : public Dumper {
 
 struct Events : RecordSink {
   std::vector<Record> records;
-  void write(Record r) override { records.push_back(std::move(r)); }
+  void write(const Record& r) override { records.push_back(r); }
 };
 
 Endpoint ep(const char* ip, uint16_t port) { return Endpoint{*IpAddr::parse(ip), port}; }
@@ -160,10 +160,13 @@ TEST_CASE("RST closes the connection, reporting open holes first") {
   CHECK(f.t.conns[0].c2s == "ab<gap 7>zz");
   CHECK(f.t.conns[0].closed == "reset");
   REQUIRE(f.events.records.size() == 1);
-  const Value* gap = f.events.records[0].find("gap_bytes");
+  const auto gap = f.events.records[0].find("gap_bytes");
   REQUIRE(gap);
-  CHECK(std::get<int64_t>(gap->v) == 7);
-  CHECK(std::get<std::string>(f.events.records[0].find("direction")->v) == "->");
+  CHECK(gap->kind == tcpdp::Kind::kInt);
+  CHECK(gap->i == 7);
+  const auto direction = f.events.records[0].find("direction");
+  REQUIRE(direction);
+  CHECK(direction->s == "->");
 }
 
 TEST_CASE("a new SYN on the ports of a closed connection starts a new one") {

@@ -492,17 +492,22 @@ class MysqlDecoder : public Decoder {
 
   // ---- records -------------------------------------------------------------------------------
 
-  // ts, the connection's fields and the session's, the latter made once per session change.
-  Record record(Direction dir, Timestamp ts) const {
+  // The connection's fields and the session's for one direction, made once per session change.
+  const GroupRef& session_fields(Direction dir) const {
     GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
-    if (!fields) {
-      std::vector<Field> session;
-      if (!username_.empty()) session.push_back({"username", username_});
-      if (!database_.empty()) session.push_back({"database", database_});
-      fields = connection_fields(conn_, dir, std::move(session));
-    }
-    return base_record(fields, ts);
+    if (!fields) fields = connection_fields(conn_, dir, session(database_));
+    return fields;
   }
+
+  Record session(std::string_view database) const {
+    Record r;
+    if (!username_.empty()) r.add("username", username_);
+    if (!database.empty()) r.add("database", database);
+    return r;
+  }
+
+  // ts, then the connection's and the session's fields.
+  Record record(Direction dir, Timestamp ts) const { return base_record(session_fields(dir), ts); }
 
   std::string text(std::span<const uint8_t> bytes) const {
     return mysql::to_utf8(mysql::as_text(bytes), charset_);
@@ -525,13 +530,10 @@ class MysqlDecoder : public Decoder {
   Request& add_request(uint8_t command, uint8_t seq, bool waits, std::string_view database = {}) {
     Request& q = pending_.push();
     if (database.empty()) {
-      q.rec = record(Direction::kClientToServer, client_.msg_ts);
+      start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts);
     } else {
-      std::vector<Field> session;
-      if (!username_.empty()) session.push_back({"username", username_});
-      session.push_back({"database", database});
-      q.rec = base_record(connection_fields(conn_, Direction::kClientToServer, std::move(session)),
-                          client_.msg_ts);
+      start_record(q.rec, connection_fields(conn_, Direction::kClientToServer, session(database)),
+                   client_.msg_ts);
     }
     q.start = client_.msg_ts;
     q.command = command;
@@ -683,15 +685,17 @@ class MysqlDecoder : public Decoder {
     std::span<const uint8_t> attrs;
     if ((caps & cap::kConnectAttrs) && r.lenenc_bytes(attrs)) {
       Reader a(attrs);
-      Object all;
+      Record all;  // the object goes after the two fields picked out of it
+      all.begin_object("connect_attrs");
       std::span<const uint8_t> k, v;
       while (a.lenenc_bytes(k) && a.lenenc_bytes(v)) {
         const std::string_view key = mysql::as_text(k);
         if (key == "program_name") q.rec.add("program_name", mysql::as_text(v));
         if (key == "_client_name") q.rec.add("client_name", mysql::as_text(v));
-        all.push_back({std::string(key), Value(mysql::as_text(v))});
+        all.add(key, mysql::as_text(v));
       }
-      q.rec.add("connect_attrs", std::move(all));
+      all.end();
+      q.rec.append(all);
     }
     compress_ = (caps & cap::kCompress) && (server_caps_ & cap::kCompress);
     if (compress_) q.rec.add("compressed", true);
@@ -842,15 +846,16 @@ class MysqlDecoder : public Decoder {
       }
     }
     if (st.types.size() != st.params) return;
-    Array values;
+    Record& values = values_;  // added to the record only once every value decoded
+    values.clear();
+    values.begin_array("stmt_execute_values");
     for (uint16_t i = 0; i < st.params; ++i) {
       if (nulls[i / 8] & (1 << (i % 8))) {
-        values.emplace_back(nullptr);
+        values.add({}, nullptr);
         continue;
       }
       if (auto ld = st.long_data.find(i); ld != st.long_data.end()) {
-        values.emplace_back(
-            text({reinterpret_cast<const uint8_t*>(ld->second.data()), ld->second.size()}));
+        values.add({}, text({reinterpret_cast<const uint8_t*>(ld->second.data()), ld->second.size()}));
         continue;
       }
       mysql::BinaryValue v;
@@ -861,14 +866,15 @@ class MysqlDecoder : public Decoder {
         return;
       }
       if (v.is_null) {
-        values.emplace_back(nullptr);
+        values.add({}, nullptr);
       } else if (v.is_string) {
-        values.emplace_back(text({reinterpret_cast<const uint8_t*>(v.text.data()), v.text.size()}));
+        values.add({}, text({reinterpret_cast<const uint8_t*>(v.text.data()), v.text.size()}));
       } else {
-        values.emplace_back(std::move(v.text));
+        values.add({}, v.text);
       }
     }
-    q.rec.add("stmt_execute_values", std::move(values));
+    values.end();
+    q.rec.append(values);
     st.long_data.clear();
   }
 
@@ -1190,6 +1196,7 @@ class MysqlDecoder : public Decoder {
   std::unordered_map<uint32_t, Statement> statements_;
   std::string username_, database_;
   mutable GroupRef session_[2];  // record() makes them from the two above
+  Record values_;                // COM_STMT_EXECUTE's parameters, while they are decoded
   mysql::Charset charset_{"utf8mb4", nullptr};
   std::string server_version_;
   uint32_t connection_id_ = 0;

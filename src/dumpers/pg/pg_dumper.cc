@@ -328,18 +328,21 @@ class PgDecoder : public Decoder {
 
   // ---- records -------------------------------------------------------------------------------
 
-  // ts, the connection's fields and the session's, the latter made once per session change.
-  Record record(Direction dir, Timestamp ts) const {
+  // The connection's fields and the session's for one direction, made once per session change.
+  const GroupRef& session_fields(Direction dir) const {
     GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
     if (!fields) {
-      std::vector<Field> session;
-      if (!username_.empty()) session.push_back({"username", username_});
-      if (!database_.empty()) session.push_back({"database", database_});
-      if (!application_name_.empty()) session.push_back({"application_name", application_name_});
-      fields = connection_fields(conn_, dir, std::move(session));
+      Record session;
+      if (!username_.empty()) session.add("username", username_);
+      if (!database_.empty()) session.add("database", database_);
+      if (!application_name_.empty()) session.add("application_name", application_name_);
+      fields = connection_fields(conn_, dir, session);
     }
-    return base_record(fields, ts);
+    return fields;
   }
+
+  // ts, then the connection's and the session's fields.
+  Record record(Direction dir, Timestamp ts) const { return base_record(session_fields(dir), ts); }
 
   void decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
     if (s.error_records >= kMaxErrorRecords) return;
@@ -357,7 +360,7 @@ class PgDecoder : public Decoder {
 
   Request& add_request(uint8_t type, const char* message_type, Wait wait) {
     Request& q = pending_.push();
-    q.rec = record(Direction::kClientToServer, client_.msg_ts);
+    start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts);
     q.rec.add("message_type", message_type ? message_type : type_name(type));
     q.start = client_.msg_ts;
     q.type = type;
@@ -462,10 +465,9 @@ class PgDecoder : public Decoder {
     session_[0] = session_[1] = nullptr;
     Request& q = add_request(0, "StartupMessage", Wait::kReady);
     q.rec.add("protocol_version", std::to_string(code >> 16) + "." + std::to_string(code & 0xFFFF));
-    Object all;
-    for (const auto& [name, value] : params.params)
-      all.push_back({std::string(name), Value(value)});
-    q.rec.add("parameters", std::move(all));
+    q.rec.begin_object("parameters");
+    for (const auto& [name, value] : params.params) q.rec.add(name, value);
+    q.rec.end();
     startup_ = &q;
     client_.mode = Mode::kTyped;
   }
@@ -533,9 +535,9 @@ class PgDecoder : public Decoder {
         Request& q = add_request(type, nullptr, Wait::kParse);
         q.rec.add("stmt_name", m.name);
         q.rec.add("parse_query", m.query);
-        Array types;
-        for (uint32_t t : m.param_types) types.emplace_back(t);
-        q.rec.add("param_types", std::move(types));
+        q.rec.begin_array("param_types");
+        for (uint32_t t : m.param_types) q.rec.add({}, t);
+        q.rec.end();
         remember(statements_, std::string(m.name), Statement{std::string(m.query), m.param_types});
         return;
       }
@@ -544,23 +546,22 @@ class PgDecoder : public Decoder {
         if (!pg::parse_bind(body, m)) return malformed(type);
         const auto it = statements_.find(std::string(m.statement));
         const Statement* st = it == statements_.end() ? nullptr : &it->second;
-        Array values;
-        values.reserve(m.params.size());
-        for (size_t i = 0; i < m.params.size(); ++i) {
-          const pg::BindParam& p = m.params[i];
-          if (p.is_null) {
-            values.emplace_back(nullptr);
-          } else if (pg::bind_format(m, i) == 0) {
-            values.emplace_back(pg::as_text(p.value));
-          } else {
-            const uint32_t t = st && i < st->types.size() ? st->types[i] : 0;
-            values.emplace_back(t ? pg::binary_to_text(t, p.value) : pg::hex_bytes(p.value));
-          }
-        }
         Request& q = add_request(type, nullptr, Wait::kBind);
         q.rec.add("portal_name", m.portal);
         q.rec.add("stmt_name", m.statement);
-        q.rec.add("bind_values", std::move(values));
+        q.rec.begin_array("bind_values");
+        for (size_t i = 0; i < m.params.size(); ++i) {
+          const pg::BindParam& p = m.params[i];
+          if (p.is_null) {
+            q.rec.add({}, nullptr);
+          } else if (pg::bind_format(m, i) == 0) {
+            q.rec.add({}, pg::as_text(p.value));
+          } else {
+            const uint32_t t = st && i < st->types.size() ? st->types[i] : 0;
+            q.rec.add({}, t ? pg::binary_to_text(t, p.value) : pg::hex_bytes(p.value));
+          }
+        }
+        q.rec.end();
         remember(portals_, std::string(m.portal),
                  Portal{std::string(m.statement), st ? st->query : std::string(), st != nullptr});
         return;
