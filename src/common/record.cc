@@ -1,5 +1,6 @@
 #include "common/record.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace tcpdp {
@@ -10,9 +11,28 @@ void Record::add_group(GroupRef group) {
   std::memcpy(entry(Kind::kGroup, {}, 4), &index, 4);
 }
 
+Record& Record::operator=(const Record& other) {
+  if (this == &other) return *this;
+  size_ = 0;
+  if (other.size_) std::memcpy(extend(other.size_), other.buf_.get(), other.size_);
+  groups_ = other.groups_;
+  return *this;
+}
+
+char* Record::extend_slow(size_t n) {
+  const size_t want = std::max<size_t>({size_ + n, 2 * capacity_, 256});
+  auto bigger = std::make_unique_for_overwrite<char[]>(want);
+  if (size_) std::memcpy(bigger.get(), buf_.get(), size_);
+  buf_ = std::move(bigger);
+  capacity_ = want;
+  char* p = buf_.get() + size_;
+  size_ += n;
+  return p;
+}
+
 void Record::append(const Record& other) {
   assert(other.groups_.empty());
-  buf_ += other.buf_;
+  if (other.size_) std::memcpy(extend(other.size_), other.buf_.get(), other.size_);
 }
 
 FieldView Record::Reader::next() {
@@ -24,6 +44,7 @@ FieldView Record::Reader::next() {
   p_ += 5 + klen;
   switch (f.kind) {
     case Kind::kInt:
+    case Kind::kDuration:
       std::memcpy(&f.i, p_, 8);
       p_ += 8;
       break;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/timestamp.h"
@@ -33,6 +34,7 @@ enum class Kind : uint8_t {
   kDouble,
   kString,
   kTimestamp,
+  kDuration,  // whole microseconds, written as seconds
   kArray,   // the entries up to the matching kEnd are its elements
   kObject,  // the entries up to the matching kEnd are its members
   kEnd,
@@ -44,7 +46,7 @@ enum class Kind : uint8_t {
 struct FieldView {
   Kind kind = Kind::kNull;
   std::string_view key;
-  int64_t i = 0;
+  int64_t i = 0;  // kInt, kDuration
   double d = 0;
   std::string_view s;
   Timestamp ts;
@@ -55,12 +57,24 @@ struct FieldView {
 
 class Record {
  public:
+  Record() = default;
+  Record(const Record& other) { *this = other; }
+  Record(Record&& other) noexcept { *this = std::move(other); }
+  Record& operator=(const Record& other);
+  Record& operator=(Record&& other) noexcept {
+    buf_ = std::move(other.buf_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    groups_ = std::move(other.groups_);
+    return *this;
+  }
+
   /// Empties the record, keeping its room.
   void clear() {
-    buf_.clear();
+    size_ = 0;
     groups_.clear();
   }
-  bool empty() const { return buf_.empty(); }
+  bool empty() const { return size_ == 0; }
 
   /// Keys are the program's names (or, inside objects, names from the data); array elements
   /// take an empty key. Every value is copied in.
@@ -80,6 +94,7 @@ class Record {
   void add(std::string_view key, bool v) { entry(v ? Kind::kTrue : Kind::kFalse, key, 0); }
   void add(std::string_view key, std::nullptr_t) { entry(Kind::kNull, key, 0); }
   void add(std::string_view key, Timestamp t) { put_scalar(Kind::kTimestamp, key, t.usec); }
+  void add(std::string_view key, Duration d) { put_scalar(Kind::kDuration, key, d.usec); }
   /// The fields of `other`, which holds no groups, added at the end of this record.
   void append(const Record& other);
   /// The group's fields, as if added here one by one (only at the top level).
@@ -96,7 +111,7 @@ class Record {
   /// The entries in order; containers as an opening entry, their contents, then kEnd.
   class Reader {
    public:
-    explicit Reader(const Record& r) : rec_(r), p_(r.buf_.data()), end_(p_ + r.buf_.size()) {}
+    explicit Reader(const Record& r) : rec_(r), p_(r.buf_.get()), end_(p_ + r.size_) {}
     bool done() const { return p_ == end_; }
     FieldView next();
     /// Passes over the contents of the container just opened, and its kEnd.
@@ -109,18 +124,16 @@ class Record {
   };
 
   /// Bytes of the encoding: no entry formats to more than 6 times its encoded size.
-  size_t encoded_size() const { return buf_.size(); }
+  size_t encoded_size() const { return size_; }
   /// Bytes the record can hold before it allocates again.
-  size_t capacity() const { return buf_.capacity(); }
+  size_t capacity() const { return capacity_; }
   const std::vector<GroupRef>& groups() const { return groups_; }
 
  private:
   // Writes the entry header (kind, key) and returns room for `payload` more bytes.
   char* entry(Kind kind, std::string_view key, size_t payload) {
     const auto klen = static_cast<uint32_t>(key.size());
-    const size_t old = buf_.size();
-    buf_.resize(old + 5 + klen + payload);
-    char* p = buf_.data() + old;
+    char* p = extend(5 + klen + payload);
     *p = static_cast<char>(kind);
     std::memcpy(p + 1, &klen, 4);
     if (klen) std::memcpy(p + 5, key.data(), klen);
@@ -130,7 +143,18 @@ class Record {
   void put_scalar(Kind kind, std::string_view key, T v) {
     std::memcpy(entry(kind, key, sizeof v), &v, sizeof v);
   }
-  std::string buf_;
+  // n more bytes at the end, uninitialized.
+  char* extend(size_t n) {
+    if (size_ + n > capacity_) return extend_slow(n);
+    char* p = buf_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  char* extend_slow(size_t n);  // extend() after growing the buffer
+
+  std::unique_ptr<char[]> buf_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
   std::vector<GroupRef> groups_;
 };
 

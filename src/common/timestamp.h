@@ -19,6 +19,11 @@ struct Timestamp {
   friend auto operator<=>(Timestamp a, Timestamp b) { return a.usec <=> b.usec; }
 };
 
+/// A time span in whole microseconds (a request's duration), written as seconds: 0.000798.
+struct Duration {
+  int64_t usec = 0;
+};
+
 /// Appends `2026-11-25T04:01:02.123456Z` to out.
 void append_rfc3339(Timestamp ts, std::string& out);
 /// Writes the same 27 characters at p; returns p + 27.

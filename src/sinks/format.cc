@@ -199,6 +199,8 @@ char* write_value(Record::Reader& r, const FieldView& f, char* p) {
       return write_int(f.i, p);
     case Kind::kDouble:
       return write_double(f.d, p);
+    case Kind::kDuration:
+      return write_micros(f.i, p);
     case Kind::kString:
       *p++ = '"';
       p = write_escaped(f.s, p);

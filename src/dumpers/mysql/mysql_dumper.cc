@@ -569,7 +569,7 @@ class MysqlDecoder : public Decoder {
       if (!r.sql_state.empty()) r.rec.add("sql_state", r.sql_state);
       r.rec.add("error_message", r.error_message);
     }
-    r.rec.add("duration", static_cast<double>(ts.usec - r.start.usec) / 1e6);
+    r.rec.add("duration", Duration{ts.usec - r.start.usec});
   }
 
   void flush_done() {

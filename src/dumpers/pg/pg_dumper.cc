@@ -401,7 +401,7 @@ class PgDecoder : public Decoder {
         if (!x.error_hint.empty()) r.rec.add("error_hint", std::move(x.error_hint));
       }
     }
-    r.rec.add("duration", static_cast<double>(ts.usec - r.start.usec) / 1e6);
+    r.rec.add("duration", Duration{ts.usec - r.start.usec});
   }
 
   void flush_done() {
