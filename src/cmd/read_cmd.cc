@@ -76,7 +76,8 @@ int run_read(const ReadOptions& options) {
                 " is not supported (Ethernet, Linux cooked SLL/SLL2, BSD loopback and raw IP are)");
   }
 
-  StreamSink sink(stdout, *format);
+  // Formatting and writing run on a second thread, so reading never waits for them.
+  StreamSink sink(stdout, *format, /*background=*/true);
   DumperOptions dumper_options;
   dumper_options.pair_responses = !options.no_response;
   auto dumper = make_dumper(options.dumper, sink, dumper_options);

@@ -6,9 +6,9 @@
 namespace tcpdp {
 
 void Record::add_group(GroupRef group) {
-  const auto index = static_cast<uint32_t>(groups_.size());
+  const FieldGroup* raw = group.get();
   groups_.push_back(std::move(group));
-  std::memcpy(entry(Kind::kGroup, {}, 4), &index, 4);
+  std::memcpy(entry(Kind::kGroup, {}, sizeof raw), &raw, sizeof raw);
 }
 
 Record& Record::operator=(const Record& other) {
@@ -31,7 +31,7 @@ char* Record::extend_slow(size_t n) {
 }
 
 void Record::append(const Record& other) {
-  assert(other.groups_.empty());
+  assert(other.groups_.empty());  // its group entries would point at groups nobody holds
   if (other.size_) std::memcpy(extend(other.size_), other.buf_.get(), other.size_);
 }
 
@@ -63,13 +63,10 @@ FieldView Record::Reader::next() {
       p_ += 4 + n;
       break;
     }
-    case Kind::kGroup: {
-      uint32_t index;
-      std::memcpy(&index, p_, 4);
-      f.group = rec_.groups_[index].get();
-      p_ += 4;
+    case Kind::kGroup:
+      std::memcpy(&f.group, p_, sizeof f.group);
+      p_ += sizeof f.group;
       break;
-    }
     default:
       break;
   }
@@ -84,8 +81,8 @@ void Record::Reader::skip_container() {
   }
 }
 
-std::optional<FieldView> Record::find(std::string_view key) const {
-  Reader r(*this);
+std::optional<FieldView> Record::find(std::string_view encoded, std::string_view key) {
+  Reader r(encoded);
   while (!r.done()) {
     FieldView f = r.next();
     if (f.kind == Kind::kGroup) {

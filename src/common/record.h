@@ -106,23 +106,28 @@ class Record {
 
   /// The first top-level field (or group field) named key. Containers are found as their
   /// opening entry.
-  std::optional<FieldView> find(std::string_view key) const;
+  std::optional<FieldView> find(std::string_view key) const { return find(encoded(), key); }
+  static std::optional<FieldView> find(std::string_view encoded, std::string_view key);
 
-  /// The entries in order; containers as an opening entry, their contents, then kEnd.
+  /// The entries of an encoding in order; containers as an opening entry, their contents,
+  /// then kEnd.
   class Reader {
    public:
-    explicit Reader(const Record& r) : rec_(r), p_(r.buf_.get()), end_(p_ + r.size_) {}
+    explicit Reader(std::string_view encoded)
+        : p_(encoded.data()), end_(encoded.data() + encoded.size()) {}
     bool done() const { return p_ == end_; }
     FieldView next();
     /// Passes over the contents of the container just opened, and its kEnd.
     void skip_container();
 
    private:
-    const Record& rec_;
     const char* p_;
     const char* end_;
   };
 
+  /// The fields as bytes. Group entries point at the groups this record holds: a copy of the
+  /// bytes is only good while something keeps groups() alive.
+  std::string_view encoded() const { return {buf_.get(), size_}; }
   /// Bytes of the encoding: no entry formats to more than 6 times its encoded size.
   size_t encoded_size() const { return size_; }
   /// Bytes the record can hold before it allocates again.

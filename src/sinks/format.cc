@@ -237,8 +237,8 @@ char* write_value(Record::Reader& r, const FieldView& f, char* p) {
 
 // The top-level fields of a record as JSON members, `"key":value` joined by commas, groups'
 // members in their place; returns the end, and whether anything was written in `wrote`.
-char* write_fields(const Record& record, char* p, bool& wrote) {
-  Record::Reader r(record);
+char* write_fields(std::string_view encoded, char* p, bool& wrote) {
+  Record::Reader r(encoded);
   while (!r.done()) {
     const FieldView f = r.next();
     if (f.kind == Kind::kGroup) {
@@ -257,19 +257,16 @@ char* write_fields(const Record& record, char* p, bool& wrote) {
   return p;
 }
 
-// Room enough for write_fields: no entry formats to more than six times its encoding.
-size_t fields_bound(const Record& record) {
-  size_t n = 6 * record.encoded_size();
-  for (const GroupRef& g : record.groups()) n += group_json(*g).size() + 1;
-  return n;
-}
+// Room enough for any value or field of an encoding without groups: no entry formats to more
+// than six times its encoded size.
+size_t plain_bound(std::string_view encoded) { return 6 * encoded.size(); }
 
 // A group's fields as JSON members: made once per group.
 const std::string& group_json(const FieldGroup& group) {
   return group.rendered([](const Record& fields) {
-    std::string out(fields_bound(fields), '\0');
+    std::string out(plain_bound(fields.encoded()), '\0');
     bool wrote = false;
-    char* end = write_fields(fields, out.data(), wrote);
+    char* end = write_fields(fields.encoded(), out.data(), wrote);
     out.resize(static_cast<size_t>(end - out.data()));
     return out;
   });
@@ -278,12 +275,12 @@ const std::string& group_json(const FieldGroup& group) {
 // Calls fn(reader, field) for every top-level field of the record, the fields of groups in
 // their place. For a container fn must read its contents (or skip them).
 template <typename Fn>
-void for_each_field(const Record& record, Fn&& fn) {
-  Record::Reader r(record);
+void for_each_field(std::string_view encoded, Fn&& fn) {
+  Record::Reader r(encoded);
   while (!r.done()) {
     const FieldView f = r.next();
     if (f.kind == Kind::kGroup) {
-      for_each_field(f.group->fields(), fn);
+      for_each_field(f.group->fields().encoded(), fn);
     } else {
       fn(r, f);
     }
@@ -326,7 +323,7 @@ void append_ltsv_escaped(std::string_view s, std::string& out) {
   }
 }
 
-void append_ltsv(const Record& record, std::string& out) {
+void append_ltsv(std::string_view record, std::string& out) {
   bool first = true;
   std::string json;
   for_each_field(record, [&](Record::Reader& r, const FieldView& f) {
@@ -345,7 +342,7 @@ void append_ltsv(const Record& record, std::string& out) {
         break;  // an absent value: LTSV has no null, the field stays empty
       default:
         json.clear();
-        append_json(r, f, fields_bound(record), json);
+        append_json(r, f, plain_bound(record), json);
         append_ltsv_escaped(json, out);
     }
   });
@@ -368,8 +365,8 @@ void append_console_text(std::string_view s, std::string& out, bool keep_newline
 }
 
 // The text of a string or timestamp field into scratch; false for a missing or other field.
-bool text_field(const Record& r, std::string_view key, std::string& scratch) {
-  const std::optional<FieldView> f = r.find(key);
+bool text_field(std::string_view record, std::string_view key, std::string& scratch) {
+  const std::optional<FieldView> f = Record::find(record, key);
   if (!f || !f->is_text()) return false;
   scratch.clear();
   if (f->kind == Kind::kTimestamp) {
@@ -380,7 +377,7 @@ bool text_field(const Record& r, std::string_view key, std::string& scratch) {
   return true;
 }
 
-void append_console(const Record& record, std::string& out) {
+void append_console(std::string_view record, std::string& out) {
   // Header: when, which connection, who to whom; then the other fields.
   // The client is always on the left, so the arrow shows which way the bytes went.
   static constexpr std::string_view kHeaderKeys[] = {"ts", "conn_id", "src_addr", "direction",
@@ -426,7 +423,7 @@ void append_console(const Record& record, std::string& out) {
     if (text) {
       append_console_text(f.s, out, false);
     } else {
-      append_json(r, f, fields_bound(record), out);
+      append_json(r, f, plain_bound(record), out);
     }
   });
   out += '\n';
@@ -454,12 +451,20 @@ const char* format_name(Format f) {
   return "?";
 }
 
-size_t json_bound(const Record& record) { return fields_bound(record) + 3; }
+size_t json_bound(std::string_view encoded) {
+  size_t n = plain_bound(encoded) + 3;  // and braces and the newline
+  Record::Reader r(encoded);
+  while (!r.done()) {
+    const FieldView f = r.next();
+    if (f.kind == Kind::kGroup) n += group_json(*f.group).size() + 1;
+  }
+  return n;
+}
 
-char* write_json(const Record& record, char* p) {
+char* write_json(std::string_view encoded, char* p) {
   *p++ = '{';
   bool wrote = false;
-  p = write_fields(record, p, wrote);
+  p = write_fields(encoded, p, wrote);
   return put(p, "}\n");
 }
 
@@ -467,7 +472,7 @@ void append_json_escaped(std::string_view s, std::string& out) {
   append_with(out, escaped_bound(s), [&](char* p) { return write_escaped(s, p); });
 }
 
-void append_formatted(const Record& record, Format format, std::string& out) {
+void append_formatted(std::string_view record, Format format, std::string& out) {
   switch (format) {
     case Format::kJson:
       append_with(out, json_bound(record), [&](char* p) { return write_json(record, p); });

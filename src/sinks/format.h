@@ -14,14 +14,17 @@ enum class Format { kJson, kLtsv, kConsole };
 std::optional<Format> parse_format(std::string_view name);
 const char* format_name(Format f);
 
-/// Appends the formatted record, ending with a newline, to out.
-void append_formatted(const Record& record, Format format, std::string& out);
+/// Appends the formatted record (Record::encoded()), ending with a newline, to out.
+void append_formatted(std::string_view record, Format format, std::string& out);
+inline void append_formatted(const Record& record, Format format, std::string& out) {
+  append_formatted(record.encoded(), format, out);
+}
 
-/// At most how many bytes write_json writes for this record.
-size_t json_bound(const Record& record);
+/// At most how many bytes write_json writes for this record (Record::encoded()).
+size_t json_bound(std::string_view record);
 /// Writes the record as one JSON line at p, which has room for json_bound(record) bytes; returns
 /// the end of what it wrote.
-char* write_json(const Record& record, char* p);
+char* write_json(std::string_view record, char* p);
 
 /// JSON string body (without quotes): control characters escaped, bytes that are not valid
 /// UTF-8 written as U+FFFD, so the output is valid JSON whatever the input bytes are.

@@ -8,10 +8,30 @@ namespace {
 constexpr size_t kFlushThreshold = 256 * 1024;
 }
 
+StreamSink::StreamSink(std::FILE* stream, Format format, bool background)
+    : stream_(stream), format_(format), background_(background) {
+  if (background_) {
+    filling_ = std::make_unique<Batch>();
+    writer_ = std::thread([this] { run(); });
+  }
+}
+
+StreamSink::~StreamSink() {
+  flush();
+  if (background_) {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    writer_.join();
+  }
+}
+
 char* StreamSink::room(size_t n) {
   if (used_ + n > capacity_) {
     const size_t want = std::max(used_ + n, kFlushThreshold * 2);
-    auto bigger = std::make_unique<char[]>(want);
+    auto bigger = std::make_unique_for_overwrite<char[]>(want);
     if (used_) std::memcpy(bigger.get(), buffer_.get(), used_);
     buffer_ = std::move(bigger);
     capacity_ = want;
@@ -19,24 +39,95 @@ char* StreamSink::room(size_t n) {
   return buffer_.get() + used_;
 }
 
-void StreamSink::write(const Record& record) {
+void StreamSink::format(std::string_view encoded) {
   if (format_ == Format::kJson) {
-    char* end = write_json(record, room(json_bound(record)));
+    char* end = write_json(encoded, room(json_bound(encoded)));
     used_ = static_cast<size_t>(end - buffer_.get());
   } else {
     scratch_.clear();
-    append_formatted(record, format_, scratch_);
+    append_formatted(encoded, format_, scratch_);
     std::memcpy(room(scratch_.size()), scratch_.data(), scratch_.size());
     used_ += scratch_.size();
   }
-  ++records_;
-  if (used_ >= kFlushThreshold) flush();
+}
+
+void StreamSink::write_out() {
+  if (used_ > 0 && ok()) {
+    const bool written =
+        std::fwrite(buffer_.get(), 1, used_, stream_) == used_ && std::fflush(stream_) == 0;
+    if (!written) ok_ = false;
+  }
+  used_ = 0;
+}
+
+void StreamSink::write(const Record& record) {
+  if (!background_) {
+    format(record.encoded());
+    if (used_ >= kFlushThreshold) write_out();
+    return;
+  }
+  Batch& b = *filling_;
+  const std::string_view encoded = record.encoded();
+  const auto n = static_cast<uint32_t>(encoded.size());
+  b.bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
+  b.bytes.append(encoded);
+  for (const GroupRef& g : record.groups()) {
+    const FieldGroup*& slot = b.held[(reinterpret_cast<uintptr_t>(g.get()) >> 6) % b.held.size()];
+    if (slot != g.get()) {
+      slot = g.get();
+      b.groups.push_back(g);
+    }
+  }
+  if (b.bytes.size() >= kBatchBytes) submit();
+}
+
+void StreamSink::submit() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return queued_.size() < kMaxQueued; });
+  queued_.push_back(std::move(filling_));
+  if (spare_.empty()) {
+    filling_ = std::make_unique<Batch>();
+  } else {
+    filling_ = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  changed_.notify_all();
+}
+
+void StreamSink::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [this] { return !queued_.empty() || stopping_; });
+    if (queued_.empty()) return;
+    std::unique_ptr<Batch> batch = std::move(queued_.front());
+    queued_.pop_front();
+    writing_ = true;
+    lock.unlock();
+    const std::string& bytes = batch->bytes;
+    for (size_t at = 0; at < bytes.size();) {
+      uint32_t n;
+      std::memcpy(&n, bytes.data() + at, sizeof n);
+      format({bytes.data() + at + sizeof n, n});
+      at += sizeof n + n;
+      if (used_ >= kFlushThreshold) write_out();
+    }
+    write_out();
+    batch->clear();
+    lock.lock();
+    spare_.push_back(std::move(batch));
+    writing_ = false;
+    changed_.notify_all();
+  }
 }
 
 void StreamSink::flush() {
-  if (used_ > 0 && ok_) ok_ = std::fwrite(buffer_.get(), 1, used_, stream_) == used_;
-  used_ = 0;
-  if (ok_) ok_ = std::fflush(stream_) == 0;
+  if (!background_) {
+    write_out();
+    return;
+  }
+  if (!filling_->bytes.empty()) submit();
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return queued_.empty() && !writing_; });
 }
 
 }  // namespace tcpdp

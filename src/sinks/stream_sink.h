@@ -1,9 +1,21 @@
 /// A RecordSink that formats records onto a stdio stream (stdout for `tcpdp read`), buffered.
+///
+/// With `background`, a second thread formats and writes: write() only copies the record's
+/// bytes into a batch and hands full batches over. At most kMaxQueued batches wait, so memory
+/// stays bounded and the caller waits when the writer falls behind; records come out in the
+/// order they were written.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/record.h"
 #include "sinks/format.h"
@@ -12,27 +24,56 @@ namespace tcpdp {
 
 class StreamSink : public RecordSink {
  public:
-  StreamSink(std::FILE* stream, Format format) : stream_(stream), format_(format) {}
-  ~StreamSink() override { flush(); }
+  StreamSink(std::FILE* stream, Format format, bool background = false);
+  ~StreamSink() override;
 
   void write(const Record& record) override;
+  /// Everything written so far is on the stream when this returns.
   void flush() override;
   /// False once a write to the stream failed (a closed pipe, a full disk).
-  bool ok() const { return ok_; }
-  uint64_t records() const { return records_; }
+  bool ok() const { return ok_.load(std::memory_order_relaxed); }
 
  private:
-  char* room(size_t n);  // space for n more bytes at the end of the buffer
+  struct Batch {
+    std::string bytes;  // records back to back, each a 32-bit length and its encoding
+    std::vector<GroupRef> groups;  // the groups the encodings point at, held until written
+    // Groups this batch already holds, by address: most records need no new reference.
+    std::array<const FieldGroup*, 64> held{};
+    void clear() {
+      bytes.clear();
+      groups.clear();
+      held.fill(nullptr);
+    }
+  };
+  static constexpr size_t kBatchBytes = 256 * 1024;
+  static constexpr size_t kMaxQueued = 2;
+
+  void format(std::string_view encoded);  // onto the end of the output buffer
+  char* room(size_t n);                   // space for n more bytes at the end of the buffer
+  void write_out();                       // the output buffer to the stream
+  void submit();                          // hands the batch being filled to the writer
+  void run();                             // the writer thread
 
   std::FILE* stream_;
   Format format_;
-  // JSON is written straight into this buffer (no zero-filling, no per-character checks).
+  // The output buffer, filled by whoever formats (the writer thread, with `background`).
+  // JSON is written straight into it (no zero-filling, no per-character checks).
   std::unique_ptr<char[]> buffer_;
   size_t used_ = 0;
   size_t capacity_ = 0;
   std::string scratch_;  // the other formats are built here first
-  bool ok_ = true;
-  uint64_t records_ = 0;
+  std::atomic<bool> ok_{true};
+
+  // Background mode.
+  bool background_;
+  std::unique_ptr<Batch> filling_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::unique_ptr<Batch>> queued_;  // oldest first
+  std::vector<std::unique_ptr<Batch>> spare_;
+  bool writing_ = false;
+  bool stopping_ = false;
+  std::thread writer_;
 };
 
 }  // namespace tcpdp
