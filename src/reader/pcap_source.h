@@ -1,4 +1,6 @@
-/// Packets from a pcap or pcapng file, or from standard input ("-"), through libpcap.
+/// Packets from a pcap or pcapng file, or from standard input ("-"). libpcap opens every file
+/// and reads pcapng and standard input; the records of a classic pcap file on disk are read
+/// straight from a memory map instead, the way libpcap would read them, but without copying.
 #pragma once
 
 #include <pcap/pcap.h>
@@ -35,8 +37,20 @@ class PcapFileSource {
 
  private:
   explicit PcapFileSource(pcap_t* handle) : handle_(handle) {}
+  // Maps a classic pcap file and takes over reading its records; false leaves it to libpcap.
+  bool map(const std::string& path);
+  Next next_mapped(RawPacket& packet);
+
   pcap_t* handle_;
   std::string error_;
+  // The mapped file, when mapped.
+  const uint8_t* map_ = nullptr;
+  size_t map_size_ = 0;
+  size_t offset_ = 0;     // the next record's header
+  size_t released_ = 0;   // pages before this were given back (they count as ours otherwise)
+  bool swapped_ = false;  // the file's byte order is not ours
+  bool nanoseconds_ = false;
+  uint32_t snapshot_ = 0;
 };
 
 }  // namespace tcpdp
