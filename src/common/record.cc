@@ -5,9 +5,14 @@
 
 namespace tcpdp {
 
-void Record::add_group(GroupRef group) {
+void Record::add_group(const GroupRef& group) {
   const FieldGroup* raw = group.get();
-  groups_.push_back(std::move(group));
+  if (live_groups_ == groups_.size()) {
+    groups_.push_back(group);
+  } else if (groups_[live_groups_] != group) {
+    groups_[live_groups_] = group;
+  }
+  ++live_groups_;
   std::memcpy(entry(Kind::kGroup, {}, sizeof raw), &raw, sizeof raw);
 }
 
@@ -15,7 +20,9 @@ Record& Record::operator=(const Record& other) {
   if (this == &other) return *this;
   size_ = 0;
   if (other.size_) std::memcpy(extend(other.size_), other.buf_.get(), other.size_);
-  groups_ = other.groups_;
+  groups_.assign(other.groups_.begin(),
+                 other.groups_.begin() + static_cast<std::ptrdiff_t>(other.live_groups_));
+  live_groups_ = other.live_groups_;
   return *this;
 }
 
@@ -31,7 +38,7 @@ char* Record::extend_slow(size_t n) {
 }
 
 void Record::append(const Record& other) {
-  assert(other.groups_.empty());  // its group entries would point at groups nobody holds
+  assert(other.live_groups_ == 0);  // its group entries would point at groups nobody holds
   if (other.size_) std::memcpy(extend(other.size_), other.buf_.get(), other.size_);
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,13 +67,16 @@ class Record {
     size_ = std::exchange(other.size_, 0);
     capacity_ = std::exchange(other.capacity_, 0);
     groups_ = std::move(other.groups_);
+    live_groups_ = std::exchange(other.live_groups_, 0);
     return *this;
   }
 
-  /// Empties the record, keeping its room.
+  /// Empties the record, keeping its room. The references to its groups are kept too, until
+  /// add_group() reuses or replaces them: a record refilled with the same group costs the
+  /// group's reference count nothing.
   void clear() {
     size_ = 0;
-    groups_.clear();
+    live_groups_ = 0;
   }
   bool empty() const { return size_ == 0; }
 
@@ -98,7 +102,7 @@ class Record {
   /// The fields of `other`, which holds no groups, added at the end of this record.
   void append(const Record& other);
   /// The group's fields, as if added here one by one (only at the top level).
-  void add_group(GroupRef group);
+  void add_group(const GroupRef& group);
   /// Opens an array or object; the values added up to end() are its elements or members.
   void begin_array(std::string_view key) { entry(Kind::kArray, key, 0); }
   void begin_object(std::string_view key) { entry(Kind::kObject, key, 0); }
@@ -132,7 +136,7 @@ class Record {
   size_t encoded_size() const { return size_; }
   /// Bytes the record can hold before it allocates again.
   size_t capacity() const { return capacity_; }
-  const std::vector<GroupRef>& groups() const { return groups_; }
+  std::span<const GroupRef> groups() const { return {groups_.data(), live_groups_}; }
 
  private:
   // Writes the entry header (kind, key) and returns room for `payload` more bytes.
@@ -160,7 +164,8 @@ class Record {
   std::unique_ptr<char[]> buf_;
   size_t size_ = 0;
   size_t capacity_ = 0;
-  std::vector<GroupRef> groups_;
+  std::vector<GroupRef> groups_;  // the first live_groups_ are this record's
+  size_t live_groups_ = 0;
 };
 
 class FieldGroup {

@@ -530,7 +530,7 @@ class PgDecoder : public Decoder {
         return;
       }
       case 'P': {
-        pg::ParseMsg m;
+        pg::ParseMsg& m = parse_;
         if (!pg::parse_parse(body, m)) return malformed(type);
         Request& q = add_request(type, nullptr, Wait::kParse);
         q.rec.add("stmt_name", m.name);
@@ -538,13 +538,15 @@ class PgDecoder : public Decoder {
         q.rec.begin_array("param_types");
         for (uint32_t t : m.param_types) q.rec.add({}, t);
         q.rec.end();
-        remember(statements_, std::string(m.name), Statement{std::string(m.query), m.param_types});
+        Statement& st = remember(statements_, m.name);
+        st.query.assign(m.query);
+        st.types.assign(m.param_types.begin(), m.param_types.end());
         return;
       }
       case 'B': {
-        pg::BindMsg m;
+        pg::BindMsg& m = bind_;
         if (!pg::parse_bind(body, m)) return malformed(type);
-        const auto it = statements_.find(std::string(m.statement));
+        const auto it = statements_.find(m.statement);
         const Statement* st = it == statements_.end() ? nullptr : &it->second;
         Request& q = add_request(type, nullptr, Wait::kBind);
         q.rec.add("portal_name", m.portal);
@@ -562,8 +564,14 @@ class PgDecoder : public Decoder {
           }
         }
         q.rec.end();
-        remember(portals_, std::string(m.portal),
-                 Portal{std::string(m.statement), st ? st->query : std::string(), st != nullptr});
+        Portal& portal = remember(portals_, m.portal);
+        portal.statement.assign(m.statement);
+        portal.query_known = st != nullptr;
+        if (st) {
+          portal.query.assign(st->query);
+        } else {
+          portal.query.clear();
+        }
         return;
       }
       case 'E': {
@@ -571,7 +579,7 @@ class PgDecoder : public Decoder {
         if (!pg::parse_execute(body, m)) return malformed(type);
         Request& q = add_request(type, nullptr, Wait::kExecute);
         q.rec.add("portal_name", m.portal);
-        const auto it = portals_.find(std::string(m.portal));
+        const auto it = portals_.find(m.portal);
         if (it != portals_.end()) {
           q.rec.add("stmt_name", it->second.statement);
           if (it->second.query_known) q.rec.add("execute_query", it->second.query);
@@ -588,10 +596,11 @@ class PgDecoder : public Decoder {
         q.describe_kind = m.kind;
         if (type == 'D' && m.kind == 'S') q.extra().describe_name = std::string(m.name);
         if (type == 'C') {
-          if (m.kind == 'S')
-            statements_.erase(std::string(m.name));
-          else
-            portals_.erase(std::string(m.name));
+          if (m.kind == 'S') {
+            if (auto it = statements_.find(m.name); it != statements_.end()) statements_.erase(it);
+          } else {
+            if (auto it = portals_.find(m.name); it != portals_.end()) portals_.erase(it);
+          }
         }
         return;
       }
@@ -640,11 +649,16 @@ class PgDecoder : public Decoder {
               "malformed client message '" + type_name(type) + "'");
   }
 
-  // Statements and portals are remembered up to a bound; past it one old entry makes room.
+  // The entry for name, to be filled in place (reusing its room). Statements and portals are
+  // remembered up to a bound; past it one old entry makes room.
   template <typename Map>
-  void remember(Map& map, std::string name, typename Map::mapped_type value) {
-    if (map.size() >= options_.max_statements && !map.count(name)) map.erase(map.begin());
-    map[std::move(name)] = std::move(value);
+  typename Map::mapped_type& remember(Map& map, std::string_view name) {
+    auto it = map.find(name);
+    if (it == map.end()) {
+      if (map.size() >= options_.max_statements) map.erase(map.begin());
+      it = map.emplace(std::string(name), typename Map::mapped_type()).first;
+    }
+    return it->second;
   }
 
   void count_only(Direction dir, uint8_t type, uint32_t body_len) {
@@ -847,8 +861,17 @@ class PgDecoder : public Decoder {
   Side client_;
   Side server_;
   RequestQueue<Request> pending_;  // client messages in order; written once done
-  std::unordered_map<std::string, Statement> statements_;
-  std::unordered_map<std::string, Portal> portals_;
+  // Looked up by the names in messages (string_views) without making strings of them.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  template <typename T>
+  using ByName = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
+  ByName<Statement> statements_;
+  ByName<Portal> portals_;
+  pg::ParseMsg parse_;  // the last Parse and Bind, kept for their vectors' room
+  pg::BindMsg bind_;
   std::string username_, database_, application_name_;
   mutable GroupRef session_[2];  // record() makes them from the three above
   std::string auth_method_;
