@@ -52,6 +52,48 @@ const char* transaction_status_name(uint8_t s) {
   }
 }
 
+// Prepared statements or portals by name. The unnamed one, which most clients use for every
+// query, has a place of its own; named ones are looked up by the names in messages without
+// making strings of them, and kept up to a bound: past it one old entry makes room.
+template <typename T>
+class NameTable {
+ public:
+  T* find(std::string_view name) {
+    if (name.empty()) return has_unnamed_ ? &unnamed_ : nullptr;
+    auto it = named_.find(name);
+    return it == named_.end() ? nullptr : &it->second;
+  }
+  /// The entry for name, to be filled in place (reusing its room).
+  T& remember(std::string_view name, size_t max_named) {
+    if (name.empty()) {
+      has_unnamed_ = true;
+      return unnamed_;
+    }
+    auto it = named_.find(name);
+    if (it == named_.end()) {
+      if (named_.size() >= max_named) named_.erase(named_.begin());
+      it = named_.emplace(std::string(name), T()).first;
+    }
+    return it->second;
+  }
+  void erase(std::string_view name) {
+    if (name.empty()) {
+      has_unnamed_ = false;
+    } else if (auto it = named_.find(name); it != named_.end()) {
+      named_.erase(it);
+    }
+  }
+
+ private:
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, T, NameHash, std::equal_to<>> named_;
+  T unnamed_;
+  bool has_unnamed_ = false;
+};
+
 class PgDecoder : public Decoder {
  public:
   PgDecoder(const ConnInfo& conn, RecordSink& sink, const PgOptions& options)
@@ -538,7 +580,7 @@ class PgDecoder : public Decoder {
         q.rec.begin_array("param_types");
         for (uint32_t t : m.param_types) q.rec.add({}, t);
         q.rec.end();
-        Statement& st = remember(statements_, m.name);
+        Statement& st = statements_.remember(m.name, options_.max_statements);
         st.query.assign(m.query);
         st.types.assign(m.param_types.begin(), m.param_types.end());
         return;
@@ -546,8 +588,7 @@ class PgDecoder : public Decoder {
       case 'B': {
         pg::BindMsg& m = bind_;
         if (!pg::parse_bind(body, m)) return malformed(type);
-        const auto it = statements_.find(m.statement);
-        const Statement* st = it == statements_.end() ? nullptr : &it->second;
+        const Statement* st = statements_.find(m.statement);
         Request& q = add_request(type, nullptr, Wait::kBind);
         q.rec.add("portal_name", m.portal);
         q.rec.add("stmt_name", m.statement);
@@ -564,7 +605,7 @@ class PgDecoder : public Decoder {
           }
         }
         q.rec.end();
-        Portal& portal = remember(portals_, m.portal);
+        Portal& portal = portals_.remember(m.portal, options_.max_statements);
         portal.statement.assign(m.statement);
         portal.query_known = st != nullptr;
         if (st) {
@@ -579,10 +620,9 @@ class PgDecoder : public Decoder {
         if (!pg::parse_execute(body, m)) return malformed(type);
         Request& q = add_request(type, nullptr, Wait::kExecute);
         q.rec.add("portal_name", m.portal);
-        const auto it = portals_.find(m.portal);
-        if (it != portals_.end()) {
-          q.rec.add("stmt_name", it->second.statement);
-          if (it->second.query_known) q.rec.add("execute_query", it->second.query);
+        if (const Portal* portal = portals_.find(m.portal)) {
+          q.rec.add("stmt_name", portal->statement);
+          if (portal->query_known) q.rec.add("execute_query", portal->query);
         }
         if (m.max_rows > 0) q.rec.add("max_rows", m.max_rows);
         return;
@@ -597,9 +637,9 @@ class PgDecoder : public Decoder {
         if (type == 'D' && m.kind == 'S') q.extra().describe_name = std::string(m.name);
         if (type == 'C') {
           if (m.kind == 'S') {
-            if (auto it = statements_.find(m.name); it != statements_.end()) statements_.erase(it);
+            statements_.erase(m.name);
           } else {
-            if (auto it = portals_.find(m.name); it != portals_.end()) portals_.erase(it);
+            portals_.erase(m.name);
           }
         }
         return;
@@ -647,18 +687,6 @@ class PgDecoder : public Decoder {
   void malformed(uint8_t type) {
     lose_sync(client_, Direction::kClientToServer,
               "malformed client message '" + type_name(type) + "'");
-  }
-
-  // The entry for name, to be filled in place (reusing its room). Statements and portals are
-  // remembered up to a bound; past it one old entry makes room.
-  template <typename Map>
-  typename Map::mapped_type& remember(Map& map, std::string_view name) {
-    auto it = map.find(name);
-    if (it == map.end()) {
-      if (map.size() >= options_.max_statements) map.erase(map.begin());
-      it = map.emplace(std::string(name), typename Map::mapped_type()).first;
-    }
-    return it->second;
   }
 
   void count_only(Direction dir, uint8_t type, uint32_t body_len) {
@@ -761,10 +789,9 @@ class PgDecoder : public Decoder {
           ByteReader r(body);
           int16_t n = 0;
           r.i16(n);
-          auto it = statements_.find(q->extra().describe_name);
-          if (it != statements_.end()) {
-            it->second.types.resize(static_cast<size_t>(n));
-            for (uint32_t& t : it->second.types) {
+          if (Statement* st = statements_.find(q->extra().describe_name)) {
+            st->types.resize(static_cast<size_t>(n));
+            for (uint32_t& t : st->types) {
               int32_t v = 0;
               r.i32(v);
               t = static_cast<uint32_t>(v);
@@ -861,15 +888,8 @@ class PgDecoder : public Decoder {
   Side client_;
   Side server_;
   RequestQueue<Request> pending_;  // client messages in order; written once done
-  // Looked up by the names in messages (string_views) without making strings of them.
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  template <typename T>
-  using ByName = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
-  ByName<Statement> statements_;
-  ByName<Portal> portals_;
+  NameTable<Statement> statements_;
+  NameTable<Portal> portals_;
   pg::ParseMsg parse_;  // the last Parse and Bind, kept for their vectors' room
   pg::BindMsg bind_;
   std::string username_, database_, application_name_;
