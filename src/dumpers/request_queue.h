@@ -15,11 +15,16 @@
 
 namespace tcpdp {
 
-/// Request needs a `Record rec` and a `bool done`, and must be default-constructible and
-/// move-assignable.
-template <typename Request>
+/// State is what a dumper keeps of a request (default-constructible, move-assignable); the
+/// queue adds the record and whether the request is done.
+template <typename State>
 class RequestQueue {
  public:
+  struct Request : State {
+    Record rec;
+    bool done = false;
+  };
+
   RequestQueue(RecordSink& sink, size_t max_pending) : sink_(sink), max_pending_(max_pending) {}
 
   /// A new request at the end, its record empty. Call flush() afterwards: the bound may have
@@ -34,11 +39,13 @@ class RequestQueue {
     if (!slot) {
       slot = std::make_unique<Request>();
     } else {
-      Record room = std::move(slot->rec);
-      room.clear();
-      if (room.capacity() > kKeepRecordRoom) room = Record();
-      *slot = Request();
-      slot->rec = std::move(room);
+      static_cast<State&>(*slot) = State();
+      slot->done = false;
+      if (slot->rec.capacity() > kKeepRecordRoom) {
+        slot->rec = Record();
+      } else {
+        slot->rec.clear();
+      }
     }
     return *slot;
   }

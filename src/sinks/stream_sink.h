@@ -45,7 +45,7 @@ class StreamSink : public RecordSink {
       held.fill(nullptr);
     }
   };
-  static constexpr size_t kBatchBytes = 256 * 1024;
+  static constexpr size_t kBatchBytes = 1024 * 1024;
   static constexpr size_t kMaxQueued = 2;
 
   void format(std::string_view encoded);  // onto the end of the output buffer

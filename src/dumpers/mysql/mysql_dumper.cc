@@ -242,11 +242,10 @@ class MysqlDecoder : public Decoder {
     int error_records = 0;
   };
 
-  struct Request {
-    Record rec;
+  // A command waiting for its answer; RequestQueue adds its record and done flag.
+  struct RequestState {
     Timestamp start;
     uint8_t command = 0;  // 0 for the handshake
-    bool done = false;
     bool has_outcome = false;
     uint64_t rows = 0;
     bool have_rows = false;
@@ -269,6 +268,7 @@ class MysqlDecoder : public Decoder {
     std::string local_infile;
     uint64_t local_infile_bytes = 0;
   };
+  using Request = RequestQueue<RequestState>::Request;
 
   struct Statement {
     std::string query;
@@ -1192,7 +1192,7 @@ class MysqlDecoder : public Decoder {
   uint64_t columns_left_ = 0;
   uint16_t prep_params_ = 0;
   uint16_t prep_columns_ = 0;
-  RequestQueue<Request> pending_;  // commands in order; written once done
+  RequestQueue<RequestState> pending_;  // commands in order; written once done
   std::unordered_map<uint32_t, Statement> statements_;
   std::string username_, database_;
   mutable GroupRef session_[2];  // record() makes them from the two above

@@ -160,12 +160,11 @@ class PgDecoder : public Decoder {
     std::string error_severity, error_code, error_message, error_detail, error_hint;
   };
 
-  struct Request {
-    Record rec;
+  // A client message waiting for its answer; RequestQueue adds its record and done flag.
+  struct RequestState {
     Timestamp start;
     uint8_t type = 0;
     Wait wait = Wait::kNone;
-    bool done = false;
     char describe_kind = 0;
     bool have_tag_rows = false;
     bool empty_query = false;
@@ -184,6 +183,7 @@ class PgDecoder : public Decoder {
     }
     bool has_error() const { return rare && rare->has_error; }
   };
+  using Request = RequestQueue<RequestState>::Request;
 
   struct Statement {
     std::string query;
@@ -887,7 +887,7 @@ class PgDecoder : public Decoder {
   PgOptions options_;
   Side client_;
   Side server_;
-  RequestQueue<Request> pending_;  // client messages in order; written once done
+  RequestQueue<RequestState> pending_;  // client messages in order; written once done
   NameTable<Statement> statements_;
   NameTable<Portal> portals_;
   pg::ParseMsg parse_;  // the last Parse and Bind, kept for their vectors' room
