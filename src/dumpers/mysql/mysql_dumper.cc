@@ -1138,7 +1138,7 @@ class MysqlDecoder : public Decoder {
           return;
         }
         if (first == 0xFE && payload.size() < kMaxPacket && (deprecate_eof || payload.size() < 9)) {
-          uint16_t status;
+          uint16_t status = 0;
           if (payload.size() < 9) {
             uint16_t warnings = 0;
             status = eof_status(payload, &warnings);
