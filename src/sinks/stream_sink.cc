@@ -11,7 +11,7 @@ constexpr size_t kFlushThreshold = 256 * 1024;
 StreamSink::StreamSink(std::FILE* stream, Format format, bool background)
     : stream_(stream), format_(format), background_(background) {
   if (background_) {
-    filling_ = std::make_unique<Batch>();
+    filling_ = new_batch();
     writer_ = std::thread([this] { run(); });
   }
 }
@@ -78,7 +78,14 @@ void StreamSink::write(const Record& record) {
       b.groups.push_back(g);
     }
   }
-  if (b.bytes.size() >= kBatchBytes) submit();
+  if (b.bytes.size() >= kBatchBytes || b.groups.size() >= kBatchGroups) submit();
+}
+
+std::unique_ptr<StreamSink::Batch> StreamSink::new_batch() {
+  auto b = std::make_unique<Batch>();
+  // Room for a full batch and the record that fills it, so it never doubles on the way.
+  b->bytes.reserve(kBatchBytes + kBatchSlack);
+  return b;
 }
 
 void StreamSink::submit() {
@@ -86,7 +93,7 @@ void StreamSink::submit() {
   changed_.wait(lock, [this] { return queued_.size() < kMaxQueued; });
   queued_.push_back(std::move(filling_));
   if (spare_.empty()) {
-    filling_ = std::make_unique<Batch>();
+    filling_ = new_batch();
   } else {
     filling_ = std::move(spare_.back());
     spare_.pop_back();

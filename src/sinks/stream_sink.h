@@ -46,11 +46,16 @@ class StreamSink : public RecordSink {
     }
   };
   static constexpr size_t kBatchBytes = 1024 * 1024;
+  static constexpr size_t kBatchSlack = 64 * 1024;
+  // A batch keeps the groups of its records alive (a connection's, after it closed): this many
+  // at most.
+  static constexpr size_t kBatchGroups = 1024;
   static constexpr size_t kMaxQueued = 2;
 
   void format(std::string_view encoded);  // onto the end of the output buffer
   char* room(size_t n);                   // space for n more bytes at the end of the buffer
   void write_out();                       // the output buffer to the stream
+  static std::unique_ptr<Batch> new_batch();
   void submit();                          // hands the batch being filled to the writer
   void run();                             // the writer thread
 
