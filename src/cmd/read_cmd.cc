@@ -33,6 +33,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
       "Examples:\n"
       "  tcpdp read capture.pcap -d hex\n"
       "  tcpdp read capture.pcapng -d conn -t 5432 -f ltsv\n"
+      "  tcpdp read postgres.pcap -d pg -t 5432 --conn\n"
       "  tcpdp read postgres.pcap -d pg -t 5432\n"
       "  tcpdp read mysql.pcap -d mysql -t 3306\n"
       "  tcpdump -i lo -w - port 5432 | tcpdp read -d hex -f console\n"
@@ -47,6 +48,9 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
       ->capture_default_str();
   read->add_flag("--no-response", options.no_response,
                  "pg, mysql: write each client message at once, without the server's answer");
+  read->add_flag("--conn", options.conn,
+                 "Also write every connection's state changes and summary (-d conn writes only "
+                 "those)");
 }
 
 int run_read(const ReadOptions& options) {
@@ -84,7 +88,9 @@ int run_read(const ReadOptions& options) {
   if (!dumper) {
     return fail("unknown dumper '" + options.dumper + "': use " + join(dumper_names()));
   }
-  Tracker tracker(*dumper, sink, std::move(targets), TrackerOptions{});
+  const bool conn_log = options.conn || options.dumper == "conn";
+  Tracker tracker(*dumper, sink, std::move(targets), TrackerOptions{},
+                  conn_log ? &sink : nullptr);
   PacketDecoder decoder(source->link_type());
 
   RawPacket packet;

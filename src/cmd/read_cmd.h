@@ -12,6 +12,7 @@ struct ReadOptions {
   std::string target;
   std::string format = "json";
   bool no_response = false;
+  bool conn = false;  // connection lifecycle records too (always with -d conn)
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -68,7 +68,7 @@ std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
     mysql.pair_responses = options.pair_responses;
     return std::make_unique<MysqlDumper>(sink, mysql);
   }
-  if (name == "conn") return std::make_unique<ConnDumper>(sink);
+  if (name == "conn") return std::make_unique<ConnDumper>();
   return nullptr;
 }
 

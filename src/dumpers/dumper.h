@@ -33,6 +33,9 @@ class Decoder {
   /// `missed` bytes of this direction were never seen; what follows is after them.
   virtual void on_gap(Direction dir, Timestamp ts, uint64_t missed) = 0;
   virtual void on_close(Timestamp ts, CloseReason reason) = 0;
+  /// What the decoder learned about the session that belongs in the connection's summary
+  /// (`username`, `database`), added to r. Called once, before on_close.
+  virtual void describe(Record&) const {}
 };
 
 class Dumper {

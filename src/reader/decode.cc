@@ -176,8 +176,10 @@ DecodeResult PacketDecoder::ipv4(std::span<const uint8_t> p, uint64_t wire_left,
     IpDefragmenter::Key key{out.src.ip, out.dst.ip, be16(&p[4]), p[9]};
     std::span<const uint8_t> whole = defrag_.add(key, ts_, frag_offset, more, payload);
     if (whole.empty()) return DecodeResult::kFragment;
+    out.ip_bytes = static_cast<uint32_t>(header_len + whole.size());
     return tcp(whole, whole.size(), out);
   }
+  out.ip_bytes = static_cast<uint32_t>(ip_len);
   return tcp(payload, payload_wire, out);
 }
 
@@ -191,6 +193,7 @@ DecodeResult PacketDecoder::ipv6(std::span<const uint8_t> p, uint64_t wire_left,
   uint64_t wire_payload =
       payload_len == 0 ? wire_left - 40 : std::min<uint64_t>(payload_len, wire_left - 40);
   std::span<const uint8_t> rest = p.subspan(40, std::min<uint64_t>(p.size() - 40, wire_payload));
+  out.ip_bytes = static_cast<uint32_t>(40 + wire_payload);
   bool reassembled = false;
   // Walk the extension headers to TCP. A fragment header is handled once; what follows it in the
   // reassembled datagram may hold further extension headers.
@@ -234,6 +237,7 @@ DecodeResult PacketDecoder::ipv6(std::span<const uint8_t> p, uint64_t wire_left,
         next = inner;
         rest = whole;
         wire_payload = whole.size();
+        out.ip_bytes = static_cast<uint32_t>(40 + whole.size());
         reassembled = true;
         break;
       }

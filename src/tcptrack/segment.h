@@ -28,6 +28,7 @@ struct TcpSegment {
   std::span<const uint8_t> payload;  // the payload bytes the capture holds
   uint32_t missing =
       0;  // payload bytes that were on the wire after those but not captured (snaplen)
+  uint32_t ip_bytes = 0;  // the IP packet's length on the wire, headers included
 
   bool has(uint8_t flag) const { return (flags & flag) != 0; }
   uint64_t payload_length() const { return payload.size() + missing; }

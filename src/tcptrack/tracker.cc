@@ -34,8 +34,14 @@ struct Tracker::Connection {
   std::unique_ptr<Decoder> decoder;
   Reassembler halves[2];
   bool closed = false;
+  CloseReason close_reason = CloseReason::kEndOfCapture;
   Timestamp last_seen;
   std::list<Connection*>::iterator lru_pos;
+  // With a connection log:
+  std::unique_ptr<ConnLifecycle> life;
+  GroupRef life_fields;  // conn_id, src_ip, src_port, dst_ip, dst_port (src: the client)
+  uint32_t events = 0;   // state changes written so far
+  Record session;        // what the decoder learned of the session, for the summary
 };
 
 void Tracker::HalfOutput::data(Timestamp ts, std::span<const uint8_t> bytes) {
@@ -45,6 +51,7 @@ void Tracker::HalfOutput::data(Timestamp ts, std::span<const uint8_t> bytes) {
 void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
   ++tracker_.stats_.gaps;
   tracker_.stats_.gap_bytes += missed;
+  if (conn_.life) conn_.life->add_missed(dir_, missed);
   if (tracker_.dumper_.wants_data()) {  // a gap says nothing to a dumper that ignores payload
     Record r = base_record(conn_.info, dir_, ts);
     r.add("gap_bytes", missed);
@@ -53,8 +60,13 @@ void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
   conn_.decoder->on_gap(dir_, ts, missed);
 }
 
-Tracker::Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options)
-    : dumper_(dumper), events_(events), targets_(std::move(targets)), options_(options) {}
+Tracker::Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options,
+                 RecordSink* conn_log)
+    : dumper_(dumper),
+      events_(events),
+      conn_log_(conn_log),
+      targets_(std::move(targets)),
+      options_(options) {}
 
 Tracker::~Tracker() = default;
 
@@ -108,6 +120,16 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
   c.info.fields[1] = connection_fields(c.info, Direction::kServerToClient);
   c.last_seen = seg.ts;
   c.lru_pos = lru_.insert(lru_.end(), &c);
+  if (conn_log_) {
+    c.life = std::make_unique<ConnLifecycle>(seg.ts, !syn);
+    Record f;
+    f.add("conn_id", c.info.conn_id);
+    f.add("src_ip", c.info.client.ip.to_string());
+    f.add("src_port", c.info.client.port);
+    f.add("dst_ip", c.info.server.ip.to_string());
+    f.add("dst_port", c.info.server.port);
+    c.life_fields = std::make_shared<const FieldGroup>(std::move(f));
+  }
   c.decoder = dumper_.open(c.info, seg.ts);
   ++stats_.connections;
   if (!syn) ++stats_.mid_stream_connections;
@@ -122,12 +144,45 @@ void Tracker::close(Connection& c, Timestamp ts, CloseReason reason) {
     c.halves[index_of(d)].flush(ts, out);
     stats_.forced_gaps += c.halves[index_of(d)].stats().forced_gaps;
   }
+  if (c.life) c.decoder->describe(c.session);
   c.decoder->on_close(ts, reason);
   c.decoder.reset();
   c.closed = true;
+  c.close_reason = reason;
+}
+
+void Tracker::log_changes(Connection& c) {
+  for (const StateChange& change : changes_) {
+    Record r;
+    r.add("ts", change.ts);
+    r.add("event", "state");
+    r.add("uid", c.info.conn_id + "." + std::to_string(++c.events));
+    r.add_group(c.life_fields);
+    r.add("side", change.side == Direction::kClientToServer ? "client" : "server");
+    r.add("old_state", tcp_state_name(change.from));
+    r.add("new_state", tcp_state_name(change.to));
+    conn_log_->write(r);
+  }
+  changes_.clear();
 }
 
 void Tracker::erase(Connection& c) {
+  if (c.life) {
+    c.life->finish(c.last_seen, changes_);
+    log_changes(c);
+    for (Direction d : {Direction::kClientToServer, Direction::kServerToClient}) {
+      const ReassemblyStats& st = c.halves[index_of(d)].stats();
+      c.life->set_stream_bytes(d, st.delivered_bytes + st.gap_bytes);
+    }
+    Record r;
+    r.add("ts", c.info.first_seen);
+    r.add("event", "summary");
+    r.add_group(c.life_fields);
+    c.life->add_summary(r);
+    r.add("close_reason", close_reason_name(c.close_reason));
+    r.append(c.session);
+    conn_log_->write(r);
+  }
   lru_.erase(c.lru_pos);
   table_.erase(c.key);  // destroys c
 }
@@ -169,6 +224,11 @@ void Tracker::on_segment(const TcpSegment& seg) {
       c = nullptr;
     } else if (c->closed) {
       touch(*c, seg.ts);
+      if (c->life) {  // the last ACKs come after the close
+        c->life->on_segment(seg, from_client ? Direction::kClientToServer
+                                             : Direction::kServerToClient, changes_);
+        log_changes(*c);
+      }
       ++stats_.ignored_segments;
       return;
     }
@@ -184,6 +244,10 @@ void Tracker::on_segment(const TcpSegment& seg) {
 
   const Direction dir =
       seg.src == c->info.client ? Direction::kClientToServer : Direction::kServerToClient;
+  if (c->life) {
+    c->life->on_segment(seg, dir, changes_);
+    log_changes(*c);
+  }
   Reassembler& half = c->halves[index_of(dir)];
   Reassembler& peer = c->halves[1 - index_of(dir)];
   HalfOutput out(*this, *c, dir);
@@ -210,16 +274,12 @@ void Tracker::on_segment(const TcpSegment& seg) {
 }
 
 void Tracker::finish(Timestamp ts) {
-  std::vector<Connection*> open;
-  for (Connection* c : lru_) {
-    if (!c->closed) open.push_back(c);
-  }
-  // Close in the order the connections appeared, so the output does not depend on hashing.
-  std::sort(open.begin(), open.end(),
+  std::vector<Connection*> all(lru_.begin(), lru_.end());
+  // In the order the connections appeared, so the output does not depend on hashing.
+  std::sort(all.begin(), all.end(),
             [](const Connection* a, const Connection* b) { return a->counter < b->counter; });
-  for (Connection* c : open) close(*c, ts, CloseReason::kEndOfCapture);
-  table_.clear();
-  lru_.clear();
+  for (Connection* c : all) close(*c, ts, CloseReason::kEndOfCapture);
+  for (Connection* c : all) erase(*c);
 }
 
 }  // namespace tcpdp

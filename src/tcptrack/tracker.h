@@ -7,11 +7,13 @@
 #include <list>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "common/conn.h"
 #include "common/endpoint.h"
 #include "common/record.h"
 #include "dumpers/dumper.h"
+#include "tcptrack/lifecycle.h"
 #include "tcptrack/reassembler.h"
 #include "tcptrack/segment.h"
 #include "tcptrack/target.h"
@@ -40,12 +42,15 @@ struct TrackerStats {
 
 class Tracker {
  public:
-  /// Gap records go to `events`; everything about payload goes to the dumper.
-  Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options);
+  /// Gap records go to `events`; everything about payload goes to the dumper. With `conn_log`,
+  /// every connection's state changes and its summary go there.
+  Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options,
+          RecordSink* conn_log = nullptr);
   ~Tracker();
 
   void on_segment(const TcpSegment& seg);
-  /// The capture ended at `ts`: every open connection is closed, its holes reported as gaps.
+  /// The capture ended at `ts`: every open connection is closed, its holes reported as gaps,
+  /// and every connection summed up.
   void finish(Timestamp ts);
 
   const TrackerStats& stats() const { return stats_; }
@@ -57,12 +62,15 @@ class Tracker {
 
   Connection* create(const TcpSegment& seg, const ConnKey& key);
   void close(Connection& c, Timestamp ts, CloseReason reason);
-  void erase(Connection& c);
+  void erase(Connection& c);  // sums the connection up and forgets it
+  void log_changes(Connection& c);
   void sweep(Timestamp now);
   void touch(Connection& c, Timestamp ts);
 
   Dumper& dumper_;
   RecordSink& events_;
+  RecordSink* conn_log_;
+  std::vector<StateChange> changes_;  // scratch for one segment's state changes
   Targets targets_;
   TrackerOptions options_;
   std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> table_;

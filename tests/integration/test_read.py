@@ -16,10 +16,19 @@ import edge_cases
 import tcp_workload
 
 
+def addr(ip, port):
+    return "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
+
+
 def conn_records(path, target=None):
+    """The summaries of -d conn, each with src_addr and dst_addr made from its ip and port keys."""
     args = ["read", path, "-d", "conn"] + (["-t", target] if target else [])
     rc, out, err = run(args)
-    return rc, records(out), err
+    summaries = [r for r in records(out) if r["event"] == "summary"]
+    for r in summaries:
+        r["src_addr"] = addr(r["src_ip"], r["src_port"])
+        r["dst_addr"] = addr(r["dst_ip"], r["dst_port"])
+    return rc, summaries, err
 
 
 def hex_streams(path, target=None):

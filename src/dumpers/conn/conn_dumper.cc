@@ -12,10 +12,7 @@ class SilentDecoder : public Decoder {
 
 }  // namespace
 
-std::unique_ptr<Decoder> ConnDumper::open(const ConnInfo& conn, Timestamp ts) {
-  Record r = base_record(conn, Direction::kClientToServer, ts);
-  r.add("mid_stream", conn.mid_stream);
-  sink_.write(std::move(r));
+std::unique_ptr<Decoder> ConnDumper::open(const ConnInfo&, Timestamp) {
   return std::make_unique<SilentDecoder>();
 }
 

@@ -1,4 +1,5 @@
-/// `-d conn`: one record for each new connection, nothing about its payload.
+/// `-d conn`: nothing about payload; the connections' lifecycle (state changes and summaries,
+/// written by the tracker) is the whole output.
 #pragma once
 
 #include "dumpers/dumper.h"
@@ -7,12 +8,8 @@ namespace tcpdp {
 
 class ConnDumper : public Dumper {
  public:
-  explicit ConnDumper(RecordSink& sink) : sink_(sink) {}
   std::unique_ptr<Decoder> open(const ConnInfo& conn, Timestamp ts) override;
   bool wants_data() const override { return false; }
-
- private:
-  RecordSink& sink_;
 };
 
 }  // namespace tcpdp

@@ -199,6 +199,11 @@ class MysqlDecoder : public Decoder {
     suspend_pairing();
   }
 
+  void describe(Record& r) const override {
+    if (!username_.empty()) r.add("username", username_);
+    if (!database_.empty()) r.add("database", database_);
+  }
+
   void on_close(Timestamp ts, CloseReason) override {
     for (Request& r : pending_) {
       if (r.done) continue;

@@ -122,6 +122,11 @@ class PgDecoder : public Decoder {
     suspend_pairing();
   }
 
+  void describe(Record& r) const override {
+    if (!username_.empty()) r.add("username", username_);
+    if (!database_.empty()) r.add("database", database_);
+  }
+
   void on_close(Timestamp ts, CloseReason) override {
     // Requests the server never answered are written as they are; a partial answer (an error
     // before a ReadyForQuery that never came) is kept.
