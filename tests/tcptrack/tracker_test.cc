@@ -41,6 +41,7 @@ class RecordingDumper : public Dumper {
       side(d) += "<gap " + std::to_string(n) + ">";
     }
     void on_close(Timestamp, CloseReason r) override { t.conns[i].closed = close_reason_name(r); }
+    void describe(Record& r) const override { r.add("username", "alice"); }
     Transcript& t;
     size_t i;
   };
@@ -58,12 +59,13 @@ struct Fixture {
   Transcript t;
   RecordingDumper dumper{t};
   Events events;
+  Events conn_log;
   Tracker tracker;
   std::vector<std::string> payloads;  // keeps segment payloads alive
   int64_t clock = 1000000;
 
-  explicit Fixture(const std::string& target = "", TrackerOptions o = {})
-      : tracker(dumper, events, target_of(target), o) {}
+  explicit Fixture(const std::string& target = "", TrackerOptions o = {}, bool log = false)
+      : tracker(dumper, events, target_of(target), o, log ? &conn_log : nullptr) {}
   static Targets target_of(const std::string& s) {
     if (s.empty()) return Targets{};
     std::string e;
@@ -222,4 +224,46 @@ TEST_CASE("idle connections are closed after the idle timeout of capture time") 
   f.clock += 10000000;
   f.send(ep("10.0.0.7", 1234), S, SYN, 1, 0);
   CHECK(f.t.conns.at(0).closed == "idle");
+}
+
+TEST_CASE("with a connection log: state changes as they happen, the summary once it is over") {
+  TrackerOptions o;
+  o.closed_linger_usec = 5000000;
+  Fixture f("", o, /*log=*/true);
+  handshake(f);
+  f.send(C, S, PSH | ACK, 101, 501, "query");
+  f.send(C, S, FIN | ACK, 106, 501);
+  f.send(S, C, FIN | ACK, 501, 107);
+  f.send(C, S, ACK, 107, 502);  // after the close: still counted
+  std::vector<std::string> states;
+  for (const Record& r : f.conn_log.records) {
+    REQUIRE(r.find("event"));
+    CHECK(r.find("event")->s == "state");
+    states.push_back(std::string(r.find("side")->s) + " " + std::string(r.find("new_state")->s));
+  }
+  CHECK(states == std::vector<std::string>{
+                      "client SYN-SENT", "server SYN-RECV", "client ESTABLISHED",
+                      "server ESTABLISHED", "client FIN-WAIT-1", "server CLOSE-WAIT",
+                      "server LAST-ACK", "client FIN-WAIT-2", "client TIME-WAIT", "server CLOSED"});
+  const std::string id = f.t.conns.at(0).info.conn_id;
+  CHECK(f.conn_log.records[0].find("uid")->s == id + ".1");
+  CHECK(f.conn_log.records[9].find("uid")->s == id + ".10");
+  CHECK(f.conn_log.records[0].find("src_ip")->s == "10.0.0.1");
+  CHECK(f.conn_log.records[0].find("dst_port")->i == 5432);
+
+  // The closed connection lingers; a packet of another one 6 s later sweeps it out.
+  f.clock += 6000000;
+  f.send(ep("10.0.0.3", 40001), S, SYN, 1, 0);
+  const Record& sum = f.conn_log.records[10];
+  CHECK(sum.find("event")->s == "summary");
+  CHECK(sum.find("conn_id")->s == id);
+  CHECK(sum.find("conn_state")->s == "SF");
+  CHECK(sum.find("client_packets")->i == 5);
+  CHECK(sum.find("server_packets")->i == 2);
+  CHECK(sum.find("client_bytes")->i == 5);
+  CHECK(sum.find("close_reason")->s == "fin");
+  CHECK(sum.find("username")->s == "alice");
+  f.tracker.finish(Timestamp{f.clock});
+  CHECK(f.conn_log.records.back().find("conn_state")->s == "S0");
+  CHECK(f.conn_log.records.back().find("close_reason")->s == "end_of_capture");
 }
