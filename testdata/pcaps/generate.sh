@@ -542,6 +542,38 @@ capture_tcp() {
   fi
 }
 
+# ----------------------------------------------------- connection lifecycle
+# wait_workload_file FILE: until the lifecycle workload writes FILE (or dies).
+wait_workload_file() {
+  local i
+  for i in $(seq 1200); do
+    [[ -e $1 ]] && return 0
+    kill -0 "$WORKLOAD_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$WORK/lifecycle/out" >&2
+  die "lifecycle workload: no $(basename "$1")"
+}
+
+capture_lifecycle() {
+  local file=$OUT/tcp_lifecycle.pcap dir=$WORK/lifecycle port refused
+  read -r port refused < <(cd "$HERE" &&
+    python3 -c 'import lifecycle_workload as w; print(w.PORT, w.REFUSED_PORT)')
+  log "tcp_lifecycle.pcap (ports $port, $refused)"
+  mkdir -p "$dir"
+  python3 "$HERE/lifecycle_workload.py" "$dir" "$OUT/tcp_lifecycle.expected.json" \
+    >"$dir/out" 2>&1 &
+  WORKLOAD_PID=$!
+  wait_workload_file "$dir/ready"  # the mid_stream connection is open: capture from here
+  capture_start "$file" -i lo -s 0 tcp port "$port" or tcp port "$refused"
+  touch "$dir/go"
+  wait_workload_file "$dir/done"
+  capture_stop "$file"  # the open connection is still open
+  touch "$dir/stopped"
+  wait "$WORKLOAD_PID" || { cat "$dir/out" >&2; die "lifecycle workload failed"; }
+  WORKLOAD_PID=""
+}
+
 # ------------------------------------------------------------------- run
 port_free "$PG_PORT"
 port_free "$PG_SSL_PORT"
@@ -569,6 +601,7 @@ capture_mysql_ssl
 for c in "${TCP_CASES[@]}"; do
   capture_tcp "$c"
 done
+capture_lifecycle
 
 # ---------------------------------------------------------- verification
 log "verifying captures"
@@ -1051,6 +1084,37 @@ def pg_conns(name, port, want=None):
             fail("%s: connection %d not closed by the client" % (name, i))
         res.append((c, cs, ss))
     return pkts, res
+
+
+def check_lifecycle():
+    import lifecycle_workload as L
+    path = os.path.join(out_dir, "tcp_lifecycle.pcap")
+    with open(os.path.join(out_dir, "tcp_lifecycle.expected.json")) as f:
+        entries = json.load(f)
+    _, linktype, pkts = read_pcap(path)
+    conns = {c.client[1]: c for port in (L.PORT, L.REFUSED_PORT)
+             for c in connections(pkts, linktype, port)}
+    if sorted(set(e["case"] for e in entries)) != sorted(L.CASES):
+        fail("tcp_lifecycle: cases %s" % sorted(set(e["case"] for e in entries)))
+    if sorted(conns) != sorted(e["client_port"] for e in entries):
+        fail("tcp_lifecycle: connections in the capture %s, in the workload's record %s"
+             % (sorted(conns), sorted(e["client_port"] for e in entries)))
+        return
+    for e in entries:
+        c = conns[e["client_port"]]
+        sent = (sum(len(p) for _, p in c.segs["c"]), sum(len(p) for _, p in c.segs["s"]))
+        if sent != (e["client_sent"], e["server_sent"]):
+            fail("tcp_lifecycle %s: payload %s, the workload sent %s"
+                 % (e["case"], sent, (e["client_sent"], e["server_sent"])))
+        if (c.syns == 0) != (e["case"] == "mid_stream"):
+            fail("tcp_lifecycle %s: %d SYNs" % (e["case"], c.syns))
+        if not e["kernel"]["client"]:
+            fail("tcp_lifecycle %s: no kernel state changes recorded" % e["case"])
+    crossed = [e for e in entries if e["case"] == "simultaneous" and
+               all(["TCP_FIN_WAIT1", "TCP_CLOSING"] in e["kernel"][side]
+                   for side in ("client", "server"))]
+    if not crossed:
+        fail("tcp_lifecycle: no simultaneous close went through CLOSING")
 
 
 def tshark_pg(name, port, yfilter, fields):
@@ -2151,6 +2215,7 @@ check_mysql_slap()
 check_mysql_ssl()
 for name in W.CASES:
     check_tcp(name)
+check_lifecycle()
 if failures:
     sys.exit("verification failed: %d problem(s)" % len(failures))
 PY
