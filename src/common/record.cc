@@ -26,6 +26,17 @@ Record& Record::operator=(const Record& other) {
   return *this;
 }
 
+void Record::shrink_to_fit() {
+  if (capacity_ == size_) return;
+  std::unique_ptr<char[]> exact;
+  if (size_) {
+    exact = std::make_unique_for_overwrite<char[]>(size_);
+    std::memcpy(exact.get(), buf_.get(), size_);
+  }
+  buf_ = std::move(exact);
+  capacity_ = size_;
+}
+
 char* Record::extend_slow(size_t n) {
   const size_t want = std::max<size_t>({size_ + n, 2 * capacity_, 256});
   auto bigger = std::make_unique_for_overwrite<char[]>(want);

@@ -136,6 +136,8 @@ class Record {
   size_t encoded_size() const { return size_; }
   /// Bytes the record can hold before it allocates again.
   size_t capacity() const { return capacity_; }
+  /// Gives back the room the fields do not use (for records kept a long time).
+  void shrink_to_fit();
   std::span<const GroupRef> groups() const { return {groups_.data(), live_groups_}; }
 
  private:
@@ -170,7 +172,7 @@ class Record {
 
 class FieldGroup {
  public:
-  explicit FieldGroup(Record fields) : fields_(std::move(fields)) {}
+  explicit FieldGroup(Record fields) : fields_(std::move(fields)) { fields_.shrink_to_fit(); }
   const Record& fields() const { return fields_; }
 
   /// Its fields rendered once by `render` (a sink's formatter) and kept: every record that
