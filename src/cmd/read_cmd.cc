@@ -51,12 +51,18 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
   read->add_flag("--conn", options.conn,
                  "Also write every connection's state changes and summary (-d conn writes only "
                  "those)");
+  read->add_flag("--processes", options.processes,
+                 "With --conn or -d conn: name the local process at each end of a connection in "
+                 "its summary (for a live capture of this host piped in)");
 }
 
 int run_read(const ReadOptions& options) {
   const auto format = parse_format(options.format);
   if (!format) {
     return fail("unknown format '" + options.format + "': use json, ltsv or console");
+  }
+  if (options.processes && !options.conn && options.dumper != "conn") {
+    return fail("--processes names processes in connection summaries: add --conn or use -d conn");
   }
   Targets targets;
   if (!options.target.empty()) {
@@ -89,7 +95,10 @@ int run_read(const ReadOptions& options) {
     return fail("unknown dumper '" + options.dumper + "': use " + join(dumper_names()));
   }
   const bool conn_log = options.conn || options.dumper == "conn";
-  Tracker tracker(*dumper, sink, std::move(targets), TrackerOptions{},
+  TrackerOptions tracker_options;
+  ProcessLookup processes;
+  if (options.processes) tracker_options.processes = &processes;
+  Tracker tracker(*dumper, sink, std::move(targets), tracker_options,
                   conn_log ? &sink : nullptr);
   PacketDecoder decoder(source->link_type());
 
@@ -116,6 +125,13 @@ int run_read(const ReadOptions& options) {
         name.c_str(),
         static_cast<unsigned long long>(stats.truncated_payloads + stats.truncated_headers),
         source->snapshot_length());
+  }
+  if (const uint64_t evicted = tracker.stats().evicted_connections; evicted > 0) {
+    std::fprintf(stderr,
+                 "tcpdp: warning: %s: %llu connections were given up to keep at most %zu open; "
+                 "their data after that point is not decoded\n",
+                 name.c_str(), static_cast<unsigned long long>(evicted),
+                 TrackerOptions{}.max_connections);
   }
   if (stats.malformed > 0) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),

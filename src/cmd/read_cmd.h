@@ -13,6 +13,7 @@ struct ReadOptions {
   std::string format = "json";
   bool no_response = false;
   bool conn = false;  // connection lifecycle records too (always with -d conn)
+  bool processes = false;  // local owners of the connections' ends, in the summaries
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -9,6 +9,28 @@ namespace {
 constexpr int64_t kSweepEveryUsec = 1000000;
 
 size_t index_of(Direction d) { return d == Direction::kClientToServer ? 0 : 1; }
+
+// client_pid, client_ppid, client_comm, client_uid, client_user (server_... for the server):
+// null when the owner is not known.
+void add_owner(Record& r, Direction side, const std::optional<ProcessInfo>& owner) {
+  const bool client = side == Direction::kClientToServer;
+  const char* keys[] = {client ? "client_pid" : "server_pid", client ? "client_ppid" : "server_ppid",
+                        client ? "client_comm" : "server_comm", client ? "client_uid" : "server_uid",
+                        client ? "client_user" : "server_user"};
+  if (!owner) {
+    for (const char* k : keys) r.add(k, nullptr);
+    return;
+  }
+  r.add(keys[0], owner->pid);
+  r.add(keys[1], owner->ppid);
+  r.add(keys[2], owner->comm);
+  r.add(keys[3], owner->uid);
+  if (owner->user.empty()) {
+    r.add(keys[4], nullptr);
+  } else {
+    r.add(keys[4], owner->user);
+  }
+}
 }  // namespace
 
 class Tracker::HalfOutput : public StreamOutput {
@@ -42,6 +64,7 @@ struct Tracker::Connection {
   GroupRef life_fields;  // conn_id, src_ip, src_port, dst_ip, dst_port (src: the client)
   uint32_t events = 0;   // state changes written so far
   Record session;        // what the decoder learned of the session, for the summary
+  std::optional<ProcessInfo> owners[2];  // the client's and the server's, when looked up
 };
 
 void Tracker::HalfOutput::data(Timestamp ts, std::span<const uint8_t> bytes) {
@@ -153,7 +176,23 @@ void Tracker::close(Connection& c, Timestamp ts, CloseReason reason) {
   c.close_reason = reason;
 }
 
+// Looks up the owners not found yet (when a side becomes established, and for the summary).
+void Tracker::find_owners(Connection& c) {
+  for (Direction d : {Direction::kClientToServer, Direction::kServerToClient}) {
+    const size_t i = index_of(d);
+    if (c.owners[i]) continue;
+    const Endpoint& local = d == Direction::kClientToServer ? c.info.client : c.info.server;
+    const Endpoint& remote = d == Direction::kClientToServer ? c.info.server : c.info.client;
+    c.owners[i] = options_.processes->find(local, remote);
+  }
+}
+
 void Tracker::log_changes(Connection& c) {
+  if (options_.processes && !changes_.empty()) {
+    for (const StateChange& change : changes_) {
+      if (change.to == TcpState::kEstablished) find_owners(c);
+    }
+  }
   for (const StateChange& change : changes_) {
     Record r;
     r.add("ts", change.ts);
@@ -182,6 +221,12 @@ void Tracker::erase(Connection& c) {
     r.add_group(c.life_fields);
     c.life->add_summary(r);
     r.add("close_reason", close_reason_name(c.close_reason));
+    if (options_.processes) {
+      find_owners(c);
+      for (Direction d : {Direction::kClientToServer, Direction::kServerToClient}) {
+        add_owner(r, d, c.owners[index_of(d)]);
+      }
+    }
     r.append(c.session);
     conn_log_->write(r);
   }

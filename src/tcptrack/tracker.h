@@ -14,6 +14,7 @@
 #include "common/record.h"
 #include "dumpers/dumper.h"
 #include "tcptrack/lifecycle.h"
+#include "tcptrack/process.h"
 #include "tcptrack/reassembler.h"
 #include "tcptrack/segment.h"
 #include "tcptrack/target.h"
@@ -26,6 +27,9 @@ struct TrackerOptions {
   int64_t idle_timeout_usec = 300LL * 1000000;  // open connection with no packet this long: closed
   int64_t closed_linger_usec = 10LL * 1000000;  // closed connection kept to absorb late packets
   uint8_t source_id = 0;                        // goes into conn_id: the shard or capture source
+  // With a connection log: the local processes owning the connections' ends go into their
+  // summaries (only for traffic of this host, seen live).
+  ProcessLookup* processes = nullptr;
 };
 
 struct TrackerStats {
@@ -64,6 +68,7 @@ class Tracker {
   void close(Connection& c, Timestamp ts, CloseReason reason);
   void erase(Connection& c);  // sums the connection up and forgets it
   void log_changes(Connection& c);
+  void find_owners(Connection& c);
   void sweep(Timestamp now);
   void touch(Connection& c, Timestamp ts);
 

@@ -6,10 +6,16 @@ are checked against what the workload did, Zeek's definitions of conn_state, and
 
 import collections
 import json
+import os
+import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
 import unittest
 
-from support import pcap, records, run
+from support import TCPDP, pcap, records, run
 
 import lifecycle_workload as workload
 
@@ -131,6 +137,57 @@ class Lifecycle(unittest.TestCase):
         self.assertTrue([r for r in recs if "bytes" in r])
         rc, out, err = run(["read", pcap("tcp_lifecycle.pcap"), "-d", "hex"])
         self.assertFalse([r for r in records(out) if "event" in r])
+
+
+
+# The child: names itself (comm), connects, sends a byte, and holds the connection a while.
+CHILD = """
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"tcpdp-owner", 0, 0, 0)  # PR_SET_NAME
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"x")
+time.sleep(2)
+"""
+
+
+class LiveOwners(unittest.TestCase):
+    """`tcpdump -w - | tcpdp read -d conn --processes` names the processes at both ends."""
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("tcpdump"),
+                         "a live capture on lo needs root and tcpdump")
+    def test_summaries_name_the_processes(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", "-",
+                                    "tcp port %d" % port],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        tcpdp = subprocess.Popen([TCPDP, "read", "-", "-d", "conn", "--processes"],
+                                 stdin=tcpdump.stdout, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        tcpdump.stdout.close()
+        try:
+            self.assertIn(b"listening on", tcpdump.stderr.readline())
+            child = subprocess.Popen([sys.executable, "-c", CHILD, str(port)])
+            conn, _ = listener.accept()
+            self.assertEqual(conn.recv(1), b"x")
+            self.assertEqual(child.wait(timeout=30), 0)
+            conn.close()
+            time.sleep(0.5)
+        finally:
+            listener.close()
+            tcpdump.send_signal(signal.SIGINT)
+            tcpdump.wait(timeout=30)
+        out, err = tcpdp.communicate(timeout=60)
+        self.assertEqual(tcpdp.returncode, 0, err)
+        (summary,) = [r for r in records(out) if r["event"] == "summary"]
+        self.assertEqual(summary["client_pid"], child.pid)
+        self.assertEqual(summary["client_ppid"], os.getpid())
+        self.assertEqual(summary["client_comm"], "tcpdp-owner")
+        self.assertEqual((summary["client_uid"], summary["client_user"]), (0, "root"))
+        self.assertEqual(summary["server_pid"], os.getpid())
+        self.assertEqual(summary["server_uid"], 0)
 
 
 if __name__ == "__main__":

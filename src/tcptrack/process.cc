@@ -1,0 +1,189 @@
+#include "tcptrack/process.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string_view>
+#include <vector>
+
+namespace tcpdp {
+
+namespace {
+
+// The socket's address as sock_diag wants it: network byte order, IPv4 in the first word.
+void put_addr(const IpAddr& ip, __be32 out[4]) {
+  std::memset(out, 0, 16);
+  std::memcpy(out, ip.bytes.data(), ip.family == 4 ? 4 : 16);
+}
+
+// A netlink socket that closes itself.
+struct NetlinkSocket {
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  ~NetlinkSocket() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// The inode of a /proc/PID/fd link that names a socket ("socket:[12345]"), or 0.
+uint64_t socket_inode(const char* link) {
+  constexpr std::string_view kPrefix = "socket:[";
+  std::string_view s(link);
+  if (s.substr(0, kPrefix.size()) != kPrefix || s.back() != ']') return 0;
+  uint64_t inode = 0;
+  for (char c : s.substr(kPrefix.size(), s.size() - kPrefix.size() - 1)) {
+    if (c < '0' || c > '9') return 0;
+    inode = inode * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return inode;
+}
+
+bool all_digits(const char* s) {
+  if (!*s) return false;
+  for (; *s; ++s) {
+    if (*s < '0' || *s > '9') return false;
+  }
+  return true;
+}
+
+// Calls fn(inode) for each socket among the open files of pid while fn returns true. Processes
+// that are gone or whose files cannot be read have none.
+template <typename Fn>
+void for_each_socket(int pid, Fn&& fn) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* fds = opendir(dir.c_str());
+  if (!fds) return;
+  char link[64];
+  while (dirent* f = readdir(fds)) {
+    if (!all_digits(f->d_name)) continue;
+    const std::string path = dir + "/" + f->d_name;
+    const ssize_t len = readlink(path.c_str(), link, sizeof link - 1);
+    if (len <= 0) continue;
+    link[len] = '\0';
+    const uint64_t inode = socket_inode(link);
+    if (inode && !fn(inode)) break;
+  }
+  closedir(fds);
+}
+
+}  // namespace
+
+std::optional<ProcessLookup::Socket> ProcessLookup::diag(const Endpoint& local,
+                                                         const Endpoint& remote) {
+  NetlinkSocket nl;
+  if (nl.fd < 0) return std::nullopt;
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 req;
+  } msg{};
+  msg.header.nlmsg_len = sizeof msg;
+  msg.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.header.nlmsg_flags = NLM_F_REQUEST;  // one socket, found by its endpoints
+  msg.req.sdiag_family = local.ip.family == 4 ? AF_INET : AF_INET6;
+  msg.req.sdiag_protocol = IPPROTO_TCP;
+  msg.req.idiag_states = ~0u;
+  msg.req.id.idiag_sport = htons(local.port);
+  msg.req.id.idiag_dport = htons(remote.port);
+  put_addr(local.ip, msg.req.id.idiag_src);
+  put_addr(remote.ip, msg.req.id.idiag_dst);
+  msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(nl.fd, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) !=
+      static_cast<ssize_t>(sizeof msg)) {
+    return std::nullopt;
+  }
+  alignas(nlmsghdr) char buf[8192];
+  const ssize_t n = recv(nl.fd, buf, sizeof buf, 0);
+  if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) return std::nullopt;
+  auto* h = reinterpret_cast<nlmsghdr*>(buf);
+  if (!NLMSG_OK(h, static_cast<unsigned>(n)) || h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+      h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+    return std::nullopt;  // NLMSG_ERROR: no such socket
+  }
+  const auto* d = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+  if (d->idiag_inode == 0) return std::nullopt;  // a timewait or request socket: no owner
+  return Socket{d->idiag_inode, d->idiag_uid};
+}
+
+void ProcessLookup::rescan() {
+  owner_.clear();
+  DIR* proc = opendir("/proc");
+  if (!proc) return;
+  while (dirent* e = readdir(proc)) {
+    if (!all_digits(e->d_name)) continue;
+    const int pid = std::atoi(e->d_name);
+    for_each_socket(pid, [&](uint64_t inode) {
+      owner_.emplace(inode, pid);
+      return true;
+    });
+  }
+  closedir(proc);
+}
+
+std::optional<ProcessInfo> ProcessLookup::describe(int pid, uint32_t uid) const {
+  ProcessInfo info;
+  info.pid = pid;
+  info.uid = uid;
+  const std::string dir = "/proc/" + std::to_string(pid);
+  {
+    std::ifstream comm(dir + "/comm");
+    if (!std::getline(comm, info.comm)) return std::nullopt;  // exited meanwhile
+  }
+  {
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so start after the last
+    // ')'.
+    std::ifstream stat(dir + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return std::nullopt;
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    char state = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &info.ppid) != 2) {
+      return std::nullopt;
+    }
+  }
+  passwd pw;
+  passwd* found = nullptr;
+  std::vector<char> buf(4096);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found) info.user = pw.pw_name;
+  return info;
+}
+
+bool ProcessLookup::holds(int pid, uint64_t inode) {
+  bool found = false;
+  for_each_socket(pid, [&](uint64_t i) {
+    found = i == inode;
+    return !found;
+  });
+  return found;
+}
+
+std::optional<ProcessInfo> ProcessLookup::find(const Endpoint& local, const Endpoint& remote) {
+  const std::optional<Socket> socket = diag(local, remote);
+  if (!socket) return std::nullopt;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // The table may be stale (the fd closed since, the inode reused): check the process still
+    // holds the socket before naming it.
+    if (auto it = owner_.find(socket->inode); it != owner_.end() && holds(it->second, socket->inode)) {
+      return describe(it->second, socket->uid);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (scanned_ && now - last_scan_ < rescan_interval_) return std::nullopt;
+    rescan();
+    scanned_ = true;
+    last_scan_ = now;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tcpdp
