@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "dumpers/dumper.h"
 #include "reader/decode.h"
@@ -23,6 +24,18 @@ std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
+}
+
+// A CLI11 check that the value is a number above 0, saying what is wanted when it is not.
+CLI::Validator above_zero(const std::string& wanted) {
+  return CLI::Validator(
+      [wanted](std::string& value) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (end == value.c_str() || *end != '\0' || !(v > 0)) return "'" + value + "' is not " + wanted;
+        return "";
+      },
+      "> 0");
 }
 
 }  // namespace
@@ -51,6 +64,14 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
   read->add_flag("--conn", options.conn,
                  "Also write every connection's state changes and summary (-d conn writes only "
                  "those)");
+  read->add_option("--idle-timeout", options.idle_timeout,
+                   "Seconds of capture time without a packet after which a connection is closed")
+      ->capture_default_str()
+      ->check(above_zero("a number of seconds above 0"));
+  read->add_option("--max-connections", options.max_connections,
+                   "Connections followed at once; past it the least recently seen is given up")
+      ->capture_default_str()
+      ->check(above_zero("a whole number above 0"));
   read->add_flag("--processes", options.processes,
                  "With --conn or -d conn: name the local process at each end of a connection in "
                  "its summary (for a live capture of this host piped in)");
@@ -96,6 +117,8 @@ int run_read(const ReadOptions& options) {
   }
   const bool conn_log = options.conn || options.dumper == "conn";
   TrackerOptions tracker_options;
+  tracker_options.idle_timeout_usec = static_cast<int64_t>(options.idle_timeout * 1e6);
+  tracker_options.max_connections = options.max_connections;
   ProcessLookup processes;
   if (options.processes) tracker_options.processes = &processes;
   Tracker tracker(*dumper, sink, std::move(targets), tracker_options,
@@ -130,8 +153,7 @@ int run_read(const ReadOptions& options) {
     std::fprintf(stderr,
                  "tcpdp: warning: %s: %llu connections were given up to keep at most %zu open; "
                  "their data after that point is not decoded\n",
-                 name.c_str(), static_cast<unsigned long long>(evicted),
-                 TrackerOptions{}.max_connections);
+                 name.c_str(), static_cast<unsigned long long>(evicted), options.max_connections);
   }
   if (stats.malformed > 0) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),

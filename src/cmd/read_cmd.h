@@ -14,6 +14,8 @@ struct ReadOptions {
   bool no_response = false;
   bool conn = false;  // connection lifecycle records too (always with -d conn)
   bool processes = false;  // local owners of the connections' ends, in the summaries
+  double idle_timeout = 300;           // seconds of capture time without a packet
+  size_t max_connections = 1u << 20;   // connections tracked at once
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

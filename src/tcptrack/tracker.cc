@@ -251,7 +251,7 @@ void Tracker::on_segment(const TcpSegment& seg) {
   ++stats_.segments;
   if (seg.ts.usec >= next_sweep_usec_) {
     sweep(seg.ts);
-    next_sweep_usec_ = seg.ts.usec + kSweepEveryUsec;
+    next_sweep_usec_ = seg.ts.usec + std::min(kSweepEveryUsec, options_.idle_timeout_usec);
   }
   const ConnKey key = ConnKey::of(seg.src, seg.dst);
   const bool syn = seg.has(tcp_flag::kSyn);

@@ -140,6 +140,40 @@ class Lifecycle(unittest.TestCase):
 
 
 
+
+class Bounds(unittest.TestCase):
+    def summaries(self, name, *flags):
+        rc, out, err = run(["read", pcap(name), "-d", "conn"] + list(flags))
+        self.assertEqual(rc, 0, err)
+        return [r for r in records(out) if r["event"] == "summary"], err
+
+    def test_idle_timeout(self):
+        # tcp_close.pcap pauses 20 ms before every message (tcp_workload.PAUSE)
+        summaries, _ = self.summaries("tcp_close.pcap", "--idle-timeout", "0.01")
+        self.assertEqual(summaries[0]["close_reason"], "idle")
+        self.assertGreater(len(summaries), 1)
+        self.assertTrue(all(s["mid_stream"] for s in summaries[1:]))  # picked up again
+        summaries, _ = self.summaries("tcp_close.pcap")
+        self.assertEqual([s["close_reason"] for s in summaries], ["fin"])
+
+    def test_max_connections(self):
+        # pg_pgbench.pcap has two pgbench connections open at once
+        summaries, err = self.summaries("pg_pgbench.pcap", "--max-connections", "1")
+        evicted = [s for s in summaries if s["close_reason"] == "evicted"]
+        self.assertTrue(evicted)
+        self.assertIn("%d connections were given up to keep at most 1 open" % len(evicted), err)
+        summaries, err = self.summaries("pg_pgbench.pcap")
+        self.assertFalse([s for s in summaries if s["close_reason"] == "evicted"])
+        self.assertNotIn("given up", err)
+
+    def test_bad_values_are_explained(self):
+        for flag, value, wanted in (("--idle-timeout", "0", "a number of seconds above 0"),
+                                    ("--max-connections", "-3", "a whole number above 0")):
+            rc, _, err = run(["read", pcap("tcp_close.pcap"), flag, value])
+            self.assertEqual(rc, 2)
+            self.assertIn("'%s' is not %s" % (value, wanted), err)
+
+
 # The child: names itself (comm), connects, sends a byte, and holds the connection a while.
 CHILD = """
 import ctypes, socket, sys, time
