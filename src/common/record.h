@@ -63,6 +63,7 @@ class Record {
   Record(Record&& other) noexcept { *this = std::move(other); }
   Record& operator=(const Record& other);
   Record& operator=(Record&& other) noexcept {
+    if (this == &other) return *this;
     buf_ = std::move(other.buf_);
     size_ = std::exchange(other.size_, 0);
     capacity_ = std::exchange(other.capacity_, 0);

@@ -19,6 +19,8 @@ const char* close_reason_name(CloseReason r) {
       return "end_of_capture";
     case CloseReason::kEvicted:
       return "evicted";
+    case CloseReason::kReused:
+      return "reused";
   }
   return "?";
 }

@@ -22,6 +22,7 @@ enum class CloseReason : uint8_t {
   kIdle,          // nothing seen for the idle timeout
   kEndOfCapture,  // the capture ended while it was open
   kEvicted,       // dropped to keep the connection table within its bound
+  kReused,        // a new SYN on its ports, with another sequence number, began a new one
 };
 
 const char* close_reason_name(CloseReason r);

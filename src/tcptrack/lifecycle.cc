@@ -1,6 +1,7 @@
 #include "tcptrack/lifecycle.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace tcpdp {
 
@@ -150,9 +151,17 @@ void ConnLifecycle::on_segment(const TcpSegment& seg, Direction from,
     }
   }
 
-  // A side first heard from mid-way was synchronized already, unless it only resets.
+  // A side first heard from mid-way was synchronized already (answering a SYN it was), unless
+  // it only resets.
   if (snd.state == TcpState::kUnknown) {
-    move(from, rst ? TcpState::kClosed : TcpState::kEstablished, ts, changes);
+    const TcpState now = rst                ? TcpState::kClosed
+                         : (syn && ack)     ? TcpState::kSynRecv
+                                            : TcpState::kEstablished;
+    move(from, now, ts, changes);
+  }
+  // A client that acknowledges anything but a SYN has had the SYN-ACK, seen or not.
+  if (snd.state == TcpState::kSynSent && ack && !syn && !rst) {
+    move(from, TcpState::kEstablished, ts, changes);
   }
 
   // The sender had received the receiver's FIN if it acknowledges it; until then it sends in
@@ -164,17 +173,23 @@ void ConnLifecycle::on_segment(const TcpSegment& seg, Direction from,
   // What sending this packet does to the sender.
   if (rst) {
     if (closer_ < 0) closer_ = static_cast<int>(index(from));
-    snd.sent = Sent::kRst;
+    // After both FINs the connection was closed in order; a late RST does not change that.
+    if (!(snd.sent == Sent::kFin && rcv.sent == Sent::kFin)) snd.sent = Sent::kRst;
     move(from, TcpState::kClosed, ts, changes);
   } else {
     if (syn && !ack) {
       if (snd.sent == Sent::kNothing) snd.sent = Sent::kSyn;
-      if (!snd.syn_seen) syn_ts_ = ts;
+      if (!snd.sent_syn) syn_ts_ = ts;
+      snd.sent_syn = true;
       snd.syn_seen = true;
       snd.isn = seg.seq;
       if (snd.state == TcpState::kClosed) move(from, TcpState::kSynSent, ts, changes);
     } else if (syn) {
       if (snd.sent == Sent::kNothing) snd.sent = Sent::kSynAck;
+      if (rcv.sent == Sent::kSyn) {  // the SYN answered: both established, as Zeek counts it
+        snd.sent = Sent::kEstablished;
+        rcv.sent = Sent::kEstablished;
+      }
       snd.syn_seen = true;
       snd.isn = seg.seq;
       if (snd.state == TcpState::kClosed) move(from, TcpState::kSynRecv, ts, changes);
@@ -202,9 +217,12 @@ void ConnLifecycle::on_segment(const TcpSegment& seg, Direction from,
     }
   }
 
-  // What receiving it does to the other side. Segments arrive in order, so a FIN the sender
-  // sent earlier has reached the receiver before this packet.
-  if (snd.fin_seen && !snd.fin_received && !(fin && snd.fin_seq == seg.seq + len)) {
+  // What receiving it does to the other side. Segments arrive in order: when the sender, after
+  // its FIN, resets or acknowledges the receiver's own FIN, its FIN has reached the receiver
+  // before this packet (with crossing FINs, before the receiver's FIN was acknowledged).
+  const bool carries_fin = fin && (syn ? seg.seq + 1 : seg.seq) + len == snd.fin_seq;
+  if (snd.fin_seen && !snd.fin_received && !carries_fin &&
+      (rst || (ack && rcv.fin_seen && seq_at_or_after(seg.ack, rcv.fin_seq + 1)))) {
     receive_fin(to, ts, changes);
   }
   if (rcv.state == TcpState::kUnknown) return;
@@ -217,9 +235,8 @@ void ConnLifecycle::on_segment(const TcpSegment& seg, Direction from,
   if (ack && !handshake_done_ && snd.syn_seen && rcv.syn_seen && !syn &&
       seq_at_or_after(seg.ack, rcv.isn + 1)) {
     handshake_done_ = true;
-    if (from == Direction::kClientToServer) handshake_rtt_usec_ = ts.usec - syn_ts_.usec;
-    for (Side& s : side_) {
-      if (s.sent == Sent::kSyn || s.sent == Sent::kSynAck) s.sent = Sent::kEstablished;
+    if (from == Direction::kClientToServer && side_[0].sent_syn) {
+      handshake_rtt_usec_ = ts.usec - syn_ts_.usec;
     }
   }
 }
@@ -252,7 +269,7 @@ const char* ConnLifecycle::conn_state() const {
   }
   if (o == Sent::kRst) {
     if (!inactive(r)) return "RSTO";
-    return side_[0].syn_seen && !side_[1].syn_seen ? "RSTOS0" : "OTH";
+    return syn_then_reset() ? "RSTOS0" : "OTH";
   }
   if (o == Sent::kFin && r == Sent::kFin) return "SF";
   if (o == Sent::kFin) return inactive(r) ? "SH" : "S2";
@@ -260,6 +277,16 @@ const char* ConnLifecycle::conn_state() const {
   if (o == Sent::kSyn && r == Sent::kNothing) return "S0";
   if (o == Sent::kEstablished && r == Sent::kEstablished) return "S1";
   return "OTH";
+}
+
+// The client's SYN, then its RST, with nothing else from it between (Zeek: ^?S[^HAFGIQ]*R).
+bool ConnLifecycle::syn_then_reset() const {
+  if (history_.empty() || history_[0] != 'S') return false;
+  for (char c : history_.substr(1)) {
+    if (c == 'R') return true;
+    if (std::string_view("HAFGIQ").find(c) != std::string_view::npos) return false;
+  }
+  return false;
 }
 
 const char* ConnLifecycle::closed_by() const {

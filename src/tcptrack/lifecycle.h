@@ -4,11 +4,16 @@
 ///
 /// A transition caused by sending (SYN, SYN-ACK, FIN, RST) happens at the capture time of the
 /// packet sent. One caused by receiving a SYN-ACK, an ACK or an RST happens at the capture time
-/// of the packet received. Receiving a FIN is taken to have happened when the receiver's next
-/// packet acknowledges it: until then the receiver may still be sending in its earlier state,
-/// which is how a simultaneous close (both FINs in flight at once, CLOSING) is told from an
-/// ordinary one. A FIN that nothing acknowledges before the connection is summed up is taken as
-/// received then.
+/// of the packet received. Receiving a FIN is taken to have happened when the receiver
+/// acknowledges it, or when the FIN's sender later resets or acknowledges the receiver's own FIN
+/// (segments arrive in order, so the FIN got there first): until then the receiver may still be
+/// sending in its earlier state, which is how a simultaneous close (both FINs in flight at once,
+/// CLOSING) is told from an ordinary one. A FIN that nothing acknowledges before the connection
+/// is summed up is taken as received then.
+///
+/// A side first heard from without its SYN starts in the pseudo-state UNKNOWN (the whole
+/// connection when its first packet is not the client's SYN) and is synchronized from its first
+/// packet: SYN-RECV if that answers a SYN, CLOSED if it is a reset, else ESTABLISHED.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +53,7 @@ struct StateChange {
 
 class ConnLifecycle {
  public:
-  /// `mid_stream`: the connection's start was not seen; both sides begin UNKNOWN.
+  /// `mid_stream`: the client's SYN was not seen; both sides begin UNKNOWN.
   ConnLifecycle(Timestamp first_seen, bool mid_stream);
 
   /// A segment `from` one side (kClientToServer: sent by the client). State changes it causes
@@ -81,7 +86,8 @@ class ConnLifecycle {
   struct Side {
     TcpState state = TcpState::kClosed;
     Sent sent = Sent::kNothing;
-    bool syn_seen = false;
+    bool syn_seen = false;  // a SYN or SYN-ACK
+    bool sent_syn = false;  // a SYN without ACK: it opened the connection
     uint32_t isn = 0;
     bool fin_seen = false;
     uint32_t fin_seq = 0;  // the sequence number the FIN takes
@@ -105,6 +111,7 @@ class ConnLifecycle {
   void ack_received(Direction side, uint32_t ack, Timestamp ts, std::vector<StateChange>& changes);
   void note(Direction dir, char letter);
   void note_counted(Direction dir, char letter, uint64_t count);
+  bool syn_then_reset() const;
 
   Side side_[2];
   Timestamp first_;

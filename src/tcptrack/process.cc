@@ -54,8 +54,18 @@ bool all_digits(const char* s) {
   return true;
 }
 
-// Calls fn(inode) for each socket among the open files of pid while fn returns true. Processes
-// that are gone or whose files cannot be read have none.
+// The inode of the socket open as fd of pid, or 0.
+uint64_t socket_at(int pid, int fd) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  char link[64];
+  const ssize_t len = readlink(path.c_str(), link, sizeof link - 1);
+  if (len <= 0) return 0;
+  link[len] = '\0';
+  return socket_inode(link);
+}
+
+// Calls fn(fd, inode) for each socket among the open files of pid. Processes that are gone or
+// whose files cannot be read have none.
 template <typename Fn>
 void for_each_socket(int pid, Fn&& fn) {
   const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
@@ -68,8 +78,7 @@ void for_each_socket(int pid, Fn&& fn) {
     const ssize_t len = readlink(path.c_str(), link, sizeof link - 1);
     if (len <= 0) continue;
     link[len] = '\0';
-    const uint64_t inode = socket_inode(link);
-    if (inode && !fn(inode)) break;
+    if (const uint64_t inode = socket_inode(link)) fn(std::atoi(f->d_name), inode);
   }
   closedir(fds);
 }
@@ -122,10 +131,7 @@ void ProcessLookup::rescan() {
   while (dirent* e = readdir(proc)) {
     if (!all_digits(e->d_name)) continue;
     const int pid = std::atoi(e->d_name);
-    for_each_socket(pid, [&](uint64_t inode) {
-      owner_.emplace(inode, pid);
-      return true;
-    });
+    for_each_socket(pid, [&](int fd, uint64_t inode) { owner_.emplace(inode, Owner{pid, fd}); });
   }
   closedir(proc);
 }
@@ -159,23 +165,15 @@ std::optional<ProcessInfo> ProcessLookup::describe(int pid, uint32_t uid) const 
   return info;
 }
 
-bool ProcessLookup::holds(int pid, uint64_t inode) {
-  bool found = false;
-  for_each_socket(pid, [&](uint64_t i) {
-    found = i == inode;
-    return !found;
-  });
-  return found;
-}
-
 std::optional<ProcessInfo> ProcessLookup::find(const Endpoint& local, const Endpoint& remote) {
   const std::optional<Socket> socket = diag(local, remote);
   if (!socket) return std::nullopt;
   for (int attempt = 0; attempt < 2; ++attempt) {
     // The table may be stale (the fd closed since, the inode reused): check the process still
     // holds the socket before naming it.
-    if (auto it = owner_.find(socket->inode); it != owner_.end() && holds(it->second, socket->inode)) {
-      return describe(it->second, socket->uid);
+    if (auto it = owner_.find(socket->inode);
+        it != owner_.end() && socket_at(it->second.pid, it->second.fd) == socket->inode) {
+      return describe(it->second.pid, socket->uid);
     }
     const auto now = std::chrono::steady_clock::now();
     if (scanned_ && now - last_scan_ < rescan_interval_) return std::nullopt;

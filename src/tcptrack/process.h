@@ -1,7 +1,9 @@
 /// Which process on this host owns a TCP socket: the kernel's sock_diag netlink interface names
 /// the socket's inode and user (an exact lookup by its two endpoints), and the inode leads to the
-/// process through /proc/PID/fd. Costs are bounded: the inode-to-process table is rebuilt from
-/// /proc only when an inode is missing from it, and then at most once every `rescan_interval`.
+/// process through /proc/PID/fd. Costs are bounded: the inode-to-(process, fd) table is rebuilt
+/// from /proc only when an inode is missing from it, and then at most once every
+/// `rescan_interval`; a hit costs one netlink request and one readlink to check the fd still
+/// holds the socket.
 /// A socket that is gone, or a process that exited or whose fds cannot be read, gives nothing:
 /// never a guess.
 #pragma once
@@ -39,13 +41,16 @@ class ProcessLookup {
   };
   std::optional<Socket> diag(const Endpoint& local, const Endpoint& remote);
   void rescan();
-  static bool holds(int pid, uint64_t inode);  // /proc/PID/fd still has the socket
   std::optional<ProcessInfo> describe(int pid, uint32_t uid) const;
 
   std::chrono::milliseconds rescan_interval_;
   std::chrono::steady_clock::time_point last_scan_{};
   bool scanned_ = false;
-  std::unordered_map<uint64_t, int> owner_;  // socket inode -> pid
+  struct Owner {
+    int pid;
+    int fd;
+  };
+  std::unordered_map<uint64_t, Owner> owner_;  // socket inode -> where the last scan found it
 };
 
 }  // namespace tcpdp

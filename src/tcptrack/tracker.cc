@@ -65,6 +65,7 @@ struct Tracker::Connection {
   uint32_t events = 0;   // state changes written so far
   Record session;        // what the decoder learned of the session, for the summary
   std::optional<ProcessInfo> owners[2];  // the client's and the server's, when looked up
+  bool data_seen[2] = {false, false};    // each side's first data (an owner lookup) is past
 };
 
 void Tracker::HalfOutput::data(Timestamp ts, std::span<const uint8_t> bytes) {
@@ -146,7 +147,7 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
   c.last_seen = seg.ts;
   c.lru_pos = lru_.insert(lru_.end(), &c);
   if (conn_log_) {
-    c.life = std::make_unique<ConnLifecycle>(seg.ts, !syn);
+    c.life = std::make_unique<ConnLifecycle>(seg.ts, !(syn && !ack));  // from the client's SYN?
     Record f;
     f.add("conn_id", c.info.conn_id);
     f.add("src_ip", c.info.client.ip.to_string());
@@ -266,7 +267,7 @@ void Tracker::on_segment(const TcpSegment& seg) {
     const bool reused = opening_syn && (c->closed || (from_client && client_half.started() &&
                                                       client_half.first_seq() != seg.seq + 1));
     if (reused) {
-      close(*c, seg.ts, CloseReason::kReset);
+      close(*c, seg.ts, CloseReason::kReused);  // nothing to do when it closed already
       erase(*c);
       c = nullptr;
     } else if (c->closed) {
@@ -293,6 +294,12 @@ void Tracker::on_segment(const TcpSegment& seg) {
       seg.src == c->info.client ? Direction::kClientToServer : Direction::kServerToClient;
   if (c->life) {
     c->life->on_segment(seg, dir, changes_);
+    // A side that sends data holds its socket: a good moment to ask who owns it.
+    const size_t i = index_of(dir);
+    if (options_.processes && !c->owners[i] && !c->data_seen[i] && seg.payload_length() > 0) {
+      c->data_seen[i] = true;
+      find_owners(*c);
+    }
     log_changes(*c);
   }
   Reassembler& half = c->halves[index_of(dir)];

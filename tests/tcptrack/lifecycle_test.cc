@@ -223,3 +223,66 @@ TEST_CASE("retransmissions, zero windows and gaps count in the history at 1, 10,
   CHECK(rec.find("client_packets")->i == 15);
   CHECK(rec.find("client_ip_bytes")->i == 40 * 15 + 100 * 13);
 }
+
+TEST_CASE("a RST after both FINs leaves the close an orderly one (SF)") {
+  Run r;
+  r.handshake();
+  r.seg(C, FIN | ACK, 101, 501);
+  r.seg(S, FIN | ACK, 501, 102);
+  r.seg(C, RST, 102, 0);
+  CHECK(std::string(r.life.conn_state()) == "SF");
+  CHECK(r.events.back() == "server LAST-ACK->CLOSED");
+}
+
+TEST_CASE("the SYN-ACK establishes the connection for conn_state (S1, RSTR)") {
+  Run open;
+  open.seg(C, SYN, 100, 0);
+  open.seg(S, SYN | ACK, 500, 101);
+  CHECK(std::string(open.life.conn_state()) == "S1");
+  Run reset;
+  reset.seg(C, SYN, 100, 0);
+  reset.seg(S, SYN | ACK, 500, 101);
+  reset.seg(S, RST, 501, 0);
+  CHECK(std::string(reset.life.conn_state()) == "RSTR");
+}
+
+TEST_CASE("the client's SYN not captured: both sides start UNKNOWN, the server from SYN-RECV") {
+  Run r(/*mid_stream=*/true);
+  r.seg(S, SYN | ACK, 500, 101);
+  r.seg(C, ACK, 101, 501, 5);
+  r.seg(S, FIN | ACK, 501, 106);
+  CHECK(r.events == Events{"server UNKNOWN->SYN-RECV", "client UNKNOWN->ESTABLISHED",
+                           "server SYN-RECV->ESTABLISHED", "server ESTABLISHED->FIN-WAIT-1"});
+  CHECK(std::string(r.life.conn_state()) == "SHR");
+}
+
+TEST_CASE("a FIN lost on the way is not taken as received before it is acknowledged") {
+  Run r;
+  r.handshake();
+  r.seg(C, FIN | ACK, 101, 501);  // lost after the capture point
+  r.seg(C, ACK, 102, 501);        // a pure ACK after it says nothing of its arrival
+  r.seg(C, FIN | ACK, 101, 501);  // the FIN again
+  CHECK(r.events.back() == "client ESTABLISHED->FIN-WAIT-1");
+  r.seg(S, ACK, 501, 102);
+  CHECK(r.events.back() == "client FIN-WAIT-1->FIN-WAIT-2");
+  CHECK(r.events.at(r.events.size() - 2) == "server ESTABLISHED->CLOSE-WAIT");
+}
+
+TEST_CASE("only the client's side captured: acknowledging proves it had the SYN-ACK") {
+  Run r;
+  r.seg(C, SYN, 100, 0);
+  r.seg(C, ACK, 101, 501);
+  r.seg(C, ACK, 101, 501, 10);
+  r.seg(C, FIN | ACK, 111, 501);
+  CHECK(r.events == Events{"client CLOSED->SYN-SENT", "client SYN-SENT->ESTABLISHED",
+                           "client ESTABLISHED->FIN-WAIT-1"});
+}
+
+TEST_CASE("RSTOS0 needs nothing but the SYN before the client's RST") {
+  Run r;
+  r.seg(C, SYN, 100, 0);
+  r.seg(C, ACK, 101, 501);
+  r.seg(C, RST, 101, 0);
+  CHECK(r.life.history() == "SAR");
+  CHECK(std::string(r.life.conn_state()) == "OTH");
+}

@@ -267,3 +267,13 @@ TEST_CASE("with a connection log: state changes as they happen, the summary once
   CHECK(f.conn_log.records.back().find("conn_state")->s == "S0");
   CHECK(f.conn_log.records.back().find("close_reason")->s == "end_of_capture");
 }
+
+TEST_CASE("a new SYN with another sequence number on an open connection's ports replaces it") {
+  Fixture f;
+  handshake(f);
+  f.send(C, S, PSH | ACK, 101, 501, "x");
+  f.send(C, S, SYN, 9000, 0);
+  REQUIRE(f.t.conns.size() == 2);
+  CHECK(f.t.conns[0].closed == "reused");
+  CHECK(f.t.conns[0].c2s == "x");
+}
