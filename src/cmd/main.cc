@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cmd/config_cmd.h"
 #include "cmd/read_cmd.h"
 
 #ifndef TCPDP_VERSION
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
 
   tcpdp::ReadOptions read_options;
   tcpdp::add_read_command(app, read_options);
+  tcpdp::ConfigOptions config_options;
+  tcpdp::add_config_command(app, config_options);
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -27,5 +30,6 @@ int main(int argc, char** argv) {
     std::printf("tcpdp %s\n", TCPDP_VERSION);
     return 0;
   }
+  if (app.got_subcommand("config")) return tcpdp::run_config(config_options);
   return tcpdp::run_read(read_options);
 }

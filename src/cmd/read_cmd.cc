@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cmd/config_cmd.h"
 #include "dumpers/dumper.h"
 #include "reader/decode.h"
 #include "reader/pcap_source.h"
@@ -52,8 +53,11 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
       "  tcpdump -i lo -w - port 5432 | tcpdp read -d hex -f console\n"
       "  tcpdp read -d hex < capture.pcap");
   read->add_option("file", options.file, "Capture file (pcap or pcapng); - or none for stdin");
-  read->add_option("-d,--dumper", options.dumper, "Dumper: " + join(dumper_names()))
-      ->capture_default_str();
+  read->add_option("-c,--config", options.config_file,
+                   "Config file (default: /etc/tcpdp/tcpdp.toml, $HOME/.tcpdp/tcpdp.toml and "
+                   "./tcpdp.toml, those that exist); flags override it");
+  read->add_option("-d,--dumper", options.dumper,
+                   "Dumper: " + join(dumper_names()) + " (default: [tcpdp] dumper, hex)");
   read->add_option("-t,--target", options.target,
                    "Server side to look at: PORT, HOST:PORT or [V6]:PORT, several joined by , "
                    "or ||; other traffic is skipped");
@@ -65,12 +69,12 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                  "Also write every connection's state changes and summary (-d conn writes only "
                  "those)");
   read->add_option("--idle-timeout", options.idle_timeout,
-                   "Seconds of capture time without a packet after which a connection is closed")
-      ->capture_default_str()
+                   "Seconds of capture time without a packet after which a connection is closed "
+                   "(default: [tcptrack] idleTimeout, 300)")
       ->check(above_zero("a number of seconds above 0"));
   read->add_option("--max-connections", options.max_connections,
-                   "Connections followed at once; past it the least recently seen is given up")
-      ->capture_default_str()
+                   "Connections followed at once; past it the least recently seen is given up "
+                   "(default: [tcptrack] maxConnections, 1048576)")
       ->check(above_zero("a whole number above 0"));
   read->add_flag("--processes", options.processes,
                  "With --conn or -d conn: name the local process at each end of a connection in "
@@ -78,11 +82,20 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
 }
 
 int run_read(const ReadOptions& options) {
+  Config config;
+  std::string config_error;
+  if (!effective_config(options.config_file, config, &config_error)) {
+    std::fprintf(stderr, "tcpdp: %s\n", config_error.c_str());
+    return 2;
+  }
+  const std::string dumper_name = options.dumper.value_or(config.tcpdp.dumper);
+  const double idle_timeout = options.idle_timeout.value_or(config.tcptrack.idle_timeout);
+  const size_t max_connections = options.max_connections.value_or(config.tcptrack.max_connections);
   const auto format = parse_format(options.format);
   if (!format) {
     return fail("unknown format '" + options.format + "': use json, ltsv or console");
   }
-  if (options.processes && !options.conn && options.dumper != "conn") {
+  if (options.processes && !options.conn && dumper_name != "conn") {
     return fail("--processes names processes in connection summaries: add --conn or use -d conn");
   }
   Targets targets;
@@ -110,15 +123,18 @@ int run_read(const ReadOptions& options) {
   // Formatting and writing run on a second thread, so reading never waits for them.
   StreamSink sink(stdout, *format, /*background=*/true);
   DumperOptions dumper_options;
-  dumper_options.pair_responses = !options.no_response;
-  auto dumper = make_dumper(options.dumper, sink, dumper_options);
+  dumper_options.pair_responses = !options.no_response && config.tcpdp.pair_responses;
+  auto dumper = make_dumper(dumper_name, sink, dumper_options);
   if (!dumper) {
-    return fail("unknown dumper '" + options.dumper + "': use " + join(dumper_names()));
+    return fail("unknown dumper '" + dumper_name + "': use " + join(dumper_names()));
   }
-  const bool conn_log = options.conn || options.dumper == "conn";
+  const bool conn_log = options.conn || dumper_name == "conn";
   TrackerOptions tracker_options;
-  tracker_options.idle_timeout_usec = static_cast<int64_t>(options.idle_timeout * 1e6);
-  tracker_options.max_connections = options.max_connections;
+  tracker_options.idle_timeout_usec = static_cast<int64_t>(idle_timeout * 1e6);
+  tracker_options.max_connections = max_connections;
+  tracker_options.closed_linger_usec = static_cast<int64_t>(config.tcptrack.closed_linger * 1e6);
+  tracker_options.reassembly.max_held_bytes = config.tcptrack.max_held_bytes;
+  tracker_options.reassembly.max_held_segments = config.tcptrack.max_held_segments;
   ProcessLookup processes;
   if (options.processes) tracker_options.processes = &processes;
   Tracker tracker(*dumper, sink, std::move(targets), tracker_options,
@@ -153,7 +169,7 @@ int run_read(const ReadOptions& options) {
     std::fprintf(stderr,
                  "tcpdp: warning: %s: %llu connections were given up to keep at most %zu open; "
                  "their data after that point is not decoded\n",
-                 name.c_str(), static_cast<unsigned long long>(evicted), options.max_connections);
+                 name.c_str(), static_cast<unsigned long long>(evicted), max_connections);
   }
   if (stats.malformed > 0) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),

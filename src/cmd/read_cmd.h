@@ -2,20 +2,23 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 namespace tcpdp {
 
 struct ReadOptions {
   std::string file = "-";
-  std::string dumper = "hex";
+  std::string config_file;  // -c; else the default files
+  // Unset: the configuration's value ([tcpdp] dumper, [tcptrack] ...).
+  std::optional<std::string> dumper;
   std::string target;
   std::string format = "json";
   bool no_response = false;
-  bool conn = false;  // connection lifecycle records too (always with -d conn)
+  bool conn = false;       // connection lifecycle records too (always with -d conn)
   bool processes = false;  // local owners of the connections' ends, in the summaries
-  double idle_timeout = 300;           // seconds of capture time without a packet
-  size_t max_connections = 1u << 20;   // connections tracked at once
+  std::optional<double> idle_timeout;
+  std::optional<size_t> max_connections;
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -16,10 +16,12 @@ def pcap(name):
     return os.path.join(PCAPS, name)
 
 
-def run(args, stdin=None, input_bytes=None):
+def run(args, stdin=None, input_bytes=None, env_update=None, cwd=None):
     """Runs tcpdp with args; returns (exit code, stdout bytes, stderr text)."""
+    env = dict(os.environ, **(env_update or {}))
     proc = subprocess.run([TCPDP] + list(args), stdin=stdin, input=input_bytes,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                          env=env, cwd=cwd)
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
 
 

@@ -1,0 +1,77 @@
+/// The effective configuration: built-in defaults, then TOML files, then command-line flags (the
+/// commands apply their flags last). Every key is described once, in config.cc's table, which
+/// drives parsing, checking and printing alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tcpdp {
+
+/// One log's settings: [log] (tcpdp.log), [dumpLog] (dump.log), [connLog] (conn.log).
+struct LogSettings {
+  std::string dir = ".";
+  bool enable = true;
+  bool to_stdout = false;
+  std::string format = "json";
+  std::string file_name;
+  bool rotate_enable = true;
+  std::string rotation_time = "daily";
+  uint64_t rotation_count = 7;
+  std::string rotation_hook;
+  uint64_t rotation_size = 0;  // bytes; 0: by time only
+};
+
+struct Config {
+  struct {
+    std::string pidfile = "/run/tcpdp.pid";
+    std::string dumper = "hex";
+    bool proxy_protocol = false;
+    bool pair_responses = true;
+  } tcpdp;
+  struct {
+    std::string target;
+    std::string interface;
+    uint64_t buffer_size = 2 * 1000 * 1000;
+    bool immediate_mode = false;
+    uint64_t snapshot_length = 262144;
+    std::string filter;
+    uint64_t internal_buffer_length = 10000;
+  } probe;
+  struct {
+    bool use_server_starter = false;
+    std::string listen_addr = "localhost:8080";
+    std::string remote_addr = "localhost:80";
+  } proxy;
+  LogSettings log;
+  LogSettings dump_log;
+  LogSettings conn_log;
+  struct {
+    double idle_timeout = 300;
+    uint64_t max_connections = 1 << 20;
+    uint64_t max_held_bytes = 4 << 20;
+    uint64_t max_held_segments = 4096;
+    double closed_linger = 10;
+  } tcptrack;
+
+  Config();
+};
+
+/// The files read when no -c is given, in order; later ones override earlier ones.
+std::vector<std::string> default_config_files();
+
+/// Reads a TOML file over `config`. False, with one line naming the file, line and key and what
+/// is accepted, for a file that cannot be read, is not TOML, or holds an unknown key, a value of
+/// the wrong type or a value out of range.
+bool load_config(const std::string& path, Config& config, std::string* error);
+
+/// The configuration as TOML that load_config reads back to the same values, a comment above
+/// every key.
+std::string config_to_toml(const Config& config);
+
+/// "2MB", "64KiB", "4096": bytes; false for anything else. KB, MB and GB are powers of 1000,
+/// KiB, MiB and GiB powers of 1024.
+bool parse_size(const std::string& text, uint64_t& bytes);
+
+}  // namespace tcpdp
