@@ -112,3 +112,22 @@ class Config(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Documented(unittest.TestCase):
+    """Every key `tcpdp config` prints is in the README's table and the man page."""
+
+    def test_every_key_is_documented(self):
+        rc, out, err = run(["config", "--default"])
+        self.assertEqual(rc, 0, err)
+        root = os.path.join(HERE, "..", "..")
+        with open(os.path.join(root, "README.md")) as f:
+            readme = f.read()
+        with open(os.path.join(root, "man", "tcpdp.1")) as f:
+            man = f.read()
+        for section, keys in tomllib.loads(out.decode()).items():
+            self.assertIn("`[%s]`" % section, readme)
+            self.assertIn("[%s]" % section, man)
+            for key in keys:
+                self.assertIn("| `%s` |" % key, readme, key)
+                self.assertIn("\n.B %s\n" % key, man, key)
