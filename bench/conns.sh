@@ -41,6 +41,7 @@ if [[ -z ${TCPDP:-} ]]; then
   command -v pkg-config >/dev/null || need+=(pkg-config)
   [[ -e /usr/include/pcap/pcap.h ]] || need+=(libpcap-dev)
   [[ -d /usr/include/CLI ]] || need+=(libcli11-dev)
+  [[ -e /usr/include/toml.hpp ]] || need+=(libtoml11-dev)
   [[ -e /usr/include/zlib.h ]] || need+=(zlib1g-dev)
 fi
 if ((${#need[@]})); then

@@ -97,6 +97,7 @@ install_deps() {
     command -v pkg-config >/dev/null || need+=(pkg-config)
     [[ -e /usr/include/pcap.h ]] || need+=(libpcap-dev)
     [[ -e /usr/include/CLI/CLI.hpp ]] || need+=(libcli11-dev)
+    [[ -e /usr/include/toml.hpp ]] || need+=(libtoml11-dev)
   fi
   if ((${#need[@]})); then
     log "installing: ${need[*]}"

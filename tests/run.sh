@@ -10,14 +10,23 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  g++ cmake make pkg-config libpcap-dev libcli11-dev zlib1g-dev doctest-dev python3 \
-  tcpdump tshark clang libclang-rt-14-dev \
+  g++ cmake make pkg-config libpcap-dev libcli11-dev libtoml11-dev zlib1g-dev doctest-dev python3 \
+  tcpdump tshark clang libclang-rt-14-dev dpkg-dev man-db \
   postgresql postgresql-contrib mariadb-server mariadb-client >/dev/null
 
 echo "== build and test (warnings are errors)"
 cmake -S . -B build/release -DTCPDP_WERROR=ON >/dev/null
 cmake --build build/release -j"$(nproc)"
 ctest --test-dir build/release --output-on-failure
+
+echo "== package: build the .deb, install it with dpkg, run what it installed, remove it"
+(cd build/release && cpack -G DEB >/dev/null)
+dpkg -i build/release/tcpdp_*.deb >/dev/null
+/usr/bin/tcpdp version
+man -l /usr/share/man/man1/tcpdp.1 | grep -q 'tcpdp config'
+test -s /usr/share/doc/tcpdp/examples/tcpdp.toml
+bash -n /usr/share/bash-completion/completions/tcpdp
+dpkg -r tcpdp >/dev/null
 
 echo "== build and test under ASan + UBSan"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTCPDP_SANITIZE=ON -DTCPDP_WERROR=ON >/dev/null

@@ -1,0 +1,32 @@
+# bash completion for tcpdp (installed as share/bash-completion/completions/tcpdp)
+_tcpdp() {
+  local cur prev words cword
+  _init_completion || return
+  local commands="read config version"
+  local cmd=""
+  local i
+  for ((i = 1; i < cword; i++)); do
+    case ${words[i]} in
+      read | config | version) cmd=${words[i]}; break ;;
+    esac
+  done
+  case $prev in
+    -d | --dumper) COMPREPLY=($(compgen -W "hex pg mysql conn" -- "$cur")); return ;;
+    -f | --format) COMPREPLY=($(compgen -W "json ltsv console" -- "$cur")); return ;;
+    -c | --config) _filedir toml; return ;;
+    -t | --target | --idle-timeout | --max-connections) return ;;
+  esac
+  case $cmd in
+    "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
+    read)
+      if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "-d --dumper -t --target -f --format -c --config --no-response
+          --conn --processes --idle-timeout --max-connections --help" -- "$cur"))
+      else
+        _filedir '@(pcap|pcapng|cap)'
+      fi
+      ;;
+    config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
+  esac
+}
+complete -F _tcpdp tcpdp
