@@ -98,6 +98,7 @@ install_deps() {
     [[ -e /usr/include/pcap.h ]] || need+=(libpcap-dev)
     [[ -e /usr/include/CLI/CLI.hpp ]] || need+=(libcli11-dev)
     [[ -e /usr/include/toml.hpp ]] || need+=(libtoml11-dev)
+    [[ -e /usr/include/zlib.h ]] || need+=(zlib1g-dev)
   fi
   if ((${#need[@]})); then
     log "installing: ${need[*]}"
