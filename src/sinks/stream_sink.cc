@@ -9,7 +9,17 @@ constexpr size_t kFlushThreshold = 256 * 1024;
 }
 
 StreamSink::StreamSink(std::FILE* stream, Format format, bool background)
-    : stream_(stream), format_(format), background_(background) {
+    : StreamSink(
+          [stream] {
+            std::vector<std::unique_ptr<Output>> one;
+            one.push_back(std::make_unique<StdioOutput>(stream));
+            return one;
+          }(),
+          format, background) {}
+
+StreamSink::StreamSink(std::vector<std::unique_ptr<Output>> outputs, Format format,
+                       bool background)
+    : outputs_(std::move(outputs)), format_(format), background_(background) {
   if (background_) {
     filling_ = new_batch();
     writer_ = std::thread([this] { run(); });
@@ -52,10 +62,13 @@ void StreamSink::format(std::string_view encoded) {
 }
 
 void StreamSink::write_out() {
+  if (reopen_.exchange(false)) {
+    for (auto& out : outputs_) out->reopen();
+  }
   if (used_ > 0 && ok()) {
-    const bool written =
-        std::fwrite(buffer_.get(), 1, used_, stream_) == used_ && std::fflush(stream_) == 0;
-    if (!written) ok_ = false;
+    for (auto& out : outputs_) {
+      if (!out->write(buffer_.get(), used_) || !out->flush()) ok_ = false;
+    }
   }
   used_ = 0;
 }
@@ -88,7 +101,28 @@ std::unique_ptr<StreamSink::Batch> StreamSink::new_batch() {
   return b;
 }
 
+void StreamSink::tick() {
+  if (!background_) {
+    write_out();
+    return;
+  }
+  if (filling_->bytes.empty()) {
+    if (reopen_) {  // nothing to write: wake the writer to reopen all the same
+      std::lock_guard lock(mutex_);
+      changed_.notify_all();
+    }
+    return;
+  }
+  if (std::chrono::steady_clock::now() - last_submit_ >= std::chrono::seconds(1)) submit();
+}
+
+void StreamSink::reopen() {
+  reopen_ = true;
+  if (!background_) write_out();
+}
+
 void StreamSink::submit() {
+  last_submit_ = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return queued_.size() < kMaxQueued; });
   queued_.push_back(std::move(filling_));
@@ -104,8 +138,14 @@ void StreamSink::submit() {
 void StreamSink::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [this] { return !queued_.empty() || stopping_; });
-    if (queued_.empty()) return;
+    changed_.wait(lock, [this] { return !queued_.empty() || stopping_ || reopen_; });
+    if (queued_.empty()) {
+      if (stopping_) return;
+      lock.unlock();
+      write_out();  // a reopen asked for while idle
+      lock.lock();
+      continue;
+    }
     std::unique_ptr<Batch> batch = std::move(queued_.front());
     queued_.pop_front();
     writing_ = true;

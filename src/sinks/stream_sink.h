@@ -1,4 +1,5 @@
-/// A RecordSink that formats records onto a stdio stream (stdout for `tcpdp read`), buffered.
+/// A RecordSink that formats records onto outputs (stdout for `tcpdp read`; log files and
+/// stdout for the long-running modes), buffered.
 ///
 /// With `background`, a second thread formats and writes: write() only copies the record's
 /// bytes into a batch and hands full batches over. At most kMaxQueued batches wait, so memory
@@ -8,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -19,18 +21,26 @@
 
 #include "common/record.h"
 #include "sinks/format.h"
+#include "sinks/output.h"
 
 namespace tcpdp {
 
 class StreamSink : public RecordSink {
  public:
   StreamSink(std::FILE* stream, Format format, bool background = false);
+  /// Every output gets the same formatted bytes.
+  StreamSink(std::vector<std::unique_ptr<Output>> outputs, Format format, bool background);
   ~StreamSink() override;
 
   void write(const Record& record) override;
-  /// Everything written so far is on the stream when this returns.
+  /// Everything written so far is on the outputs when this returns.
   void flush() override;
-  /// False once a write to the stream failed (a closed pipe, a full disk).
+  /// For a producer that may fall silent: hands over what it wrote if a second has passed since
+  /// the last hand-over, so records reach the outputs within about a second.
+  void tick();
+  /// Has the outputs closed and opened again (SIGHUP), by the thread that writes them.
+  void reopen();
+  /// False once a write to an output failed (a closed pipe).
   bool ok() const { return ok_.load(std::memory_order_relaxed); }
 
  private:
@@ -59,7 +69,7 @@ class StreamSink : public RecordSink {
   void submit();                          // hands the batch being filled to the writer
   void run();                             // the writer thread
 
-  std::FILE* stream_;
+  std::vector<std::unique_ptr<Output>> outputs_;
   Format format_;
   // The output buffer, filled by whoever formats (the writer thread, with `background`).
   // JSON is written straight into it (no zero-filling, no per-character checks).
@@ -78,6 +88,8 @@ class StreamSink : public RecordSink {
   std::vector<std::unique_ptr<Batch>> spare_;
   bool writing_ = false;
   bool stopping_ = false;
+  std::atomic<bool> reopen_{false};
+  std::chrono::steady_clock::time_point last_submit_ = std::chrono::steady_clock::now();
   std::thread writer_;
 };
 
