@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cmd/config_cmd.h"
+#include "cmd/probe_cmd.h"
 #include "cmd/read_cmd.h"
 
 #ifndef TCPDP_VERSION
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
 
   tcpdp::ReadOptions read_options;
   tcpdp::add_read_command(app, read_options);
+  tcpdp::ProbeOptions probe_options;
+  tcpdp::add_probe_command(app, probe_options);
   tcpdp::ConfigOptions config_options;
   tcpdp::add_config_command(app, config_options);
   CLI::App* version = app.add_subcommand("version", "Print the version");
@@ -31,5 +34,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("config")) return tcpdp::run_config(config_options);
+  if (app.got_subcommand("probe")) return tcpdp::run_probe(probe_options);
   return tcpdp::run_read(read_options);
 }

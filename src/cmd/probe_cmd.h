@@ -1,0 +1,33 @@
+/// `tcpdp probe`: live capture on an interface, like tcpdump, into the dumpers, the connection
+/// tracker and the three logs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tcpdp {
+
+struct ProbeOptions {
+  std::string config_file;
+  // Unset: the configuration's value.
+  std::optional<std::string> interface;
+  std::optional<std::string> target;
+  std::optional<std::string> dumper;
+  std::optional<std::string> buffer_size;
+  std::optional<uint32_t> snapshot_length;
+  std::optional<std::string> filter;
+  bool immediate_mode = false;
+  bool promiscuous = false;
+  bool to_stdout = false;
+  bool no_response = false;
+  std::vector<std::string> expression;  // a trailing BPF expression, as tcpdump takes it
+};
+
+void add_probe_command(CLI::App& app, ProbeOptions& options);
+/// Runs the capture until SIGINT, SIGTERM or SIGQUIT; returns the process exit status.
+int run_probe(const ProbeOptions& options);
+
+}  // namespace tcpdp
