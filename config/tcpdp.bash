@@ -2,19 +2,20 @@
 _tcpdp() {
   local cur prev words cword
   _init_completion || return
-  local commands="read config version"
+  local commands="read probe config version"
   local cmd=""
   local i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      read | config | version) cmd=${words[i]}; break ;;
+      read | probe | config | version) cmd=${words[i]}; break ;;
     esac
   done
   case $prev in
     -d | --dumper) COMPREPLY=($(compgen -W "hex pg mysql conn" -- "$cur")); return ;;
     -f | --format) COMPREPLY=($(compgen -W "json ltsv console" -- "$cur")); return ;;
     -c | --config) _filedir toml; return ;;
-    -t | --target | --idle-timeout | --max-connections) return ;;
+    -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
+    -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | -s | --snapshot-length | --filter) return ;;
   esac
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
@@ -25,6 +26,11 @@ _tcpdp() {
       else
         _filedir '@(pcap|pcapng|cap)'
       fi
+      ;;
+    probe)
+      COMPREPLY=($(compgen -W "-i --interface -t --target -d --dumper -B --buffer-size
+        -s --snapshot-length --filter --immediate-mode --promisc --stdout --no-response
+        -c --config --help" -- "$cur"))
       ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
   esac
