@@ -48,6 +48,11 @@ std::vector<std::string> names(const fs::path& dir) {
   return out;
 }
 
+void put(RotatingFile& f, const std::string& text) {
+  f.write(text.data(), text.size());
+  f.flush();
+}
+
 struct Fixture {
   TempDir dir;
   std::time_t now = kT0;
@@ -61,12 +66,22 @@ struct Fixture {
     return RotatingFile(
         s, [this](const std::string& r) { reports.push_back(r); }, [this] { return now; });
   }
+  // A shell script in the temporary directory as the rotation hook.
+  void hook(const std::string& name, const std::string& body) {
+    const fs::path path = dir.path / name;
+    std::ofstream(path) << "#!/bin/sh\n" << body;
+    fs::permissions(path, fs::perms::owner_all);
+    s.hook = path.string();
+  }
+  // "a" in one second's file, "b" in the next's, and the hook's outcome waited for.
+  void rotate_once() {
+    auto f = make();
+    put(f, "a\n");
+    ++now;
+    put(f, "b\n");
+    f.wait_for_hooks(std::chrono::seconds(10));
+  }
 };
-
-void put(RotatingFile& f, const std::string& text) {
-  f.write(text.data(), text.size());
-  f.flush();
-}
 
 }  // namespace
 
@@ -91,18 +106,10 @@ TEST_CASE("each period names its files in UTC, and the link follows the current 
 TEST_CASE("secondly rotation: a new file each second, the hook told both names") {
   Fixture fx;
   fx.s.period = "secondly";
-  const fs::path hook = fx.dir.path / "after rotate;touch pwned";  // no shell may read this
-  {
-    std::ofstream h(hook);
-    h << "#!/bin/sh\nprintf '%s\\n' \"$1\" \"$2\" >> \"$(dirname \"$0\")/hook-args\"\n";
-  }
-  fs::permissions(hook, fs::perms::owner_all);
-  fx.s.hook = hook.string();
-  auto f = fx.make();
-  put(f, "a\n");
-  ++fx.now;
-  put(f, "b\n");
-  f.wait_for_hooks(std::chrono::seconds(10));
+  // No shell may read this name.
+  fx.hook("after rotate;touch pwned",
+          "printf '%s\\n' \"$1\" \"$2\" >> \"$(dirname \"$0\")/hook-args\"\n");
+  fx.rotate_once();
   const fs::path logs = fx.s.dir;
   CHECK(names(logs) == std::vector<std::string>{"dump.log", "dump.log.20261123140506",
                                                 "dump.log.20261123140507"});
@@ -119,18 +126,8 @@ TEST_CASE("secondly rotation: a new file each second, the hook told both names")
 TEST_CASE("a failing hook is reported with its status and what it said") {
   Fixture fx;
   fx.s.period = "secondly";
-  const fs::path hook = fx.dir.path / "fails";
-  {
-    std::ofstream h(hook);
-    h << "#!/bin/sh\necho 'no room for the archive' >&2\nexit 3\n";
-  }
-  fs::permissions(hook, fs::perms::owner_all);
-  fx.s.hook = hook.string();
-  auto f = fx.make();
-  put(f, "a\n");
-  ++fx.now;
-  put(f, "b\n");
-  f.wait_for_hooks(std::chrono::seconds(10));
+  fx.hook("fails", "echo 'no room for the archive' >&2\nexit 3\n");
+  fx.rotate_once();
   REQUIRE(fx.reports.size() == 1);
   CHECK(fx.reports[0].find("exited with status 3: no room for the archive") != std::string::npos);
 
