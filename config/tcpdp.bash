@@ -11,7 +11,7 @@ _tcpdp() {
     esac
   done
   case $prev in
-    -d | --dumper) COMPREPLY=($(compgen -W "hex pg mysql conn" -- "$cur")); return ;;
+    -d | --dumper) COMPREPLY=($(compgen -W "hex pg mysql conn auto" -- "$cur")); return ;;
     -f | --format) COMPREPLY=($(compgen -W "json ltsv console" -- "$cur")); return ;;
     -c | --config) _filedir toml; return ;;
     -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;

@@ -73,8 +73,9 @@ const std::vector<Key>& keys() {
     auto field = [](auto get) { return std::function<Field(Config&)>(get); };
     k.push_back({"tcpdp", "pidfile", Type::kString, "Process id file of probe and proxy", {},
                  field([](Config& c) -> Field { return &c.tcpdp.pidfile; })});
-    k.push_back({"tcpdp", "dumper", Type::kChoice, "Protocol dumper",
-                 {"hex", "pg", "mysql", "conn"},
+    k.push_back({"tcpdp", "dumper", Type::kChoice,
+                 "Protocol dumper (auto: pg for server port 5432, mysql for 3306, else hex)",
+                 {"hex", "pg", "mysql", "conn", "auto"},
                  field([](Config& c) -> Field { return &c.tcpdp.dumper; })});
     k.push_back({"tcpdp", "proxyProtocol", Type::kBool,
                  "The proxy's clients speak the PROXY protocol (v1 or v2)", {},

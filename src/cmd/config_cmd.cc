@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "dumpers/dumper.h"
+
 namespace tcpdp {
 
 bool effective_config(const std::string& file, Config& config, std::string* error) {
@@ -27,8 +29,8 @@ void add_config_command(CLI::App& app, ConfigOptions& options) {
                   "Config file (default: /etc/tcpdp/tcpdp.toml, $HOME/.tcpdp/tcpdp.toml and "
                   "./tcpdp.toml, those that exist)");
   cmd->add_flag("--default", options.defaults, "Print the built-in defaults, reading no file");
-  cmd->add_option("-d,--dumper", options.dumper, "Dumper: hex, pg, mysql or conn")
-      ->check(CLI::IsMember({"hex", "pg", "mysql", "conn"}));
+  cmd->add_option("-d,--dumper", options.dumper, "Dumper: hex, pg, mysql, conn or auto")
+      ->check(CLI::IsMember(dumper_names()));
 }
 
 int run_config(const ConfigOptions& options) {

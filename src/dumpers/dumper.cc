@@ -52,25 +52,56 @@ Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
   return base_record(made ? made : connection_fields(conn, dir), ts);
 }
 
+namespace {
+
+PgOptions pg_options(const DumperOptions& o) {
+  PgOptions pg;
+  pg.pair_responses = o.pair_responses;
+  return pg;
+}
+
+MysqlOptions mysql_options(const DumperOptions& o) {
+  MysqlOptions mysql;
+  mysql.pair_responses = o.pair_responses;
+  return mysql;
+}
+
+// -d auto: each connection gets the dumper of its server port's protocol.
+class AutoDumper : public Dumper {
+ public:
+  AutoDumper(RecordSink& sink, const DumperOptions& o)
+      : pg_(sink, pg_options(o)), mysql_(sink, mysql_options(o)), hex_(sink) {}
+  std::unique_ptr<Decoder> open(const ConnInfo& conn, Timestamp ts) override {
+    switch (conn.server.port) {
+      case 5432:
+        return pg_.open(conn, ts);
+      case 3306:
+        return mysql_.open(conn, ts);
+      default:
+        return hex_.open(conn, ts);
+    }
+  }
+
+ private:
+  PgDumper pg_;
+  MysqlDumper mysql_;
+  HexDumper hex_;
+};
+
+}  // namespace
+
 const std::vector<std::string>& dumper_names() {
-  static const std::vector<std::string> kNames = {"hex", "pg", "mysql", "conn"};
+  static const std::vector<std::string> kNames = {"hex", "pg", "mysql", "conn", "auto"};
   return kNames;
 }
 
 std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
                                     const DumperOptions& options) {
   if (name == "hex") return std::make_unique<HexDumper>(sink);
-  if (name == "pg") {
-    PgOptions pg;
-    pg.pair_responses = options.pair_responses;
-    return std::make_unique<PgDumper>(sink, pg);
-  }
-  if (name == "mysql") {
-    MysqlOptions mysql;
-    mysql.pair_responses = options.pair_responses;
-    return std::make_unique<MysqlDumper>(sink, mysql);
-  }
+  if (name == "pg") return std::make_unique<PgDumper>(sink, pg_options(options));
+  if (name == "mysql") return std::make_unique<MysqlDumper>(sink, mysql_options(options));
   if (name == "conn") return std::make_unique<ConnDumper>();
+  if (name == "auto") return std::make_unique<AutoDumper>(sink, options);
   return nullptr;
 }
 

@@ -73,7 +73,7 @@ TEST_CASE("a file sets what it names and leaves the rest at the defaults") {
 
 TEST_CASE("every kind of mistake names the line, the key and what is accepted") {
   CHECK(load_error("[tcpdp]\ndumper = \"postgres\"\n") ==
-        "2: [tcpdp] dumper: one of hex, pg, mysql, conn is wanted");
+        "2: [tcpdp] dumper: one of hex, pg, mysql, conn, auto is wanted");
   CHECK(load_error("[tcpdp]\nproxyProtocol = \"yes\"\n") ==
         "2: [tcpdp] proxyProtocol: true or false is wanted");
   CHECK(load_error("[tcptrack]\nmaxConnections = 0\n") ==

@@ -91,7 +91,7 @@ class Config(unittest.TestCase):
             rc, out, err = run(cmd)
             self.assertEqual(rc, 2)
             self.assertEqual(out, b"")
-            self.assertEqual(err, "tcpdp: %s:3: [tcpdp] dumper: one of hex, pg, mysql, conn is wanted\n" % path)
+            self.assertEqual(err, "tcpdp: %s:3: [tcpdp] dumper: one of hex, pg, mysql, conn, auto is wanted\n" % path)
         rc, _, err = run(["config", "-c", os.path.join(self.dir.name, "missing.toml")])
         self.assertEqual(rc, 2)
         self.assertIn("missing.toml: cannot open it: No such file or directory", err)

@@ -261,3 +261,47 @@ class Interface(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def with_port(src, dst, old, new):
+    """Copies an Ethernet/IPv4 pcap, with TCP port old written as new (tcpdp does not check
+    TCP checksums: offloading leaves them wrong in loopback captures anyway)."""
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    at = 24
+    while at + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, at + 8)[0]
+        frame = at + 16
+        if caplen >= 14 + 20 + 4 and data[frame + 12:frame + 14] == b"\x08\x00":
+            tcp = frame + 14 + (data[frame + 14] & 15) * 4
+            for off in (0, 2):
+                if struct.unpack_from(">H", data, tcp + off)[0] == old:
+                    struct.pack_into(">H", data, tcp + off, new)
+        at = frame + caplen
+    with open(dst, "wb") as f:
+        f.write(data)
+
+
+class AutoDumper(unittest.TestCase):
+    """-d auto decodes a connection with the dumper of its server port's protocol."""
+
+    def test_the_server_port_picks_the_dumper(self):
+        import pg_workload
+        import mysql_workload
+        cases = [("pg.pcap", pg_workload.PG_PORT, 5432, "pg"),
+                 ("mariadb.pcap", mysql_workload.MY_PORT, 3306, "mysql"),
+                 ("tcp_close.pcap", tcp_workload.CASES["close"]["port"], 27001, "hex")]
+        with tempfile.TemporaryDirectory() as d:
+            for name, old, new, dumper in cases:
+                with self.subTest(name=name):
+                    path = os.path.join(d, name)
+                    with_port(pcap(name), path, old, new)
+                    rc, auto, err = run(["read", path, "-d", "auto"])
+                    self.assertEqual(rc, 0, err)
+                    _, explicit, _ = run(["read", path, "-d", dumper])
+                    self.assertEqual(auto, explicit)
+                    self.assertTrue(records(auto))
+                    if dumper == "pg":
+                        self.assertIn("message_type", records(auto)[0])
+                    if dumper == "mysql":
+                        self.assertTrue(any("command_id" in r for r in records(auto)))
