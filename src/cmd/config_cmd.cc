@@ -17,6 +17,21 @@ bool effective_config(const std::string& file, Config& config, std::string* erro
   return true;
 }
 
+TrackerOptions tracker_options_of(const Config& config) {
+  TrackerOptions t;
+  t.idle_timeout_usec = static_cast<int64_t>(config.tcptrack.idle_timeout * 1e6);
+  t.max_connections = config.tcptrack.max_connections;
+  t.closed_linger_usec = static_cast<int64_t>(config.tcptrack.closed_linger * 1e6);
+  t.reassembly.max_held_bytes = config.tcptrack.max_held_bytes;
+  t.reassembly.max_held_segments = config.tcptrack.max_held_segments;
+  return t;
+}
+
+int fail(const std::string& message, int status) {
+  std::fprintf(stderr, "tcpdp: %s\n", message.c_str());
+  return status;
+}
+
 void add_config_command(CLI::App& app, ConfigOptions& options) {
   CLI::App* cmd = app.add_subcommand(
       "config", "Print the effective configuration (defaults, config files, flags) as TOML");
@@ -37,8 +52,7 @@ int run_config(const ConfigOptions& options) {
   Config config;
   std::string error;
   if (!options.defaults && !effective_config(options.file, config, &error)) {
-    std::fprintf(stderr, "tcpdp: %s\n", error.c_str());
-    return 2;
+    return fail(error, 2);
   }
   if (options.dumper) config.tcpdp.dumper = *options.dumper;
   std::fputs(config_to_toml(config).c_str(), stdout);

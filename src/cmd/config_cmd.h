@@ -7,12 +7,19 @@
 #include <string>
 
 #include "cmd/config.h"
+#include "tcptrack/tracker.h"
 
 namespace tcpdp {
 
 /// Defaults, then `file` when given (it must exist), else every default file that exists.
 /// False with one line in *error when a file is wrong.
 bool effective_config(const std::string& file, Config& config, std::string* error);
+
+/// The tracker's settings from [tcptrack] (the caller adds what is not configuration).
+TrackerOptions tracker_options_of(const Config& config);
+
+/// "tcpdp: message" on stderr; returns status (the commands' exit status).
+int fail(const std::string& message, int status = 1);
 
 struct ConfigOptions {
   std::string file;  // -c

@@ -113,11 +113,6 @@ class NullSink : public RecordSink {
   void write(const Record&) override {}
 };
 
-int fail(const std::string& message, int status = 1) {
-  std::fprintf(stderr, "tcpdp: %s\n", message.c_str());
-  return status;
-}
-
 }  // namespace
 
 void add_probe_command(CLI::App& app, ProbeOptions& o) {
@@ -197,12 +192,7 @@ int run_probe(const ProbeOptions& o) {
   DumperOptions dumper_options;
   dumper_options.pair_responses = config.tcpdp.pair_responses;
   auto dumper = make_dumper(config.tcpdp.dumper, dump_sink, dumper_options);
-  TrackerOptions tracker_options;
-  tracker_options.idle_timeout_usec = static_cast<int64_t>(config.tcptrack.idle_timeout * 1e6);
-  tracker_options.max_connections = config.tcptrack.max_connections;
-  tracker_options.closed_linger_usec = static_cast<int64_t>(config.tcptrack.closed_linger * 1e6);
-  tracker_options.reassembly.max_held_bytes = config.tcptrack.max_held_bytes;
-  tracker_options.reassembly.max_held_segments = config.tcptrack.max_held_segments;
+  TrackerOptions tracker_options = tracker_options_of(config);
   ProcessLookup processes;  // the connections' ends on this host
   tracker_options.processes = &processes;
   Tracker tracker(*dumper, dump_sink, std::move(*targets), tracker_options, conn.get());

@@ -16,11 +16,6 @@
 namespace tcpdp {
 namespace {
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "tcpdp: %s\n", message.c_str());
-  return 1;
-}
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
@@ -84,13 +79,10 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
 int run_read(const ReadOptions& options) {
   Config config;
   std::string config_error;
-  if (!effective_config(options.config_file, config, &config_error)) {
-    std::fprintf(stderr, "tcpdp: %s\n", config_error.c_str());
-    return 2;
-  }
+  if (!effective_config(options.config_file, config, &config_error)) return fail(config_error, 2);
   const std::string dumper_name = options.dumper.value_or(config.tcpdp.dumper);
-  const double idle_timeout = options.idle_timeout.value_or(config.tcptrack.idle_timeout);
-  const size_t max_connections = options.max_connections.value_or(config.tcptrack.max_connections);
+  if (options.idle_timeout) config.tcptrack.idle_timeout = *options.idle_timeout;
+  if (options.max_connections) config.tcptrack.max_connections = *options.max_connections;
   const auto format = parse_format(options.format);
   if (!format) {
     return fail("unknown format '" + options.format + "': use json, ltsv or console");
@@ -129,12 +121,7 @@ int run_read(const ReadOptions& options) {
     return fail("unknown dumper '" + dumper_name + "': use " + join(dumper_names()));
   }
   const bool conn_log = options.conn || dumper_name == "conn";
-  TrackerOptions tracker_options;
-  tracker_options.idle_timeout_usec = static_cast<int64_t>(idle_timeout * 1e6);
-  tracker_options.max_connections = max_connections;
-  tracker_options.closed_linger_usec = static_cast<int64_t>(config.tcptrack.closed_linger * 1e6);
-  tracker_options.reassembly.max_held_bytes = config.tcptrack.max_held_bytes;
-  tracker_options.reassembly.max_held_segments = config.tcptrack.max_held_segments;
+  TrackerOptions tracker_options = tracker_options_of(config);
   ProcessLookup processes;
   if (options.processes) tracker_options.processes = &processes;
   Tracker tracker(*dumper, sink, std::move(targets), tracker_options,
@@ -169,7 +156,8 @@ int run_read(const ReadOptions& options) {
     std::fprintf(stderr,
                  "tcpdp: warning: %s: %llu connections were given up to keep at most %zu open; "
                  "their data after that point is not decoded\n",
-                 name.c_str(), static_cast<unsigned long long>(evicted), max_connections);
+                 name.c_str(), static_cast<unsigned long long>(evicted),
+                 static_cast<size_t>(config.tcptrack.max_connections));
   }
   if (stats.malformed > 0) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),
