@@ -19,6 +19,7 @@ enum class Type {
   kString,
   kBool,
   kPositive,  // an integer from 1
+  kAuto,      // an integer from 1, or "auto" (kept as 0)
   kSize,      // bytes: an integer, or a string such as "2MB"
   kSeconds,   // a number above 0
   kChoice,    // one of the choices
@@ -115,14 +116,32 @@ const std::vector<Key>& keys() {
     k.push_back({"probe", "immediateMode", Type::kBool,
                  "Deliver each packet at once instead of in buffer-fulls", {},
                  field([](Config& c) -> Field { return &c.probe.immediate_mode; })});
-    k.push_back({"probe", "snapshotLength", Type::kPositive, "Bytes captured of each packet", {},
+    k.push_back({"probe", "snapshotLength", Type::kAuto,
+                 "Bytes captured of each packet (auto: the largest packet the interface passes, "
+                 "GSO/GRO included, and its link header)",
+                 {},
                  field([](Config& c) -> Field { return &c.probe.snapshot_length; })});
+    k.push_back({"probe", "promiscuous", Type::kBool, "Put the interface in promiscuous mode", {},
+                 field([](Config& c) -> Field { return &c.probe.promiscuous; })});
     k.push_back({"probe", "filter", Type::kString,
-                 "BPF filter added to the one made from target (pcap-filter syntax)", {},
+                 "BPF filter used instead of the one made from target (pcap-filter syntax)", {},
                  field([](Config& c) -> Field { return &c.probe.filter; })});
+    k.push_back({"probe", "workers", Type::kAuto,
+                 "Decode threads, each owning a share of the connections (auto: a quarter of "
+                 "the cores, 1 to 8)",
+                 {},
+                 field([](Config& c) -> Field { return &c.probe.workers; })});
     k.push_back({"probe", "internalBufferLength", Type::kPositive,
-                 "Packets queued between capture and decoding", {},
+                 "Packets queued between the capture thread and the decode threads, at most", {},
                  field([](Config& c) -> Field { return &c.probe.internal_buffer_length; })});
+    k.push_back({"probe", "internalBufferSize", Type::kSize,
+                 "Bytes queued between the capture thread and the decode threads, at most", {},
+                 field([](Config& c) -> Field { return &c.probe.internal_buffer_size; })});
+    k.push_back({"probe", "internalBufferFull", Type::kChoice,
+                 "When the queue is full: wait (the kernel's buffer, bufferSize, takes the "
+                 "packets meanwhile and counts its drops) or drop (count them as queue_dropped)",
+                 {"wait", "drop"},
+                 field([](Config& c) -> Field { return &c.probe.internal_buffer_full; })});
     k.push_back({"proxy", "useServerStarter", Type::kBool,
                  "Listen on the socket inherited from server-starter's start_server", {},
                  field([](Config& c) -> Field { return &c.proxy.use_server_starter; })});
@@ -153,6 +172,8 @@ const char* wanted(const Key& k) {
       return "true or false";
     case Type::kPositive:
       return "a whole number from 1";
+    case Type::kAuto:
+      return "a whole number from 1 or \"auto\"";
     case Type::kSize:
       return "a size: a whole number of bytes, or a string such as \"64KB\", \"2MB\", \"1GiB\"";
     case Type::kSeconds:
@@ -198,6 +219,15 @@ bool set(const Key& k, const toml::value& v, Config& config, const std::string& 
       const int64_t n = v.as_integer();
       if (n < 1) return bad();
       *std::get<uint64_t*>(f) = static_cast<uint64_t>(n);
+      return true;
+    }
+    case Type::kAuto: {
+      if (v.is_string() && v.as_string().str == "auto") {
+        *std::get<uint64_t*>(f) = 0;
+        return true;
+      }
+      if (!v.is_integer() || v.as_integer() < 1) return bad();
+      *std::get<uint64_t*>(f) = static_cast<uint64_t>(v.as_integer());
       return true;
     }
     case Type::kSize: {
@@ -270,6 +300,10 @@ std::string value_text(const Key& k, Config& c) {
       return *std::get<bool*>(f) ? "true" : "false";
     case Type::kPositive:
       return std::to_string(*std::get<uint64_t*>(f));
+    case Type::kAuto: {
+      const uint64_t n = *std::get<uint64_t*>(f);
+      return n == 0 ? "\"auto\"" : std::to_string(n);
+    }
     case Type::kSize:
       return size_text(*std::get<uint64_t*>(f));
     case Type::kSeconds: {

@@ -35,9 +35,13 @@ struct Config {
     std::string interface;
     uint64_t buffer_size = 2 * 1000 * 1000;
     bool immediate_mode = false;
-    uint64_t snapshot_length = 262144;
+    uint64_t snapshot_length = 262144;  // 0: auto
+    bool promiscuous = false;
     std::string filter;
+    uint64_t workers = 0;  // 0: auto
     uint64_t internal_buffer_length = 10000;
+    uint64_t internal_buffer_size = 16 << 20;
+    std::string internal_buffer_full = "wait";
   } probe;
   struct {
     bool use_server_starter = false;

@@ -6,11 +6,11 @@
 
 #include "cmd/config_cmd.h"
 #include "cmd/pidfile.h"
+#include "cmd/privileges.h"
 #include "dumpers/dumper.h"
+#include "probe/capture_engine.h"
 #include "probe/live_source.h"
-#include "reader/decode.h"
 #include "sinks/stream_sink.h"
-#include "tcptrack/tracker.h"
 
 namespace tcpdp {
 namespace {
@@ -25,13 +25,24 @@ void on_stop(int) {
 }
 void on_hup(int) { g_reopen = 1; }
 
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+
+// The threads started while these signals are blocked never run the handlers; the capture
+// thread does, so its wait ends at once.
+void block_signals(bool block) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kSignals) sigaddset(&set, sig);
+  pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
 void install_signals() {
   struct sigaction sa {};
-  sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGQUIT}) sigaction(sig, &sa, nullptr);
-  sa.sa_handler = on_hup;
-  sigaction(SIGHUP, &sa, nullptr);
+  for (int sig : kSignals) {
+    sa.sa_handler = sig == SIGHUP ? on_hup : on_stop;
+    sigaction(sig, &sa, nullptr);
+  }
 }
 
 Timestamp now() {
@@ -107,12 +118,6 @@ std::unique_ptr<StreamSink> record_sink(const LogSettings& log, bool to_stdout,
                                       /*background=*/true);
 }
 
-// Where the dump records go when no dump log is wanted: nowhere.
-class NullSink : public RecordSink {
- public:
-  void write(const Record&) override {}
-};
-
 }  // namespace
 
 void add_probe_command(CLI::App& app, ProbeOptions& o) {
@@ -131,10 +136,15 @@ void add_probe_command(CLI::App& app, ProbeOptions& o) {
                 "else hex) (default: [tcpdp] dumper)")
       ->check(CLI::IsMember(dumper_names()));
   p->add_option("-B,--buffer-size", o.buffer_size, "Kernel capture buffer, e.g. 8MB");
-  p->add_option("-s,--snapshot-length", o.snapshot_length, "Bytes captured of each packet");
+  p->add_option("-s,--snapshot-length", o.snapshot_length,
+                "Bytes captured of each packet, or auto (the interface's largest packet)");
   p->add_option("--filter", o.filter, "BPF filter instead of the one made from the targets");
   p->add_flag("--immediate-mode", o.immediate_mode, "Deliver each packet at once");
   p->add_flag("--promisc", o.promiscuous, "Put the interface in promiscuous mode");
+  p->add_option("--workers", o.workers, "Decode threads (default: [probe] workers, auto)")
+      ->check(CLI::Range(1, 255));
+  p->add_option("-Z,--relinquish-privileges", o.user,
+                "Run as this user once the capture is open, like tcpdump -Z");
   p->add_flag("--stdout", o.to_stdout, "Also write the dump and conn records to standard output");
   p->add_flag("--no-response", o.no_response,
               "pg, mysql: write each client message at once, without the server's answer");
@@ -149,11 +159,20 @@ int run_probe(const ProbeOptions& o) {
   if (o.target) config.probe.target = *o.target;
   if (o.dumper) config.tcpdp.dumper = *o.dumper;
   if (o.filter) config.probe.filter = *o.filter;
-  if (o.snapshot_length) config.probe.snapshot_length = *o.snapshot_length;
+  if (o.snapshot_length) {
+    if (*o.snapshot_length == "auto") {
+      config.probe.snapshot_length = 0;
+    } else if (!parse_size(*o.snapshot_length, config.probe.snapshot_length) ||
+               config.probe.snapshot_length == 0) {
+      return fail("-s " + *o.snapshot_length + ": a number of bytes or auto is wanted", 2);
+    }
+  }
   if (o.buffer_size && !parse_size(*o.buffer_size, config.probe.buffer_size)) {
     return fail("-B " + *o.buffer_size + ": a size is wanted, such as 8MB or 4MiB", 2);
   }
+  if (o.workers) config.probe.workers = *o.workers;
   if (o.immediate_mode) config.probe.immediate_mode = true;
+  if (o.promiscuous) config.probe.promiscuous = true;
   if (o.no_response) config.tcpdp.pair_responses = false;
 
   std::optional<Targets> targets = Targets{};
@@ -163,10 +182,18 @@ int run_probe(const ProbeOptions& o) {
   }
   CaptureSettings capture;
   capture.interface = config.probe.interface.empty() ? "any" : config.probe.interface;
-  capture.snapshot_length = static_cast<uint32_t>(config.probe.snapshot_length);
+  capture.snapshot_length = static_cast<uint32_t>(std::min<uint64_t>(
+      config.probe.snapshot_length, 262144));
+  if (capture.snapshot_length == 0) {
+    capture.snapshot_length = auto_snapshot_length(capture.interface);
+    if (capture.snapshot_length == 0) {
+      return fail("-s auto: the MTU of " + capture.interface +
+                  " is unknown (no /sys/class/net entry); give a number of bytes");
+    }
+  }
   capture.buffer_size = config.probe.buffer_size;
   capture.immediate_mode = config.probe.immediate_mode;
-  capture.promiscuous = o.promiscuous;
+  capture.promiscuous = config.probe.promiscuous;
   std::string expression;
   for (const std::string& word : o.expression) expression += (expression.empty() ? "" : " ") + word;
   capture.filter = !expression.empty()             ? expression
@@ -183,20 +210,35 @@ int run_probe(const ProbeOptions& o) {
   if (!config.tcpdp.pidfile.empty() && !pidfile.create(config.tcpdp.pidfile, &error)) {
     return fail(error);
   }
+  install_signals();
+  block_signals(true);  // until the other threads are started
   ProgramLog program(config.log);
   auto dump = record_sink(config.dump_log, o.to_stdout, program);
   auto conn = record_sink(config.conn_log, o.to_stdout, program);
-  NullSink discard;
-  RecordSink& dump_sink = dump ? static_cast<RecordSink&>(*dump) : discard;
 
-  DumperOptions dumper_options;
-  dumper_options.pair_responses = config.tcpdp.pair_responses;
-  auto dumper = make_dumper(config.tcpdp.dumper, dump_sink, dumper_options);
-  TrackerOptions tracker_options = tracker_options_of(config);
-  ProcessLookup processes;  // the connections' ends on this host
-  tracker_options.processes = &processes;
-  Tracker tracker(*dumper, dump_sink, std::move(*targets), tracker_options, conn.get());
-  PacketDecoder decoder(source->link_type());
+  EngineSettings engine_settings;
+  engine_settings.workers =
+      config.probe.workers ? static_cast<unsigned>(config.probe.workers) : default_workers();
+  engine_settings.queue_bytes = config.probe.internal_buffer_size;
+  engine_settings.queue_packets = config.probe.internal_buffer_length;
+  engine_settings.drop_when_full = config.probe.internal_buffer_full == "drop";
+  PipelineSettings pipeline;
+  pipeline.dump = dump.get();
+  pipeline.conn = conn.get();
+  pipeline.dumper = config.tcpdp.dumper;
+  pipeline.dumper_options.pair_responses = config.tcpdp.pair_responses;
+  pipeline.targets = std::move(*targets);
+  pipeline.tracker = tracker_options_of(config);
+  pipeline.processes = true;  // the connections' ends on this host
+  CaptureEngine engine(*source, engine_settings, std::move(pipeline));
+  engine.start();
+  block_signals(false);
+
+  if (!o.user.empty() && !drop_privileges(o.user, &error)) {
+    program.log("error", error);
+    engine.stop();
+    return fail(error);
+  }
 
   program.log("info", "start", [&](Record& r) {
     r.add("interface", capture.interface);
@@ -206,69 +248,68 @@ int run_probe(const ProbeOptions& o) {
     r.add("buffer_size", capture.buffer_size);
     r.add("immediate_mode", capture.immediate_mode);
     r.add("snapshot_length", source->snapshot_length());
+    r.add("workers", static_cast<uint64_t>(engine_settings.workers));
+    r.add("user", o.user.empty() ? "root" : o.user);
   });
-  std::fprintf(stderr, "tcpdp: listening on %s, link-type %d, snapshot length %u bytes, filter: %s\n",
+  std::fprintf(stderr,
+               "tcpdp: listening on %s, link-type %d, snapshot length %u bytes, %u decode "
+               "thread%s, filter: %s\n",
                capture.interface.c_str(), source->link_type(), source->snapshot_length(),
+               engine_settings.workers, engine_settings.workers == 1 ? "" : "s",
                capture.filter.c_str());
 
   g_source = source.get();
-  install_signals();
-  RawPacket packet;
-  TcpSegment segment;
-  LiveSource::Stats last{};
-  auto last_stats = std::chrono::steady_clock::now();
-  const auto log_stats = [&](const char* msg, const LiveSource::Stats& st) {
-    program.log(st.dropped + st.if_dropped > 0 ? "warn" : "info", msg, [&](Record& r) {
-      r.add("received", st.received);
-      r.add("dropped", st.dropped);
-      r.add("if_dropped", st.if_dropped);
+  const auto log_stats = [&](const char* msg, const EngineStats& st) {
+    const bool lost = st.capture.dropped + st.capture.if_dropped + st.queue_dropped > 0;
+    program.log(lost ? "warn" : "info", msg, [&](Record& r) {
+      r.add("received", st.capture.received);
+      r.add("dropped", st.capture.dropped);
+      r.add("if_dropped", st.capture.if_dropped);
+      r.add("queue_dropped", st.queue_dropped);
+      r.add("queue_waits", st.queue_waits);
+      r.add("tcp_packets", st.decode.tcp);
     });
   };
-  int status = 0;
-  while (!g_stop) {
-    const LiveSource::Next next = source->next(packet);
-    if (next == LiveSource::Next::kPacket) {
-      if (decoder.decode(packet.ts, packet.data, packet.wire_len, segment) == DecodeResult::kTcp) {
-        tracker.on_segment(segment);
-      }
-    } else if (next == LiveSource::Next::kError) {
-      program.log("error", "capture failed: " + source->error());
-      status = fail("capture failed: " + source->error());
-      break;
-    } else if (next == LiveSource::Next::kStopped) {
-      break;
-    }
+  EngineStats last{};
+  auto last_stats = std::chrono::steady_clock::now();
+  const bool captured = engine.capture([&] {
     if (g_reopen) {
       g_reopen = 0;
       program.reopen();
       if (dump) dump->reopen();
       if (conn) conn->reopen();
     }
-    if (dump) dump->tick();
-    if (conn) conn->tick();
     if (std::chrono::steady_clock::now() - last_stats >= std::chrono::seconds(1)) {
       last_stats = std::chrono::steady_clock::now();
-      LiveSource::Stats st;
-      if (source->stats(st) && (st.dropped > last.dropped || st.if_dropped > last.if_dropped)) {
+      const EngineStats st = engine.stats();
+      if (st.capture.dropped > last.capture.dropped ||
+          st.capture.if_dropped > last.capture.if_dropped ||
+          st.queue_dropped > last.queue_dropped) {
         log_stats("packets dropped", st);
       }
       last = st;
     }
+    return !g_stop;
+  });
+  int status = 0;
+  if (!captured) {
+    program.log("error", "capture failed: " + source->error());
+    status = fail("capture failed: " + source->error());
   }
   // Whatever was captured is decoded and written before exiting.
-  tracker.finish(now());
+  engine.stop();
   if (dump) dump->flush();
   if (conn) conn->flush();
-  LiveSource::Stats st;
-  if (source->stats(st)) {
-    log_stats("stop", st);
-    std::fprintf(stderr,
-                 "tcpdp: %llu packets received, %llu dropped by kernel, %llu dropped by "
-                 "interface\n",
-                 static_cast<unsigned long long>(st.received),
-                 static_cast<unsigned long long>(st.dropped),
-                 static_cast<unsigned long long>(st.if_dropped));
-  }
+  const EngineStats st = engine.stats();
+  log_stats("stop", st);
+  std::fprintf(stderr,
+               "tcpdp: %llu packets received, %llu dropped by kernel, %llu dropped by "
+               "interface, %llu dropped by tcpdp's queue; %llu connections\n",
+               static_cast<unsigned long long>(st.capture.received),
+               static_cast<unsigned long long>(st.capture.dropped),
+               static_cast<unsigned long long>(st.capture.if_dropped),
+               static_cast<unsigned long long>(st.queue_dropped),
+               static_cast<unsigned long long>(st.tracker.connections));
   g_source = nullptr;
   return status;
 }

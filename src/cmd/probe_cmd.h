@@ -17,8 +17,10 @@ struct ProbeOptions {
   std::optional<std::string> target;
   std::optional<std::string> dumper;
   std::optional<std::string> buffer_size;
-  std::optional<uint32_t> snapshot_length;
+  std::optional<std::string> snapshot_length;  // a number or auto
   std::optional<std::string> filter;
+  std::optional<unsigned> workers;
+  std::string user;  // -Z: run as this user once the capture is open
   bool immediate_mode = false;
   bool promiscuous = false;
   bool to_stdout = false;

@@ -2,6 +2,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
 namespace tcpdp {
 
 namespace {
@@ -21,6 +25,43 @@ std::string filter_for(const Targets& targets) {
     any += (any.empty() ? "" : " or ") + one;
   }
   return "tcp and (" + any + ")";
+}
+
+namespace {
+
+uint64_t sysfs_number(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  uint64_t n = 0;
+  return in >> n ? n : 0;
+}
+
+// The largest packet one interface passes, its link header included.
+uint64_t largest_packet(const std::filesystem::path& dir, uint64_t link_header) {
+  const uint64_t mtu = sysfs_number(dir / "mtu");
+  if (mtu == 0) return 0;
+  const uint64_t merged = std::max(sysfs_number(dir / "gso_max_size"), sysfs_number(dir / "gro_max_size"));
+  return std::max(mtu, merged) + link_header;
+}
+
+}  // namespace
+
+uint32_t auto_snapshot_length(const std::string& interface) {
+  const std::filesystem::path net = "/sys/class/net";
+  // Ethernet and loopback frames: 14 bytes and up to two VLAN tags; `any`: a Linux cooked v2
+  // header; anything else: a generous 64.
+  constexpr uint64_t kEthernet = 14 + 2 * 4, kCooked = 20, kOther = 64;
+  uint64_t largest = 0;
+  if (interface == "any") {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(net, ec)) {
+      largest = std::max(largest, largest_packet(entry.path(), kCooked));
+    }
+  } else if (interface.find('/') == std::string::npos) {
+    const uint64_t type = sysfs_number(net / interface / "type");
+    const bool ethernet = type == 1 || type == 772;  // ARPHRD_ETHER, ARPHRD_LOOPBACK
+    largest = largest_packet(net / interface, ethernet ? kEthernet : kOther);
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(largest, 262144));
 }
 
 std::unique_ptr<LiveSource> LiveSource::open(const CaptureSettings& s, std::string* error) {
@@ -51,6 +92,8 @@ std::unique_ptr<LiveSource> LiveSource::open(const CaptureSettings& s, std::stri
     }
     return nullptr;
   }
+  // `any` in Linux cooked v2, which names the interface of each packet.
+  if (s.interface == "any") pcap_set_datalink(p, DLT_LINUX_SLL2);
   if (pcap_setnonblock(p, 1, errbuf) != 0) {
     *error = "cannot capture on " + s.interface + ": " + errbuf;
     return nullptr;
@@ -73,32 +116,9 @@ std::unique_ptr<LiveSource> LiveSource::open(const CaptureSettings& s, std::stri
 
 LiveSource::~LiveSource() { pcap_close(handle_); }
 
-LiveSource::Next LiveSource::next(RawPacket& packet) {
-  // Non-blocking reads, and our own wait between them: libpcap's TPACKET_V3 reader would wait
-  // for a full block with no timeout when nothing arrives.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    pcap_pkthdr* header = nullptr;
-    const u_char* data = nullptr;
-    switch (pcap_next_ex(handle_, &header, &data)) {
-      case 1:
-        packet.ts = Timestamp::from_parts(header->ts.tv_sec, header->ts.tv_usec);
-        packet.data = {data, header->caplen};
-        packet.wire_len = header->len;
-        return Next::kPacket;
-      case 0:
-        if (attempt == 0) {
-          pollfd p{pcap_get_selectable_fd(handle_), POLLIN, 0};
-          poll(&p, 1, kReadTimeoutMs);  // a signal ends it early too
-        }
-        continue;
-      case PCAP_ERROR_BREAK:
-        return Next::kStopped;
-      default:
-        error_ = pcap_geterr(handle_);
-        return Next::kError;
-    }
-  }
-  return Next::kTimeout;
+void LiveSource::wait_readable() {
+  pollfd p{pcap_get_selectable_fd(handle_), POLLIN, 0};
+  poll(&p, 1, kReadTimeoutMs);  // a signal ends it early too
 }
 
 bool LiveSource::stats(Stats& out) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "reader/pcap_source.h"
 #include "tcptrack/target.h"
@@ -27,6 +28,11 @@ struct CaptureSettings {
 /// 10.0.0.1 and port 3306))`; just `tcp` without targets.
 std::string filter_for(const Targets& targets);
 
+/// `-s auto`: the largest packet the interface hands to a capture (its MTU, or the GSO/GRO
+/// size when larger: the kernel passes such merged packets whole) plus its link header; for
+/// `any`, the largest over all interfaces. 0 when /sys does not say.
+uint32_t auto_snapshot_length(const std::string& interface);
+
 class LiveSource {
  public:
   /// Opens and activates the capture; on failure nullptr and one sentence in *error (no such
@@ -35,9 +41,11 @@ class LiveSource {
   ~LiveSource();
 
   enum class Next { kPacket, kTimeout, kStopped, kError };
-  Next next(RawPacket& packet);
-  /// Makes next() return kStopped; safe to call from a signal handler. next() returns kTimeout
-  /// at least every 100 ms when nothing arrives.
+  /// Hands every packet already captured to `on_packet(const RawPacket&)`, waiting up to
+  /// 100 ms for the first: kPacket when some came, kTimeout when none did.
+  template <typename F>
+  Next dispatch(F&& on_packet);
+  /// Makes dispatch() return kStopped; safe to call from a signal handler.
   void stop() { pcap_breakloop(handle_); }
 
   int link_type() const { return pcap_datalink(handle_); }
@@ -53,8 +61,32 @@ class LiveSource {
 
  private:
   explicit LiveSource(pcap_t* handle) : handle_(handle) {}
+  void wait_readable();
   pcap_t* handle_;
   std::string error_;
 };
+
+template <typename F>
+LiveSource::Next LiveSource::dispatch(F&& on_packet) {
+  using Callback = std::remove_reference_t<F>;
+  const pcap_handler call = [](u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+    const RawPacket packet{Timestamp::from_parts(h->ts.tv_sec, h->ts.tv_usec), {bytes, h->caplen},
+                           h->len};
+    (*reinterpret_cast<Callback*>(user))(packet);
+  };
+  // Non-blocking reads and our own wait between them: libpcap's TPACKET_V3 reader would wait
+  // for a full block with no timeout when nothing arrives.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int n = pcap_dispatch(handle_, -1, call, reinterpret_cast<u_char*>(&on_packet));
+    if (n > 0) return Next::kPacket;
+    if (n == PCAP_ERROR_BREAK) return Next::kStopped;
+    if (n < 0) {
+      error_ = pcap_geterr(handle_);
+      return Next::kError;
+    }
+    if (attempt == 0) wait_readable();
+  }
+  return Next::kTimeout;
+}
 
 }  // namespace tcpdp

@@ -21,7 +21,7 @@ StreamSink::StreamSink(std::vector<std::unique_ptr<Output>> outputs, Format form
                        bool background)
     : outputs_(std::move(outputs)), format_(format), background_(background) {
   if (background_) {
-    filling_ = new_batch();
+    own_ = lane();
     writer_ = std::thread([this] { run(); });
   }
 }
@@ -29,6 +29,7 @@ StreamSink::StreamSink(std::vector<std::unique_ptr<Output>> outputs, Format form
 StreamSink::~StreamSink() {
   flush();
   if (background_) {
+    own_.reset();
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -79,6 +80,14 @@ void StreamSink::write(const Record& record) {
     if (used_ >= kFlushThreshold) write_out();
     return;
   }
+  own_->write(record);
+}
+
+StreamSink::Lane::Lane(StreamSink& sink) : sink_(sink), filling_(new_batch()) {}
+
+StreamSink::Lane::~Lane() { flush(); }
+
+void StreamSink::Lane::write(const Record& record) {
   Batch& b = *filling_;
   const std::string_view encoded = record.encoded();
   const auto n = static_cast<uint32_t>(encoded.size());
@@ -94,6 +103,23 @@ void StreamSink::write(const Record& record) {
   if (b.bytes.size() >= kBatchBytes || b.groups.size() >= kBatchGroups) submit();
 }
 
+void StreamSink::Lane::submit() {
+  last_submit_ = std::chrono::steady_clock::now();
+  filling_ = sink_.hand_over(std::move(filling_));
+}
+
+void StreamSink::Lane::tick() {
+  if (!filling_->bytes.empty() &&
+      std::chrono::steady_clock::now() - last_submit_ >= std::chrono::seconds(1)) {
+    submit();
+  }
+}
+
+void StreamSink::Lane::flush() {
+  if (!filling_->bytes.empty()) submit();
+  sink_.wait_written();
+}
+
 std::unique_ptr<StreamSink::Batch> StreamSink::new_batch() {
   auto b = std::make_unique<Batch>();
   // Room for a full batch and the record that fills it, so it never doubles on the way.
@@ -102,37 +128,32 @@ std::unique_ptr<StreamSink::Batch> StreamSink::new_batch() {
 }
 
 void StreamSink::tick() {
-  if (!background_) {
+  if (background_) {
+    own_->tick();
+  } else {
     write_out();
-    return;
   }
-  if (filling_->bytes.empty()) {
-    if (reopen_) {  // nothing to write: wake the writer to reopen all the same
-      std::lock_guard lock(mutex_);
-      changed_.notify_all();
-    }
-    return;
-  }
-  if (std::chrono::steady_clock::now() - last_submit_ >= std::chrono::seconds(1)) submit();
 }
 
 void StreamSink::reopen() {
   reopen_ = true;
-  if (!background_) write_out();
+  if (!background_) {
+    write_out();
+    return;
+  }
+  std::lock_guard lock(mutex_);  // the writer reopens even when nothing is being written
+  changed_.notify_all();
 }
 
-void StreamSink::submit() {
-  last_submit_ = std::chrono::steady_clock::now();
+std::unique_ptr<StreamSink::Batch> StreamSink::hand_over(std::unique_ptr<Batch> full) {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return queued_.size() < kMaxQueued; });
-  queued_.push_back(std::move(filling_));
-  if (spare_.empty()) {
-    filling_ = new_batch();
-  } else {
-    filling_ = std::move(spare_.back());
-    spare_.pop_back();
-  }
+  queued_.push_back(std::move(full));
   changed_.notify_all();
+  if (spare_.empty()) return new_batch();
+  std::unique_ptr<Batch> empty = std::move(spare_.back());
+  spare_.pop_back();
+  return empty;
 }
 
 void StreamSink::run() {
@@ -168,11 +189,14 @@ void StreamSink::run() {
 }
 
 void StreamSink::flush() {
-  if (!background_) {
+  if (background_) {
+    own_->flush();
+  } else {
     write_out();
-    return;
   }
-  if (!filling_->bytes.empty()) submit();
+}
+
+void StreamSink::wait_written() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return queued_.empty() && !writing_; });
 }

@@ -4,7 +4,9 @@
 /// With `background`, a second thread formats and writes: write() only copies the record's
 /// bytes into a batch and hands full batches over. At most kMaxQueued batches wait, so memory
 /// stays bounded and the caller waits when the writer falls behind; records come out in the
-/// order they were written.
+/// order they were written. Several threads may write to one background sink, each through its
+/// own Lane: a lane fills its own batch (no lock per record) and hands it over whole, so each
+/// lane's records stay in order and lanes interleave batch by batch.
 #pragma once
 
 #include <array>
@@ -44,6 +46,29 @@ class StreamSink : public RecordSink {
   bool ok() const { return ok_.load(std::memory_order_relaxed); }
 
  private:
+  struct Batch;
+
+ public:
+  /// One producer thread's way into a background sink; write(), tick() and flush() as the
+  /// sink's own. Lanes must go before their sink.
+  class Lane : public RecordSink {
+   public:
+    explicit Lane(StreamSink& sink);
+    ~Lane() override;
+    void write(const Record& record) override;
+    void flush() override;
+    void tick();
+
+   private:
+    void submit();
+    StreamSink& sink_;
+    std::unique_ptr<Batch> filling_;
+    std::chrono::steady_clock::time_point last_submit_ = std::chrono::steady_clock::now();
+  };
+  /// A new lane (background sinks only).
+  std::unique_ptr<Lane> lane() { return std::make_unique<Lane>(*this); }
+
+ private:
   struct Batch {
     std::string bytes;  // records back to back, each a 32-bit length and its encoding
     std::vector<GroupRef> groups;  // the groups the encodings point at, held until written
@@ -66,7 +91,9 @@ class StreamSink : public RecordSink {
   char* room(size_t n);                   // space for n more bytes at the end of the buffer
   void write_out();                       // the output buffer to the stream
   static std::unique_ptr<Batch> new_batch();
-  void submit();                          // hands the batch being filled to the writer
+  // Queues a lane's full batch for the writer; gives back an empty one.
+  std::unique_ptr<Batch> hand_over(std::unique_ptr<Batch> full);
+  void wait_written();                    // until every queued batch is on the outputs
   void run();                             // the writer thread
 
   std::vector<std::unique_ptr<Output>> outputs_;
@@ -81,7 +108,7 @@ class StreamSink : public RecordSink {
 
   // Background mode.
   bool background_;
-  std::unique_ptr<Batch> filling_;
+  std::unique_ptr<Lane> own_;  // write(), tick() and flush() of the sink itself
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<Batch>> queued_;  // oldest first
@@ -89,7 +116,6 @@ class StreamSink : public RecordSink {
   bool writing_ = false;
   bool stopping_ = false;
   std::atomic<bool> reopen_{false};
-  std::chrono::steady_clock::time_point last_submit_ = std::chrono::steady_clock::now();
   std::thread writer_;
 };
 

@@ -248,12 +248,16 @@ void Tracker::sweep(Timestamp now) {
   }
 }
 
+void Tracker::advance(Timestamp now) {
+  if (now.usec >= next_sweep_usec_) {
+    sweep(now);
+    next_sweep_usec_ = now.usec + std::min(kSweepEveryUsec, options_.idle_timeout_usec);
+  }
+}
+
 void Tracker::on_segment(const TcpSegment& seg) {
   ++stats_.segments;
-  if (seg.ts.usec >= next_sweep_usec_) {
-    sweep(seg.ts);
-    next_sweep_usec_ = seg.ts.usec + std::min(kSweepEveryUsec, options_.idle_timeout_usec);
-  }
+  advance(seg.ts);
   const ConnKey key = ConnKey::of(seg.src, seg.dst);
   const bool syn = seg.has(tcp_flag::kSyn);
   const bool opening_syn = syn && !seg.has(tcp_flag::kAck);

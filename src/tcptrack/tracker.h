@@ -53,6 +53,9 @@ class Tracker {
   ~Tracker();
 
   void on_segment(const TcpSegment& seg);
+  /// Live capture: time passed without packets; connections idle or done lingering by `now`
+  /// are let go as a packet of that time would.
+  void advance(Timestamp now);
   /// The capture ended at `ts`: every open connection is closed, its holes reported as gaps,
   /// and every connection summed up.
   void finish(Timestamp ts);

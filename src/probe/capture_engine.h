@@ -1,0 +1,85 @@
+/// The live pipeline of `tcpdp probe`: the calling thread captures (it only takes packets out
+/// of libpcap, decodes their headers and queues each TCP segment for the worker that owns its
+/// connection) while decode workers, each with its own tracker, dumper and ways into the sinks,
+/// turn their shard of connections into records. No lock is shared on the way of a packet.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dumpers/dumper.h"
+#include "probe/live_source.h"
+#include "probe/segment_queue.h"
+#include "reader/decode.h"
+#include "sinks/stream_sink.h"
+#include "tcptrack/target.h"
+#include "tcptrack/tracker.h"
+
+namespace tcpdp {
+
+struct EngineSettings {
+  unsigned workers = 1;
+  size_t queue_bytes = 16 << 20;  // all workers' queues together
+  size_t queue_packets = 10000;   // likewise
+  bool drop_when_full = false;    // else the capture waits and the kernel's buffer fills
+};
+
+/// What the workers make records with; each worker gets its own dumper and tracker.
+struct PipelineSettings {
+  StreamSink* dump = nullptr;  // nullptr: dump records are not wanted
+  StreamSink* conn = nullptr;  // nullptr: no connection log
+  std::string dumper;
+  DumperOptions dumper_options;
+  Targets targets;
+  TrackerOptions tracker;
+  bool processes = false;  // name the local processes owning the connections' ends
+};
+
+struct EngineStats {
+  LiveSource::Stats capture;   // libpcap's own counts
+  uint64_t queue_dropped = 0;  // packets no worker queue had room for
+  uint64_t queue_waits = 0;    // times the capture waited for room
+  DecodeStats decode;
+  TrackerStats tracker;  // all workers' together, once they stopped
+};
+
+/// The default number of workers: a quarter of the cores, 1 to 8.
+unsigned default_workers();
+
+class CaptureEngine {
+ public:
+  CaptureEngine(LiveSource& source, const EngineSettings& settings, PipelineSettings pipeline);
+  ~CaptureEngine();
+
+  /// Starts the workers (they inherit the calling thread's signal mask).
+  void start();
+  /// Captures on the calling thread until the source is stopped or fails; `idle` is called
+  /// between batches of packets, at least every 100 ms, and ends the capture by returning false.
+  /// False when the capture failed (source.error() says why).
+  bool capture(const std::function<bool()>& idle);
+  /// Lets the workers finish what is queued and close every connection; after it, stats() holds
+  /// the workers' counts too.
+  void stop();
+
+  /// The capture thread's counts (and, after stop(), the workers').
+  EngineStats stats();
+
+ private:
+  class Worker;
+  void on_packet(const RawPacket& packet);
+
+  LiveSource& source_;
+  EngineSettings settings_;
+  PacketDecoder decoder_;
+  TcpSegment segment_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<uint8_t> fed_;  // per worker: given segments since the last notify
+  bool stopped_ = false;
+  EngineStats stats_;
+};
+
+}  // namespace tcpdp
