@@ -79,7 +79,8 @@ const std::vector<Key>& keys() {
                  {"hex", "pg", "mysql", "conn", "auto"},
                  field([](Config& c) -> Field { return &c.tcpdp.dumper; })});
     k.push_back({"tcpdp", "proxyProtocol", Type::kBool,
-                 "The proxy's clients speak the PROXY protocol (v1 or v2)", {},
+                 "Streams start with a PROXY protocol header (v1 or v2) from a load balancer: "
+                 "taken off, its addresses logged", {},
                  field([](Config& c) -> Field { return &c.tcpdp.proxy_protocol; })});
     k.push_back({"tcpdp", "pairResponses", Type::kBool,
                  "pg, mysql: add the server's answer to each client message's record (false: "

@@ -24,6 +24,7 @@ TrackerOptions tracker_options_of(const Config& config) {
   t.closed_linger_usec = static_cast<int64_t>(config.tcptrack.closed_linger * 1e6);
   t.reassembly.max_held_bytes = config.tcptrack.max_held_bytes;
   t.reassembly.max_held_segments = config.tcptrack.max_held_segments;
+  t.proxy_protocol = config.tcpdp.proxy_protocol;
   return t;
 }
 

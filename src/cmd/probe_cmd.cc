@@ -146,6 +146,9 @@ void add_probe_command(CLI::App& app, ProbeOptions& o) {
   p->add_option("-Z,--relinquish-privileges", o.user,
                 "Run as this user once the capture is open, like tcpdump -Z");
   p->add_flag("--stdout", o.to_stdout, "Also write the dump and conn records to standard output");
+  p->add_flag("--proxy-protocol", o.proxy_protocol,
+              "Streams start with a PROXY protocol header (v1/v2) from a load balancer: take it "
+              "off and log its addresses");
   p->add_flag("--no-response", o.no_response,
               "pg, mysql: write each client message at once, without the server's answer");
   p->add_option("expression", o.expression, "BPF expression, as tcpdump takes it");
@@ -174,6 +177,7 @@ int run_probe(const ProbeOptions& o) {
   if (o.immediate_mode) config.probe.immediate_mode = true;
   if (o.promiscuous) config.probe.promiscuous = true;
   if (o.no_response) config.tcpdp.pair_responses = false;
+  if (o.proxy_protocol) config.tcpdp.proxy_protocol = true;
 
   std::optional<Targets> targets = Targets{};
   if (!config.probe.target.empty()) {

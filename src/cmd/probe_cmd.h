@@ -25,6 +25,7 @@ struct ProbeOptions {
   bool promiscuous = false;
   bool to_stdout = false;
   bool no_response = false;
+  bool proxy_protocol = false;
   std::vector<std::string> expression;  // a trailing BPF expression, as tcpdump takes it
 };
 

@@ -58,6 +58,9 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                    "or ||; other traffic is skipped");
   read->add_option("-f,--format", options.format, "Output format: json, ltsv or console")
       ->capture_default_str();
+  read->add_flag("--proxy-protocol", options.proxy_protocol,
+                 "Streams start with a PROXY protocol header (v1/v2) from a load balancer: take "
+                 "it off and log its addresses");
   read->add_flag("--no-response", options.no_response,
                  "pg, mysql: write each client message at once, without the server's answer");
   read->add_flag("--conn", options.conn,
@@ -122,6 +125,7 @@ int run_read(const ReadOptions& options) {
   }
   const bool conn_log = options.conn || dumper_name == "conn";
   TrackerOptions tracker_options = tracker_options_of(config);
+  if (options.proxy_protocol) tracker_options.proxy_protocol = true;
   ProcessLookup processes;
   if (options.processes) tracker_options.processes = &processes;
   Tracker tracker(*dumper, sink, std::move(targets), tracker_options,

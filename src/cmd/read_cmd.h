@@ -15,6 +15,7 @@ struct ReadOptions {
   std::string target;
   std::string format = "json";
   bool no_response = false;
+  bool proxy_protocol = false;
   bool conn = false;       // connection lifecycle records too (always with -d conn)
   bool processes = false;  // local owners of the connections' ends, in the summaries
   std::optional<double> idle_timeout;

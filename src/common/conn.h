@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/endpoint.h"
@@ -23,6 +24,10 @@ struct ConnInfo {
   Endpoint server;
   Timestamp first_seen;
   bool mid_stream = false;  // picked up after its handshake: the start of its streams was not seen
+  // The client and server a PROXY protocol header named (--proxy-protocol): the connection's
+  // own ends are then a load balancer's and the server's.
+  std::optional<Endpoint> proxy_source;
+  std::optional<Endpoint> proxy_destination;
   // The fields every record of a direction starts with (conn_id, addresses, direction), made
   // once for the connection (see connection_fields); empty when the ConnInfo was made by hand.
   GroupRef fields[2];

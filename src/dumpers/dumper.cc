@@ -31,6 +31,10 @@ GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& ex
   fields.add("src_addr", conn.source(dir).to_string());
   fields.add("dst_addr", conn.destination(dir).to_string());
   fields.add("direction", direction_arrow(dir));
+  if (conn.proxy_source) {
+    fields.add("proxy_protocol_src_addr", conn.proxy_source->to_string());
+    fields.add("proxy_protocol_dst_addr", conn.proxy_destination->to_string());
+  }
   fields.append(extra);
   return std::make_shared<const FieldGroup>(std::move(fields));
 }

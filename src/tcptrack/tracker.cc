@@ -1,5 +1,7 @@
 #include "tcptrack/tracker.h"
 
+#include "tcptrack/proxy_header_decoder.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -131,7 +133,10 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
     erase(victim);
   }
 
-  auto conn = std::make_unique<Connection>(options_.reassembly, dumper_.wants_data());
+  // A PROXY protocol header is looked for in the payload even for a dumper that ignores it.
+  const bool look_for_header = options_.proxy_protocol && syn;
+  auto conn = std::make_unique<Connection>(options_.reassembly,
+                                           dumper_.wants_data() || look_for_header);
   Connection& c = *conn;
   c.key = key;
   c.counter = next_counter_++;
@@ -156,7 +161,9 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
     f.add("dst_port", c.info.server.port);
     c.life_fields = std::make_shared<const FieldGroup>(std::move(f));
   }
-  c.decoder = dumper_.open(c.info, seg.ts);
+  // Only a stream seen from its start can begin with the header.
+  c.decoder = look_for_header ? std::make_unique<ProxyHeaderDecoder>(dumper_, c.info, seg.ts)
+                              : dumper_.open(c.info, seg.ts);
   ++stats_.connections;
   if (!syn) ++stats_.mid_stream_connections;
   table_.emplace(key, std::move(conn));

@@ -27,6 +27,9 @@ struct TrackerOptions {
   int64_t idle_timeout_usec = 300LL * 1000000;  // open connection with no packet this long: closed
   int64_t closed_linger_usec = 10LL * 1000000;  // closed connection kept to absorb late packets
   uint8_t source_id = 0;                        // goes into conn_id: the shard or capture source
+  // Clients reach the server through a load balancer that starts each stream with a PROXY
+  // protocol header: it is taken off and its addresses added to the connection's records.
+  bool proxy_protocol = false;
   // With a connection log: the local processes owning the connections' ends go into their
   // summaries (only for traffic of this host, seen live).
   ProcessLookup* processes = nullptr;

@@ -277,3 +277,109 @@ TEST_CASE("a new SYN with another sequence number on an open connection's ports 
   CHECK(f.t.conns[0].closed == "reused");
   CHECK(f.t.conns[0].c2s == "x");
 }
+
+namespace {
+
+TrackerOptions with_proxy_protocol() {
+  TrackerOptions o;
+  o.proxy_protocol = true;
+  return o;
+}
+
+// The summary of the only connection, once it is over.
+const Record& summary_of(Fixture& f) {
+  f.tracker.finish(Timestamp{f.clock});
+  REQUIRE(!f.conn_log.records.empty());
+  const Record& sum = f.conn_log.records.back();
+  REQUIRE(sum.find("event")->s == "summary");
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE("--proxy-protocol: a v1 header split over two segments is taken off the stream") {
+  Fixture f("5432", with_proxy_protocol(), /*log=*/true);
+  handshake(f);
+  // The header as the specification's example writes it (section 2.1), then the client's bytes.
+  const std::string header = "PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\n";
+  f.send(C, S, PSH | ACK, 101, 501, header.substr(0, 20));
+  f.send(C, S, PSH | ACK, 121, 501, header.substr(20) + "query");
+  f.send(S, C, PSH | ACK, 501, 101 + uint32_t(header.size()) + 5, "answer");
+  REQUIRE(f.t.conns.size() == 1);
+  const auto& c = f.t.conns[0];
+  CHECK(c.c2s == "query");
+  CHECK(c.s2c == "answer");
+  REQUIRE(c.info.proxy_source);
+  CHECK(c.info.proxy_source->to_string() == "192.0.2.7:51000");
+  CHECK(c.info.proxy_destination->to_string() == "198.51.100.1:5432");
+  const Record& sum = summary_of(f);
+  CHECK(sum.find("proxy_protocol_src_addr")->s == "192.0.2.7:51000");
+  CHECK(sum.find("proxy_protocol_dst_addr")->s == "198.51.100.1:5432");
+  CHECK(sum.find("client_bytes")->i == int64_t(header.size() + 5));  // the wire's count
+}
+
+TEST_CASE("--proxy-protocol: a v2 header (IPv6) and the data after it in one segment") {
+  Fixture f("5432", with_proxy_protocol());
+  handshake(f);
+  // Section 2.2: the 12-byte signature, version 2 + PROXY, AF_INET6 + STREAM, length 36 + 7
+  // (a 7-byte TLV: type 0x04 NOOP, length 4), then 16+16 address bytes and two ports.
+  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+  h += "\x21\x21";
+  h += std::string("\x00\x2b", 2);
+  std::string src(16, '\0'), dst(16, '\0');
+  src[0] = '\x20', src[1] = '\x01', src[2] = '\x0d', src[3] = '\xb8', src[15] = '\x07';
+  dst[0] = '\x20', dst[1] = '\x01', dst[2] = '\x0d', dst[3] = '\xb8', dst[15] = '\x01';
+  h += src + dst + std::string("\xc7\x38\x15\x38", 4);  // ports 51000, 5432
+  h += std::string("\x04\x00\x04zzzz", 7);
+  f.send(C, S, PSH | ACK, 101, 501, h + "Q");
+  REQUIRE(f.t.conns.size() == 1);
+  CHECK(f.t.conns[0].c2s == "Q");
+  REQUIRE(f.t.conns[0].info.proxy_source);
+  CHECK(f.t.conns[0].info.proxy_source->to_string() == "[2001:db8::7]:51000");
+  CHECK(f.t.conns[0].info.proxy_destination->to_string() == "[2001:db8::1]:5432");
+}
+
+TEST_CASE("--proxy-protocol: streams without a header pass whole, the server may speak first") {
+  Fixture f("5432", with_proxy_protocol(), /*log=*/true);
+  handshake(f);
+  f.send(S, C, PSH | ACK, 501, 101, "greeting");  // a MySQL server greets first
+  f.send(C, S, PSH | ACK, 101, 509, "PROXY is not here");
+  CHECK(f.t.conns.at(0).s2c == "greeting");
+  CHECK(f.t.conns.at(0).c2s == "PROXY is not here");
+  CHECK_FALSE(f.t.conns.at(0).info.proxy_source);
+  const Record& sum = summary_of(f);
+  CHECK_FALSE(sum.find("proxy_protocol_src_addr"));
+  CHECK_FALSE(sum.find("proxy_protocol_error"));
+
+  Fixture g("5432", with_proxy_protocol());
+  handshake(g);
+  g.send(C, S, PSH | ACK, 101, 501, "SELECT 1");
+  CHECK(g.t.conns.at(0).c2s == "SELECT 1");  // decided at its first byte, not held
+}
+
+TEST_CASE("--proxy-protocol: a broken header is passed on as it is and named in the summary") {
+  Fixture f("5432", with_proxy_protocol(), /*log=*/true);
+  handshake(f);
+  f.send(C, S, PSH | ACK, 101, 501, "PROXY TCP4 192.0.2.7 198.51.100.1 99999 5432\r\nq");
+  CHECK(f.t.conns.at(0).c2s == "PROXY TCP4 192.0.2.7 198.51.100.1 99999 5432\r\nq");
+  CHECK_FALSE(f.t.conns.at(0).info.proxy_source);
+  CHECK(summary_of(f).find("proxy_protocol_error"));
+}
+
+TEST_CASE("--proxy-protocol: a connection that ends inside its header says so") {
+  Fixture f("5432", with_proxy_protocol(), /*log=*/true);
+  handshake(f);
+  f.send(C, S, PSH | ACK, 101, 501, "PROXY TCP4 192.0.2.7");
+  f.send(C, S, RST, 121, 0);
+  CHECK(f.t.conns.at(0).c2s == "PROXY TCP4 192.0.2.7");
+  const Record& sum = summary_of(f);
+  REQUIRE(sum.find("proxy_protocol_error"));
+  CHECK(std::string(sum.find("proxy_protocol_error")->s).find("ended inside") != std::string::npos);
+}
+
+TEST_CASE("--proxy-protocol: a connection picked up mid-stream is not looked at for a header") {
+  Fixture f("5432", with_proxy_protocol());
+  f.send(C, S, PSH | ACK, 7000, 9000, "PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\n");
+  CHECK(f.t.conns.at(0).c2s == "PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\n");
+  CHECK_FALSE(f.t.conns.at(0).info.proxy_source);
+}
