@@ -15,22 +15,24 @@ _tcpdp() {
     -f | --format) COMPREPLY=($(compgen -W "json ltsv console" -- "$cur")); return ;;
     -c | --config) _filedir toml; return ;;
     -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
-    -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | -s | --snapshot-length | --filter) return ;;
+    -s | --snapshot-length) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
+    -Z | --relinquish-privileges) COMPREPLY=($(compgen -u -- "$cur")); return ;;
+    -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers) return ;;
   esac
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
     read)
       if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "-d --dumper -t --target -f --format -c --config --no-response
-          --conn --processes --idle-timeout --max-connections --help" -- "$cur"))
+          --conn --processes --proxy-protocol --idle-timeout --max-connections --help" -- "$cur"))
       else
         _filedir '@(pcap|pcapng|cap)'
       fi
       ;;
     probe)
       COMPREPLY=($(compgen -W "-i --interface -t --target -d --dumper -B --buffer-size
-        -s --snapshot-length --filter --immediate-mode --promisc --stdout --no-response
-        -c --config --help" -- "$cur"))
+        -s --snapshot-length --filter --immediate-mode --promisc --workers -Z
+        --relinquish-privileges --proxy-protocol --stdout --no-response -c --config --help" -- "$cur"))
       ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
   esac
