@@ -133,6 +133,74 @@ class Probe(unittest.TestCase):
         (side,) = streams([r for r in records(out) if "event" not in r]).values()
         self.assertEqual(b"".join(side["->"]), b"via expression\n")
 
+    def test_decode_threads_share_the_connections(self):
+        port = free_port()
+        proc, line = self.start("-i", "lo", "-t", str(port), "-d", "hex", "--workers", "3")
+        self.assertIn("3 decode threads", line)
+        asks = [b"connection %d " % i * (i + 1) for i in range(30)]
+        for ask in asks:
+            exchange(port, ask, b"ok\n")
+        time.sleep(0.5)
+        self.stop(proc)
+        dumped = self.log_records("dump.log")
+        got = sorted(b"".join(side["->"]) for side in streams(dumped).values())
+        self.assertEqual(got, sorted(asks))
+        # conn_id is base32hex (RFC 4648, lower case, 96 bits in 20 digits: 4 padding bits) of 4
+        # bytes seconds, 3 microseconds, 1 source (the decode thread) and a 4-byte counter: the
+        # threads each took some of the connections.
+        alphabet = "0123456789abcdefghijklmnopqrstuv"
+        def source(conn_id):
+            n = 0
+            for c in conn_id:
+                n = n * 32 + alphabet.index(c)
+            return (n >> 4 >> 32) & 0xFF
+        self.assertEqual({source(r["conn_id"]) for r in dumped}, {0, 1, 2})
+        self.assertEqual(self.log_records("tcpdp.log")[0]["workers"], 3)
+
+    def test_snapshot_length_auto_is_the_mtu_and_link_header(self):
+        # lo is Ethernet-framed: 14 bytes of header and room for two VLAN tags. GSO/GRO sizes
+        # count when the kernel says and they are larger.
+        sizes = []
+        for name in ("mtu", "gso_max_size", "gro_max_size"):
+            try:
+                with open("/sys/class/net/lo/" + name) as f:
+                    sizes.append(int(f.read()))
+            except OSError:
+                pass
+        proc, line = self.start("-i", "lo", "-s", "auto", "tcp port 1")
+        self.stop(proc)
+        self.assertIn("snapshot length %d bytes" % (max(sizes) + 14 + 8), line)
+
+    def test_relinquish_privileges(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(self.dir, 0o755)
+        os.makedirs(self.logs)
+        os.chown(self.logs, nobody.pw_uid, nobody.pw_gid)
+        pidfile = os.path.join(self.logs, "tcpdp.pid")
+        with open(self.config, "a") as f:
+            f.write('[tcpdp]\npidfile = "%s"\n' % pidfile)
+        with open(self.config) as f:  # the test's own pidfile key gives way to this one
+            text = f.read().replace('[tcpdp]\npidfile = "%s"\n' % self.pidfile, "", 1)
+        with open(self.config, "w") as f:
+            f.write(text)
+        port = free_port()
+        proc, _ = self.start("-i", "lo", "-t", str(port), "-d", "hex", "-Z", "nobody")
+        with open("/proc/%d/status" % proc.pid) as f:
+            ids = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        self.assertEqual(ids["Uid"].split(), [str(nobody.pw_uid)] * 4)
+        self.assertEqual(ids["Gid"].split(), [str(nobody.pw_gid)] * 4)
+        exchange(port, b"as nobody\n", b"ok\n")
+        time.sleep(0.5)
+        self.stop(proc)
+        (side,) = streams(self.log_records("dump.log")).values()
+        self.assertEqual(b"".join(side["->"]), b"as nobody\n")
+        self.assertFalse(os.path.exists(pidfile))
+        self.assertEqual(self.log_records("tcpdp.log")[0]["user"], "nobody")
+        rc, _, err = run(["probe", "-c", self.config, "-i", "lo", "-Z", "no-such-user-here"])
+        self.assertEqual(rc, 1)
+        self.assertIn("-Z no-such-user-here: no such user", err)
+
     def test_mistakes_are_explained(self):
         rc, _, err = run(["probe", "-c", self.config, "-i", "nosuchif0"])
         self.assertEqual(rc, 1)
