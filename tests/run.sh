@@ -32,7 +32,10 @@ dpkg -r tcpdp >/dev/null
 echo "== build and test under ASan + UBSan"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTCPDP_SANITIZE=ON -DTCPDP_WERROR=ON >/dev/null
 cmake --build build/asan -j"$(nproc)"
-ctest --test-dir build/asan --output-on-failure
+# integration_probe_load asserts that the probe keeps up with real database load (0 packets
+# dropped); an unoptimised sanitizer build cannot on 2 cores, so that module runs in the release
+# stages only. The probe's threads still run under the sanitizers in integration_probe.
+ctest --test-dir build/asan --output-on-failure -E integration_probe_load
 
 echo "== fuzz packet decode + reassembly, the pg and the mysql decoders, ${FUZZ_SECONDS}s each"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DTCPDP_FUZZ=ON -DTCPDP_TESTS=OFF >/dev/null

@@ -17,18 +17,14 @@ namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_reopen = 0;
-LiveSource* g_source = nullptr;
 
-void on_stop(int) {
-  g_stop = 1;
-  if (g_source) g_source->stop();
-}
+// Only the capture thread takes these signals: its wait for packets ends at once.
+void on_stop(int) { g_stop = 1; }
 void on_hup(int) { g_reopen = 1; }
 
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
 
-// The threads started while these signals are blocked never run the handlers; the capture
-// thread does, so its wait ends at once.
+// The threads started while these signals are blocked never run the handlers.
 void block_signals(bool block) {
   sigset_t set;
   sigemptyset(&set);
@@ -262,7 +258,6 @@ int run_probe(const ProbeOptions& o) {
                engine_settings.workers, engine_settings.workers == 1 ? "" : "s",
                capture.filter.c_str());
 
-  g_source = source.get();
   const auto log_stats = [&](const char* msg, const EngineStats& st) {
     const bool lost = st.capture.dropped + st.capture.if_dropped + st.queue_dropped > 0;
     program.log(lost ? "warn" : "info", msg, [&](Record& r) {
@@ -294,7 +289,7 @@ int run_probe(const ProbeOptions& o) {
       last = st;
     }
     return !g_stop;
-  });
+  }, capture.buffer_size);
   int status = 0;
   if (!captured) {
     program.log("error", "capture failed: " + source->error());
@@ -314,7 +309,6 @@ int run_probe(const ProbeOptions& o) {
                static_cast<unsigned long long>(st.capture.if_dropped),
                static_cast<unsigned long long>(st.queue_dropped),
                static_cast<unsigned long long>(st.tracker.connections));
-  g_source = nullptr;
   return status;
 }
 

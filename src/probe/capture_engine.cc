@@ -12,6 +12,11 @@ namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr size_t kPopBatch = 256;
+// After a stop: the kernel hands over a partly filled block of its ring after 100 ms (libpcap's
+// timeout, live_source.cc); and however busy the interface stays, the stop does not wait longer
+// than this.
+constexpr auto kDrainAtLeast = std::chrono::milliseconds(250);
+constexpr auto kDrainLimit = std::chrono::seconds(5);
 
 Timestamp wall_clock() {
   timespec t{};
@@ -133,16 +138,38 @@ void CaptureEngine::on_packet(const RawPacket& packet) {
   while (!w.queue.push(segment_)) std::this_thread::sleep_for(std::chrono::microseconds(50));
 }
 
-bool CaptureEngine::capture(const std::function<bool()>& idle) {
+bool CaptureEngine::capture(const std::function<bool()>& idle, uint64_t ring_bytes) {
+  using Clock = std::chrono::steady_clock;
+  bool draining = false;
+  Clock::time_point stop_asked;
+  uint64_t drained = 0;
   for (;;) {
-    const LiveSource::Next next =
-        source_.dispatch([this](const RawPacket& packet) { on_packet(packet); });
+    uint64_t bytes = 0;
+    const LiveSource::Next next = source_.dispatch([&](const RawPacket& packet) {
+      on_packet(packet);
+      bytes += packet.data.size();
+    });
     for (size_t i = 0; i < workers_.size(); ++i) {
       if (fed_[i]) workers_[i]->queue.notify();
       fed_[i] = 0;
     }
     if (next == LiveSource::Next::kError) return false;
-    if (next == LiveSource::Next::kStopped || !idle()) return true;
+    if (!draining) {
+      if (!idle()) {
+        draining = true;
+        stop_asked = Clock::now();
+      }
+      continue;
+    }
+    // What the kernel captured before the stop is still in its ring, some of it in a block
+    // only handed over when its timeout passes: read on until the ring is empty after that
+    // timeout, or as many bytes as the ring holds came out, whichever is first.
+    drained += bytes;
+    const auto waited = Clock::now() - stop_asked;
+    if (waited >= kDrainLimit) return true;
+    if (waited >= kDrainAtLeast && (next != LiveSource::Next::kPacket || drained >= ring_bytes)) {
+      return true;
+    }
   }
 }
 

@@ -57,10 +57,11 @@ class CaptureEngine {
 
   /// Starts the workers (they inherit the calling thread's signal mask).
   void start();
-  /// Captures on the calling thread until the source is stopped or fails; `idle` is called
-  /// between batches of packets, at least every 100 ms, and ends the capture by returning false.
-  /// False when the capture failed (source.error() says why).
-  bool capture(const std::function<bool()>& idle);
+  /// Captures on the calling thread until `idle`, called between batches of packets and at
+  /// least every 100 ms, returns false; then takes what the kernel captured until then out of
+  /// its ring too (`ring_bytes`: the ring's size). False when the capture failed
+  /// (source.error() says why).
+  bool capture(const std::function<bool()>& idle, uint64_t ring_bytes);
   /// Lets the workers finish what is queued and close every connection; after it, stats() holds
   /// the workers' counts too.
   void stop();

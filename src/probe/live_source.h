@@ -1,6 +1,6 @@
 /// Packets from a live interface through libpcap, like tcpdump: not promiscuous unless asked, a
 /// BPF filter, the kernel's buffer size, immediate mode, and a read timeout so the caller gets
-/// control back regularly even when nothing arrives.
+/// control back regularly even when nothing arrives (and at once when a signal comes).
 #pragma once
 
 #include <pcap/pcap.h>
@@ -40,13 +40,11 @@ class LiveSource {
   static std::unique_ptr<LiveSource> open(const CaptureSettings& settings, std::string* error);
   ~LiveSource();
 
-  enum class Next { kPacket, kTimeout, kStopped, kError };
+  enum class Next { kPacket, kTimeout, kError };
   /// Hands every packet already captured to `on_packet(const RawPacket&)`, waiting up to
   /// 100 ms for the first: kPacket when some came, kTimeout when none did.
   template <typename F>
   Next dispatch(F&& on_packet);
-  /// Makes dispatch() return kStopped; safe to call from a signal handler.
-  void stop() { pcap_breakloop(handle_); }
 
   int link_type() const { return pcap_datalink(handle_); }
   uint32_t snapshot_length() const { return static_cast<uint32_t>(pcap_snapshot(handle_)); }
@@ -79,7 +77,6 @@ LiveSource::Next LiveSource::dispatch(F&& on_packet) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int n = pcap_dispatch(handle_, -1, call, reinterpret_cast<u_char*>(&on_packet));
     if (n > 0) return Next::kPacket;
-    if (n == PCAP_ERROR_BREAK) return Next::kStopped;
     if (n < 0) {
       error_ = pcap_geterr(handle_);
       return Next::kError;
