@@ -2,9 +2,9 @@
 
 #include <csignal>
 #include <cstdio>
-#include <mutex>
 
 #include "cmd/config_cmd.h"
+#include "cmd/logs.h"
 #include "cmd/pidfile.h"
 #include "cmd/privileges.h"
 #include "dumpers/dumper.h"
@@ -39,79 +39,6 @@ void install_signals() {
     sa.sa_handler = sig == SIGHUP ? on_hup : on_stop;
     sigaction(sig, &sa, nullptr);
   }
-}
-
-Timestamp now() {
-  timespec t{};
-  clock_gettime(CLOCK_REALTIME, &t);
-  return Timestamp::from_parts(t.tv_sec, t.tv_nsec / 1000);
-}
-
-RotationSettings rotation_of(const LogSettings& log) {
-  RotationSettings r;
-  r.dir = log.dir;
-  r.file_name = log.file_name;
-  r.rotate = log.rotate_enable;
-  r.period = log.rotation_time;
-  r.keep = log.rotation_count;
-  r.hook = log.rotation_hook;
-  r.max_size = log.rotation_size;
-  return r;
-}
-
-// tcpdp.log: the program's own records (start, warnings, statistics), from any thread.
-class ProgramLog {
- public:
-  explicit ProgramLog(const LogSettings& log) {
-    std::vector<std::unique_ptr<Output>> outputs;
-    if (log.enable) {
-      // Trouble with tcpdp.log itself can only go to stderr.
-      auto report = [](const std::string& what) { std::fprintf(stderr, "tcpdp: %s\n", what.c_str()); };
-      outputs.push_back(std::make_unique<FileOutput>(
-          std::make_unique<RotatingFile>(rotation_of(log), report)));
-    }
-    if (log.to_stdout) outputs.push_back(std::make_unique<StdioOutput>(stdout));
-    sink_ = std::make_unique<StreamSink>(std::move(outputs), *parse_format(log.format),
-                                         /*background=*/false);
-  }
-  /// A record with ts, level and msg; `fill` adds the rest.
-  template <typename Fill>
-  void log(const char* level, const std::string& msg, Fill&& fill) {
-    std::lock_guard lock(mutex_);
-    Record r;
-    r.add("ts", now());
-    r.add("level", level);
-    r.add("msg", msg);
-    fill(r);
-    sink_->write(r);
-    sink_->flush();
-  }
-  void log(const char* level, const std::string& msg) {
-    log(level, msg, [](Record&) {});
-  }
-  void reopen() {
-    std::lock_guard lock(mutex_);
-    sink_->reopen();
-  }
-
- private:
-  std::mutex mutex_;
-  std::unique_ptr<StreamSink> sink_;
-};
-
-// dump.log or conn.log (and stdout): nullptr when neither is wanted.
-std::unique_ptr<StreamSink> record_sink(const LogSettings& log, bool to_stdout,
-                                        ProgramLog& program) {
-  std::vector<std::unique_ptr<Output>> outputs;
-  if (log.enable) {
-    auto report = [&program](const std::string& what) { program.log("warn", what); };
-    outputs.push_back(std::make_unique<FileOutput>(
-        std::make_unique<RotatingFile>(rotation_of(log), report)));
-  }
-  if (log.to_stdout || to_stdout) outputs.push_back(std::make_unique<StdioOutput>(stdout));
-  if (outputs.empty()) return nullptr;
-  return std::make_unique<StreamSink>(std::move(outputs), *parse_format(log.format),
-                                      /*background=*/true);
 }
 
 }  // namespace
@@ -212,9 +139,10 @@ int run_probe(const ProbeOptions& o) {
   }
   install_signals();
   block_signals(true);  // until the other threads are started
-  ProgramLog program(config.log);
-  auto dump = record_sink(config.dump_log, o.to_stdout, program);
-  auto conn = record_sink(config.conn_log, o.to_stdout, program);
+  auto program_log = make_program_log(config.log);
+  ProgramLog& program = *program_log;
+  auto dump = make_record_log(config.dump_log, o.to_stdout, program);
+  auto conn = make_record_log(config.conn_log, o.to_stdout, program);
 
   EngineSettings engine_settings;
   engine_settings.workers =

@@ -1,8 +1,43 @@
 #include "common/endpoint.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
 
 namespace tcpdp {
+
+bool resolve_host(const std::string& host, std::vector<IpAddr>& out, std::string* error) {
+  if (auto ip = IpAddr::parse(host)) {
+    out.push_back(*ip);
+    return true;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0) {
+    *error = "cannot resolve host '" + host + "': " + gai_strerror(rc);
+    return false;
+  }
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    IpAddr ip;
+    if (ai->ai_family == AF_INET) {
+      ip = IpAddr::v4(reinterpret_cast<const uint8_t*>(
+          &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr));
+    } else if (ai->ai_family == AF_INET6) {
+      ip = IpAddr::v6(reinterpret_cast<const uint8_t*>(
+          &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr));
+    } else {
+      continue;
+    }
+    bool seen = false;
+    for (const IpAddr& o : out) seen |= (o == ip);
+    if (!seen) out.push_back(ip);
+  }
+  freeaddrinfo(res);
+  return true;
+}
+
 
 std::optional<IpAddr> IpAddr::parse(std::string_view text) {
   const std::string s(text);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tcpdp {
 
@@ -58,6 +59,10 @@ struct ConnKey {
   }
   friend bool operator==(const ConnKey&, const ConnKey&) = default;
 };
+
+/// Appends the addresses `host` names: an IP literal as it is, a name through the resolver
+/// (IPv4 and IPv6, each once). False and a sentence in *error when it names none.
+bool resolve_host(const std::string& host, std::vector<IpAddr>& out, std::string* error);
 
 struct ConnKeyHash {
   size_t operator()(const ConnKey& k) const noexcept;

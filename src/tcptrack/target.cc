@@ -1,8 +1,5 @@
 #include "tcptrack/target.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <charconv>
 #include <cstring>
 
@@ -32,37 +29,6 @@ std::optional<uint16_t> parse_port(const std::string& s) {
     return std::nullopt;
   }
   return static_cast<uint16_t>(value);
-}
-
-bool resolve(const std::string& host, std::vector<IpAddr>& out, std::string* error) {
-  if (auto ip = IpAddr::parse(host)) {
-    out.push_back(*ip);
-    return true;
-  }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0) {
-    *error = "cannot resolve target host '" + host + "': " + gai_strerror(rc);
-    return false;
-  }
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    IpAddr ip;
-    if (ai->ai_family == AF_INET) {
-      ip = IpAddr::v4(reinterpret_cast<const uint8_t*>(
-          &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr));
-    } else if (ai->ai_family == AF_INET6) {
-      ip = IpAddr::v6(reinterpret_cast<const uint8_t*>(
-          &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr));
-    } else {
-      continue;
-    }
-    bool seen = false;
-    for (const IpAddr& o : out) seen |= (o == ip);
-    if (!seen) out.push_back(ip);
-  }
-  freeaddrinfo(res);
-  return true;
 }
 
 }  // namespace
@@ -99,7 +65,7 @@ std::optional<Targets> Targets::parse(const std::string& spec, std::string* erro
       return std::nullopt;
     }
     t.port = *p;
-    if (!host.empty() && !resolve(host, t.hosts, error)) return std::nullopt;
+    if (!host.empty() && !resolve_host(host, t.hosts, error)) return std::nullopt;
     targets.list_.push_back(std::move(t));
   }
   if (targets.list_.empty()) {
