@@ -150,6 +150,27 @@ const std::vector<Key>& keys() {
                  field([](Config& c) -> Field { return &c.proxy.listen_addr; })});
     k.push_back({"proxy", "remoteAddr", Type::kString, "Address the proxy connects to", {},
                  field([](Config& c) -> Field { return &c.proxy.remote_addr; })});
+    k.push_back({"proxy", "workers", Type::kAuto,
+                 "Event-loop threads, each owning the connections it accepted (auto: half the "
+                 "cores, 1 to 8)",
+                 {},
+                 field([](Config& c) -> Field { return &c.proxy.workers; })});
+    k.push_back({"proxy", "bufferSize", Type::kSize,
+                 "Bytes held per direction of a connection; a side is not read from while the "
+                 "other cannot take more",
+                 {},
+                 field([](Config& c) -> Field { return &c.proxy.buffer_size; })});
+    k.push_back({"proxy", "connectTimeout", Type::kSeconds,
+                 "Seconds to wait for the remote to accept a connection", {},
+                 field([](Config& c) -> Field { return &c.proxy.connect_timeout; })});
+    k.push_back({"proxy", "shutdownTimeout", Type::kSeconds,
+                 "Seconds SIGTERM waits for open connections to end before closing them", {},
+                 field([](Config& c) -> Field { return &c.proxy.shutdown_timeout; })});
+    k.push_back({"proxy", "forwardProxyHeader", Type::kBool,
+                 "With proxyProtocol: pass the client's PROXY protocol header on to the remote "
+                 "(else it is taken off)",
+                 {},
+                 field([](Config& c) -> Field { return &c.proxy.forward_proxy_header; })});
     return k;
   }();
   return kKeys;

@@ -47,6 +47,11 @@ struct Config {
     bool use_server_starter = false;
     std::string listen_addr = "localhost:8080";
     std::string remote_addr = "localhost:80";
+    uint64_t workers = 0;  // 0: auto
+    uint64_t buffer_size = 64 << 10;
+    double connect_timeout = 10;
+    double shutdown_timeout = 30;
+    bool forward_proxy_header = false;
   } proxy;
   LogSettings log;
   LogSettings dump_log;

@@ -4,6 +4,7 @@
 
 #include "cmd/config_cmd.h"
 #include "cmd/probe_cmd.h"
+#include "cmd/proxy_cmd.h"
 #include "cmd/read_cmd.h"
 
 #ifndef TCPDP_VERSION
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
   tcpdp::add_read_command(app, read_options);
   tcpdp::ProbeOptions probe_options;
   tcpdp::add_probe_command(app, probe_options);
+  tcpdp::ProxyOptions proxy_options;
+  tcpdp::add_proxy_command(app, proxy_options);
   tcpdp::ConfigOptions config_options;
   tcpdp::add_config_command(app, config_options);
   CLI::App* version = app.add_subcommand("version", "Print the version");
@@ -35,5 +38,6 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("config")) return tcpdp::run_config(config_options);
   if (app.got_subcommand("probe")) return tcpdp::run_probe(probe_options);
+  if (app.got_subcommand("proxy")) return tcpdp::run_proxy(proxy_options);
   return tcpdp::run_read(read_options);
 }

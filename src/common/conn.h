@@ -28,6 +28,13 @@ struct ConnInfo {
   // own ends are then a load balancer's and the server's.
   std::optional<Endpoint> proxy_source;
   std::optional<Endpoint> proxy_destination;
+  // In `tcpdp proxy`: client is the proxy's client, server its remote, and these are the
+  // proxy's own two ends (where the client connected; where it connects to the remote from).
+  struct ProxyEnds {
+    Endpoint listen;
+    Endpoint local;
+  };
+  std::optional<ProxyEnds> relayed_by;
   // The fields every record of a direction starts with (conn_id, addresses, direction), made
   // once for the connection (see connection_fields); empty when the ConnInfo was made by hand.
   GroupRef fields[2];

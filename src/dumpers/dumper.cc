@@ -28,8 +28,15 @@ const char* close_reason_name(CloseReason r) {
 GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra) {
   Record fields;
   fields.add("conn_id", conn.conn_id);
-  fields.add("src_addr", conn.source(dir).to_string());
-  fields.add("dst_addr", conn.destination(dir).to_string());
+  if (conn.relayed_by) {
+    fields.add("client_addr", conn.client.to_string());
+    fields.add("proxy_listen_addr", conn.relayed_by->listen.to_string());
+    fields.add("proxy_client_addr", conn.relayed_by->local.to_string());
+    fields.add("remote_addr", conn.server.to_string());
+  } else {
+    fields.add("src_addr", conn.source(dir).to_string());
+    fields.add("dst_addr", conn.destination(dir).to_string());
+  }
   fields.add("direction", direction_arrow(dir));
   if (conn.proxy_source) {
     fields.add("proxy_protocol_src_addr", conn.proxy_source->to_string());

@@ -47,7 +47,8 @@ class Dumper {
   virtual bool wants_data() const { return true; }
 };
 
-/// conn_id, src_addr, dst_addr and direction of one direction of a connection (and the
+/// conn_id, src_addr, dst_addr (through the proxy: client_addr, proxy_listen_addr,
+/// proxy_client_addr, remote_addr) and direction of one direction of a connection (and the
 /// addresses of its PROXY protocol header when it had one), then `extra`
 /// (a dumper's session fields): one group, shared by all the records that carry it.
 GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra = {});

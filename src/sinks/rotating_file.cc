@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
+
+#include <csignal>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -232,8 +234,19 @@ void RotatingFile::run_hook(const std::string& previous, const std::string& curr
   std::vector<char*> argv = {const_cast<char*>(s_.hook.c_str()),
                              const_cast<char*>(previous.c_str()),
                              const_cast<char*>(current.c_str()), nullptr};
+  // The hook starts with no signal blocked and every signal at its default, whatever the
+  // thread that writes the log blocks or ignores.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, s_.hook.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, s_.hook.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   close(err[1]);
   if (rc != 0) {
