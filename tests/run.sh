@@ -12,7 +12,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   g++ cmake make pkg-config libpcap-dev libcli11-dev libtoml11-dev zlib1g-dev doctest-dev python3 \
   tcpdump tshark clang libclang-rt-14-dev dpkg-dev man-db \
-  postgresql postgresql-contrib mariadb-server mariadb-client >/dev/null
+  postgresql postgresql-contrib mariadb-server mariadb-client haproxy >/dev/null
 
 echo "== build and test (warnings are errors)"
 cmake -S . -B build/release -DTCPDP_WERROR=ON >/dev/null

@@ -166,6 +166,11 @@ const std::vector<Key>& keys() {
     k.push_back({"proxy", "shutdownTimeout", Type::kSeconds,
                  "Seconds SIGTERM waits for open connections to end before closing them", {},
                  field([](Config& c) -> Field { return &c.proxy.shutdown_timeout; })});
+    k.push_back({"proxy", "logQueueFull", Type::kChoice,
+                 "When the log writers fall behind: block (relaying waits for them) or drop "
+                 "(records are thrown away and counted; relaying never waits)",
+                 {"block", "drop"},
+                 field([](Config& c) -> Field { return &c.proxy.log_queue_full; })});
     k.push_back({"proxy", "forwardProxyHeader", Type::kBool,
                  "With proxyProtocol: pass the client's PROXY protocol header on to the remote "
                  "(else it is taken off)",

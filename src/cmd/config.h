@@ -52,6 +52,7 @@ struct Config {
     double connect_timeout = 10;
     double shutdown_timeout = 30;
     bool forward_proxy_header = false;
+    std::string log_queue_full = "block";
   } proxy;
   LogSettings log;
   LogSettings dump_log;

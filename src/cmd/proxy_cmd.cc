@@ -110,6 +110,11 @@ int run_proxy(const ProxyOptions& o) {
   auto program = make_program_log(config.log);
   auto dump = make_record_log(config.dump_log, o.to_stdout, *program);
   auto conn = make_record_log(config.conn_log, o.to_stdout, *program);
+  for (StreamSink* sink : {dump.get(), conn.get()}) {
+    if (sink && config.proxy.log_queue_full == "drop") {
+      sink->set_when_full(StreamSink::WhenFull::kDrop);
+    }
+  }
   ProxyPipeline pipeline;
   pipeline.dump = dump.get();
   pipeline.conn = conn.get();
@@ -172,6 +177,8 @@ int run_proxy(const ProxyOptions& o) {
     r.add("rejected", st.rejected);
     r.add("client_bytes", st.client_bytes);
     r.add("remote_bytes", st.remote_bytes);
+    r.add("dropped_records", (dump ? dump->dropped_records() : 0) +
+                                 (conn ? conn->dropped_records() : 0));
   });
   std::fprintf(stderr,
                "tcpdp: %llu connections relayed (%llu turned away), %llu bytes client -> remote, "

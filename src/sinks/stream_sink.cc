@@ -93,6 +93,7 @@ void StreamSink::Lane::write(const Record& record) {
   const auto n = static_cast<uint32_t>(encoded.size());
   b.bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
   b.bytes.append(encoded);
+  ++b.records;
   for (const GroupRef& g : record.groups()) {
     const FieldGroup*& slot = b.held[(reinterpret_cast<uintptr_t>(g.get()) >> 6) % b.held.size()];
     if (slot != g.get()) {
@@ -147,6 +148,11 @@ void StreamSink::reopen() {
 
 std::unique_ptr<StreamSink::Batch> StreamSink::hand_over(std::unique_ptr<Batch> full) {
   std::unique_lock lock(mutex_);
+  if (when_full_ == WhenFull::kDrop && queued_.size() >= kMaxQueued) {
+    dropped_.fetch_add(full->records, std::memory_order_relaxed);
+    full->clear();
+    return full;
+  }
   changed_.wait(lock, [this] { return queued_.size() < kMaxQueued; });
   queued_.push_back(std::move(full));
   changed_.notify_all();

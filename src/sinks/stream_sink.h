@@ -45,6 +45,12 @@ class StreamSink : public RecordSink {
   /// False once a write to an output failed (a closed pipe).
   bool ok() const { return ok_.load(std::memory_order_relaxed); }
 
+  /// Background sinks: what a writer does when kMaxQueued batches already wait. kWait (the
+  /// default) waits for the writer; kDrop throws its batch away and counts the records.
+  enum class WhenFull { kWait, kDrop };
+  void set_when_full(WhenFull w) { when_full_ = w; }
+  uint64_t dropped_records() const { return dropped_.load(std::memory_order_relaxed); }
+
  private:
   struct Batch;
 
@@ -71,11 +77,13 @@ class StreamSink : public RecordSink {
  private:
   struct Batch {
     std::string bytes;  // records back to back, each a 32-bit length and its encoding
+    size_t records = 0;
     std::vector<GroupRef> groups;  // the groups the encodings point at, held until written
     // Groups this batch already holds, by address: most records need no new reference.
     std::array<const FieldGroup*, 64> held{};
     void clear() {
       bytes.clear();
+      records = 0;
       groups.clear();
       held.fill(nullptr);
     }
@@ -116,6 +124,8 @@ class StreamSink : public RecordSink {
   bool writing_ = false;
   bool stopping_ = false;
   std::atomic<bool> reopen_{false};
+  WhenFull when_full_ = WhenFull::kWait;
+  std::atomic<uint64_t> dropped_{0};
   std::thread writer_;
 };
 

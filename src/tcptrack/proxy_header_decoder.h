@@ -14,7 +14,7 @@ namespace tcpdp {
 class ProxyHeaderDecoder : public Decoder {
  public:
   /// The dumper's decoder is opened once the start of the client's stream has told whether a
-  /// header is there.
+  /// header is there; until then both directions' bytes are held, in the order they came.
   ProxyHeaderDecoder(Dumper& dumper, const ConnInfo& conn, Timestamp ts);
 
   void on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) override;
@@ -25,14 +25,22 @@ class ProxyHeaderDecoder : public Decoder {
   void describe(Record& r) const override;
 
  private:
+  // Bytes of one direction that came together, held until the header is settled.
+  struct Held {
+    Direction dir;
+    Timestamp ts;
+    std::vector<uint8_t> bytes;
+  };
   // Opens the dumper's decoder, with the header's addresses when there was one, and hands it
-  // the client's bytes held so far (those after the header).
-  void settle(Timestamp ts, const ProxyHeader& header);
+  // everything held, in order, but the header.
+  void settle(const ProxyHeader& header);
 
   Dumper& dumper_;
   ConnInfo conn_;
   Timestamp opened_;
-  std::vector<uint8_t> held_;  // the client's first bytes, while they may be a header
+  std::vector<uint8_t> client_start_;  // the client's bytes so far, for the parser
+  std::vector<Held> held_;
+  size_t server_held_ = 0;
   std::unique_ptr<Decoder> inner_;
   std::string error_;
 };

@@ -331,8 +331,9 @@ class MariaDB:
     workdir              the temporary directory (removed on exit)
     """
 
-    def __init__(self, workdir, own, port):
+    def __init__(self, workdir, own, port, options=()):
         self.workdir, self.own, self.port, self.host = workdir, own, port, HOST
+        self.options = list(options)
         self.datadir = os.path.join(own, "data")
         self.socket = os.path.join(own, "mysqld.sock")
         self.error_log = os.path.join(own, "error.log")
@@ -373,7 +374,8 @@ class MariaDB:
                  "--port=%d" % self.port, "--bind-address=" + HOST, "--pid-file=" + os.path.join(self.own, "mysqld.pid"),
                  "--log-error=" + self.error_log, "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
                  "--innodb-flush-log-at-trx-commit=0", "--max-connections=200",
-                 "--general-log=1", "--general-log-file=" + self.general_log_path, "--log-output=FILE"],
+                 "--general-log=1", "--general-log-file=" + self.general_log_path, "--log-output=FILE"]
+                + self.options,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd="/")
         finally:
             log.close()
@@ -400,15 +402,17 @@ class MariaDB:
 
 
 @contextlib.contextmanager
-def mariadb(port=None):
-    """A fresh MariaDB server on 127.0.0.1:port (a free one if None); yields a MariaDB."""
+def mariadb(port=None, options=()):
+    """A fresh MariaDB server on 127.0.0.1:port (a free one if None); yields a MariaDB. options:
+    more mariadbd command-line options (e.g. "--proxy-protocol-networks=127.0.0.3"), after the
+    defaults above (a later option wins)."""
     workdir, own = _make_workdir("tcpdp-my-", "mysql")
     server = None
     try:
         _run(["mariadb-install-db", "--no-defaults", "--user=mysql", "--datadir=" + os.path.join(own, "data"),
               "--auth-root-authentication-method=socket", "--skip-test-db"], "mariadb-install-db", cwd=workdir)
         for attempt in range(START_ATTEMPTS):
-            server = MariaDB(workdir, own, port or free_port())
+            server = MariaDB(workdir, own, port or free_port(), options)
             try:
                 server.start()
                 break

@@ -339,13 +339,29 @@ TEST_CASE("--proxy-protocol: a v2 header (IPv6) and the data after it in one seg
   CHECK(f.t.conns[0].info.proxy_destination->to_string() == "[2001:db8::1]:5432");
 }
 
+TEST_CASE("--proxy-protocol: a server that greets before the header comes (MySQL) loses nothing") {
+  Fixture f("3306", with_proxy_protocol());
+  f.send(C, ep("10.0.0.2", 3306), SYN, 100, 0);
+  f.send(ep("10.0.0.2", 3306), C, SYN | ACK, 500, 101);
+  f.send(C, ep("10.0.0.2", 3306), ACK, 101, 501);
+  f.send(ep("10.0.0.2", 3306), C, PSH | ACK, 501, 101, "greeting");
+  const std::string header = "PROXY TCP4 192.0.2.7 198.51.100.1 51000 3306\r\n";
+  f.send(C, ep("10.0.0.2", 3306), PSH | ACK, 101, 509, header.substr(0, 10));
+  f.send(C, ep("10.0.0.2", 3306), PSH | ACK, 111, 509, header.substr(10) + "login");
+  REQUIRE(f.t.conns.size() == 1);
+  CHECK(f.t.conns[0].s2c == "greeting");
+  CHECK(f.t.conns[0].c2s == "login");
+  REQUIRE(f.t.conns[0].info.proxy_source);
+  CHECK(f.t.conns[0].info.proxy_source->to_string() == "192.0.2.7:51000");
+}
+
 TEST_CASE("--proxy-protocol: streams without a header pass whole, the server may speak first") {
   Fixture f("5432", with_proxy_protocol(), /*log=*/true);
   handshake(f);
   f.send(S, C, PSH | ACK, 501, 101, "greeting");  // a MySQL server greets first
-  f.send(C, S, PSH | ACK, 101, 509, "PROXY is not here");
+  f.send(C, S, PSH | ACK, 101, 509, "PROTO, not a header");
   CHECK(f.t.conns.at(0).s2c == "greeting");
-  CHECK(f.t.conns.at(0).c2s == "PROXY is not here");
+  CHECK(f.t.conns.at(0).c2s == "PROTO, not a header");
   CHECK_FALSE(f.t.conns.at(0).info.proxy_source);
   const Record& sum = summary_of(f);
   CHECK_FALSE(sum.find("proxy_protocol_src_addr"));
