@@ -2,12 +2,12 @@
 _tcpdp() {
   local cur prev words cword
   _init_completion || return
-  local commands="read probe config version"
+  local commands="read probe proxy config version"
   local cmd=""
   local i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      read | probe | config | version) cmd=${words[i]}; break ;;
+      read | probe | proxy | config | version) cmd=${words[i]}; break ;;
     esac
   done
   case $prev in
@@ -17,7 +17,7 @@ _tcpdp() {
     -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
     -s | --snapshot-length) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
     -Z | --relinquish-privileges) COMPREPLY=($(compgen -u -- "$cur")); return ;;
-    -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers) return ;;
+    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers) return ;;
   esac
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
@@ -33,6 +33,11 @@ _tcpdp() {
       COMPREPLY=($(compgen -W "-i --interface -t --target -d --dumper -B --buffer-size
         -s --snapshot-length --filter --immediate-mode --promisc --workers -Z
         --relinquish-privileges --proxy-protocol --stdout --no-response -c --config --help" -- "$cur"))
+      ;;
+    proxy)
+      COMPREPLY=($(compgen -W "-l --listen -r --remote -d --dumper -s --use-server-starter
+        --workers --proxy-protocol --proxy-protocol-forward --stdout --no-response -c --config
+        --help" -- "$cur"))
       ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
   esac
