@@ -31,57 +31,26 @@ BENCH_PORT=${BENCH_PORT:-55435}
 BENCH_MODE=${BENCH_MODE:-simple}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 
-log() { printf '[probe.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+NAME=probe.sh
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 [[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a whole number from 1"
 [[ $BENCH_PORT =~ ^[1-9][0-9]*$ ]] || die "BENCH_PORT must be a port number"
 [[ $BENCH_MODE =~ ^(simple|extended|prepared)$ ]] || die "BENCH_MODE must be simple, extended or prepared"
 [[ $(id -u) -eq 0 ]] || die "run as root (live capture and the server need it)"
 
-need=()
-command -v tcpdump >/dev/null || need+=(tcpdump)
-command -v python3 >/dev/null || need+=(python3)
-[[ -x /usr/bin/time ]] || need+=(time)
-command -v runuser >/dev/null || need+=(util-linux)
-compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need+=(postgresql)
-command -v pgbench >/dev/null || need+=(postgresql-client)
-if [[ -z ${TCPDP:-} ]]; then
-  command -v cmake >/dev/null || need+=(cmake)
-  command -v g++ >/dev/null || need+=(g++ make)
-  command -v pkg-config >/dev/null || need+=(pkg-config)
-  [[ -e /usr/include/pcap/pcap.h ]] || need+=(libpcap-dev)
-  [[ -d /usr/include/CLI ]] || need+=(libcli11-dev)
-  [[ -e /usr/include/toml.hpp ]] || need+=(libtoml11-dev)
-  [[ -e /usr/include/zlib.h ]] || need+=(zlib1g-dev)
-fi
-if ((${#need[@]})); then
-  log "installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
-    die "could not install ${need[*]}"
-fi
-PG_BIN=${PG_BIN:-$(dirname "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")}
-
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z $(git -C "$ROOT" status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] || REV+=" + uncommitted changes"
-if [[ -z ${TCPDP:-} ]]; then
-  log "building tcpdp (Release) in build-bench/"
-  cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DTCPDP_TESTS=OFF >/dev/null
-  cmake --build "$ROOT/build-bench" -j"$(nproc)" >/dev/null
-  TCPDP=$ROOT/build-bench/tcpdp
-fi
-[[ -x $TCPDP ]] || die "no tcpdp binary at $TCPDP"
+need_packages tcpdump:tcpdump pgbench:postgresql-client psql:postgresql-client
+build_tcpdp
 
 WORK=$(mktemp -d /tmp/tcpdp-bench-probe.XXXXXX)
 chmod 755 "$WORK"
-PG_STARTED=0
 CAPTURE_PID=""
 cleanup() {
   local rc=$?
   set +e
   [[ -n $CAPTURE_PID ]] && pkill -INT -P "$CAPTURE_PID" && wait "$CAPTURE_PID" 2>/dev/null
-  ((PG_STARTED)) && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pgdata" -m immediate -w stop >/dev/null 2>&1
+  stop_postgres
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -89,19 +58,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-psql_do() { psql -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -At -c "$1" postgres; }
-(exec 3<>"/dev/tcp/127.0.0.1/$BENCH_PORT") 2>/dev/null && die "port $BENCH_PORT is in use: set BENCH_PORT"
-log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$BENCH_PORT"
-mkdir "$WORK/pgdata" && chown postgres: "$WORK/pgdata"
-runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pgdata" -U postgres --auth=trust --no-sync >/dev/null
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pgdata" -l "$WORK/pgdata/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $BENCH_PORT -k $WORK/pgdata -c max_connections=50 \
-      -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-      -c shared_preload_libraries=pg_stat_statements" start >/dev/null
-PG_STARTED=1
-psql_do "CREATE EXTENSION pg_stat_statements" >/dev/null
-pgbench -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -i -s 10 -q postgres >/dev/null 2>&1 ||
-  die "pgbench -i failed"
+start_postgres "$WORK/pgdata"
 
 # pgbench_run NAME: the load; its output kept as $WORK/NAME.pgbench, and the server's own count
 # of the SELECTs it ran (pg_stat_statements) as $WORK/NAME.calls. pgbench's count leaves out the
@@ -110,8 +67,7 @@ pgbench_run() {
   psql_do "SELECT pg_stat_statements_reset()" >/dev/null
   pgbench -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -n -S -M "$BENCH_MODE" -c 8 -j 2 \
     -T "$BENCH_SECONDS" postgres >"$WORK/$1.pgbench" 2>&1 || die "pgbench failed: $(tail -n 3 "$WORK/$1.pgbench")"
-  psql_do "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE 'SELECT abalance FROM pgbench_accounts%'" \
-    >"$WORK/$1.calls"
+  select_calls >"$WORK/$1.calls"
 }
 
 # with_capture NAME COMMAND...: the load with COMMAND capturing meanwhile (under /usr/bin/time,
