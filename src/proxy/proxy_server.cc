@@ -500,7 +500,8 @@ void ProxyServer::Worker::decode(Relay& r, Side to, const uint8_t* bytes, size_t
 
 void ProxyServer::Worker::shut(Relay& r, Side s) {
   Half& h = r.half[s];
-  if (h.shut || h.fd < 0) return;
+  // A remote still connecting gets its FIN once connected (flush_to ends with it).
+  if (h.shut || h.fd < 0 || (s == kRemote && r.connecting)) return;
   shutdown(h.fd, SHUT_WR);
   h.shut = true;
   observe(r, s);
