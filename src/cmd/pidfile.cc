@@ -24,7 +24,7 @@ bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
 }  // namespace
 
-bool Pidfile::create(const std::string& path, std::string* error) {
+bool Pidfile::create(const std::string& path, std::string* error, bool take_over) {
   // The whole file is written under another name, then linked into place: the link fails when
   // the name exists, so two starting processes cannot both take it.
   const std::string tmp = path + "." + std::to_string(getpid()) + ".tmp";
@@ -38,6 +38,15 @@ bool Pidfile::create(const std::string& path, std::string* error) {
   close(fd);
   if (!written) {
     *error = "cannot write the pidfile " + path + ": " + std::strerror(errno);
+    unlink(tmp.c_str());
+    return false;
+  }
+  if (take_over) {
+    if (rename(tmp.c_str(), path.c_str()) == 0) {
+      path_ = path;
+      return true;
+    }
+    *error = "cannot make the pidfile " + path + ": " + std::strerror(errno);
     unlink(tmp.c_str());
     return false;
   }

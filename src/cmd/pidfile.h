@@ -10,8 +10,9 @@ namespace tcpdp {
 class Pidfile {
  public:
   /// Writes this process's id to path; false with a sentence in *error when it cannot, or when
-  /// a live process holds it.
-  bool create(const std::string& path, std::string* error);
+  /// a live process holds it. With `take_over`, it replaces whatever the file says (under
+  /// start_server, the next generation starts while the previous one still runs).
+  bool create(const std::string& path, std::string* error, bool take_over = false);
   ~Pidfile();
 
  private:

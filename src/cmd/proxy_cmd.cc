@@ -97,7 +97,9 @@ int run_proxy(const ProxyOptions& o) {
       std::chrono::milliseconds(static_cast<int64_t>(config.proxy.connect_timeout * 1000));
 
   Pidfile pidfile;
-  if (!config.tcpdp.pidfile.empty() && !pidfile.create(config.tcpdp.pidfile, &error)) {
+  // Under start_server a new generation starts while the old one finishes its connections.
+  if (!config.tcpdp.pidfile.empty() &&
+      !pidfile.create(config.tcpdp.pidfile, &error, config.proxy.use_server_starter)) {
     return fail(error);
   }
   // Every thread has these blocked; this one takes them with sigtimedwait.

@@ -377,6 +377,11 @@ void ProxyServer::Worker::on_event(Relay& r, Side s, uint32_t events) {
     getsockopt(h.fd, SOL_SOCKET, SO_ERROR, &error, &len);
     if (error == 0 && (events & EPOLLOUT)) {
       connected(r);
+    } else if (error == ECONNRESET) {
+      // The remote accepted (its SYN-ACK came) and then reset: a reset, passed on as one.
+      r.info.relayed_by->local = local_endpoint(h.fd).value_or(Endpoint{});
+      fail(r, kRemote, error);
+      return;
     } else if (error != 0) {
       close_half(r, kRemote, false);
       errno = error;

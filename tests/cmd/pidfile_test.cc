@@ -73,3 +73,29 @@ TEST_CASE("the pidfile names this process, refuses a live holder, replaces a dea
   CHECK(error.find("No such file or directory") != std::string::npos);
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 0);
 }
+
+TEST_CASE("take_over (start_server's next generation): the file names the newest, the old one "
+          "leaves it in place") {
+  TempDir dir;
+  const std::string path = (dir.path / "tcpdp.pid").string();
+  std::string error;
+  const pid_t previous = fork();  // the generation still finishing its connections
+  REQUIRE(previous >= 0);
+  if (previous == 0) {
+    for (;;) pause();
+  }
+  {
+    std::ofstream(path) << previous << "\n";
+  }
+  {
+    tcpdp::Pidfile p;
+    REQUIRE_MESSAGE(p.create(path, &error, /*take_over=*/true), error);
+    CHECK(read_all(path) == std::to_string(getpid()));
+    // The previous generation's exit must not remove it: it no longer names that process,
+    // which is what the destructor checks; here the roles are swapped by writing it back.
+    std::ofstream(path) << previous << "\n";
+  }
+  CHECK(read_all(path) == std::to_string(previous));  // not ours any more: left alone
+  kill(previous, SIGKILL);
+  waitpid(previous, nullptr, 0);
+}

@@ -58,7 +58,7 @@ def ephemeral_range():
 
 def port_is_free(port, host=HOST):
     """Whether nothing listens on or is bound to host:port (TIME_WAIT leftovers do not count)."""
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind((host, port))
@@ -151,8 +151,9 @@ class Postgres:
     workdir               the temporary directory (removed on exit)
     """
 
-    def __init__(self, workdir, own, bindir, port):
+    def __init__(self, workdir, own, bindir, port, options=()):
         self.workdir, self.own, self.bindir, self.port, self.host = workdir, own, bindir, port, HOST
+        self.options = list(options)
         self.datadir = os.path.join(own, "data")
         self.socket_dir = own
         self.log_dir = os.path.join(own, "log")
@@ -252,7 +253,7 @@ class Postgres:
             "-c log_directory=%s" % self.log_dir, "-c log_filename=postgresql.log",
             "-c log_rotation_age=0", "-c log_rotation_size=0",
             "-c log_statement=all", "-c log_parameter_max_length=-1",
-        ])
+        ] + ["-c %s" % option for option in self.options])
         self.as_postgres([self.bin("pg_ctl"), "-D", self.datadir, "-l", self.startup_log, "-w", "-t", "60",
                           "-o", opts, "start"], "pg_ctl start", log=self.startup_log)
 
@@ -272,8 +273,11 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def postgres(port=None):
-    """A fresh PostgreSQL cluster on 127.0.0.1:port (a free one if None); yields a Postgres."""
+def postgres(port=None, options=()):
+    """A fresh PostgreSQL cluster on 127.0.0.1:port (a free one if None); yields a Postgres.
+    options: more settings as "name=value" (no spaces), each passed as -c after the defaults above
+    (a later one wins), e.g. "log_connections=on" (a "connection received: host=... port=..." log
+    entry for every connection, read with sync_log())."""
     bindir = pg_bindir()
     workdir, own = _make_workdir("tcpdp-pg-", "postgres")
     server = None
@@ -282,7 +286,7 @@ def postgres(port=None):
         _run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "initdb"), "-D", datadir, "-U", "postgres",
               "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], "initdb", cwd=workdir)
         for attempt in range(START_ATTEMPTS):
-            server = Postgres(workdir, own, bindir, port or free_port())
+            server = Postgres(workdir, own, bindir, port or free_port(), options)
             try:
                 server.start()
                 break

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 TCPDP = os.environ.get("TCPDP", "tcpdp")
 PCAPS = os.environ.get("TCPDP_PCAPS", os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "pcaps"))
@@ -190,3 +191,13 @@ def by_client_port(recs):
         client = r["src_addr"] if r["direction"] == "->" else r["dst_addr"]
         conns.setdefault(int(client.rsplit(":", 1)[1]), []).append(r)
     return conns
+
+
+def wait_until(predicate, timeout, step=0.02):
+    """predicate() until it is true or `timeout` seconds passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)

@@ -44,7 +44,7 @@ import time
 import unittest
 
 import servers
-from support import TCPDP
+from support import TCPDP, wait_until
 
 CLIENT_HOST = "127.0.0.1"    # where the clients connect from (the kernel's choice on lo)
 FRONTEND_HOST = "127.0.0.4"  # HAProxy's frontends
@@ -67,14 +67,6 @@ def queries_for(route):
             "WHERE ID = CONNECTION_ID()" % route,
             "SELECT CONCAT('%s', '-', 6 * 7)" % route]
 
-
-def wait_until(predicate, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 def read_text(path):
