@@ -18,7 +18,8 @@
 # Run as root on Debian bookworm:  bash bench/probe.sh
 # Knobs (environment):
 #   BENCH_SECONDS=20      length of each pgbench run
-#   BENCH_PORT=55435      TCP port of the throw-away server (must be free)
+#   BENCH_PORT=25435      TCP port of the throw-away server (must be free; below the ephemeral
+#                         range, which client connections may take ports from)
 #   BENCH_MODE=simple     pgbench's -M: simple, extended or prepared
 #   BENCH_DATA=bench/data where the reports are kept
 #   TCPDP=/path/to/tcpdp  use this binary instead of building build-bench/tcpdp in Release
@@ -27,7 +28,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_SECONDS=${BENCH_SECONDS:-20}
-BENCH_PORT=${BENCH_PORT:-55435}
+BENCH_PORT=${BENCH_PORT:-25435}
 BENCH_MODE=${BENCH_MODE:-simple}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 

@@ -17,7 +17,8 @@
 # Run as root on Debian bookworm:  bash bench/proxy.sh
 # Knobs (environment):
 #   BENCH_SECONDS=20      length of each pgbench run
-#   BENCH_PORT=55436      TCP port of the throw-away server; the proxies listen on the next two
+#   BENCH_PORT=25436      TCP port of the throw-away server; the proxies listen on the next two
+#                         (all below the ephemeral range, which client connections take ports from)
 #   BENCH_DATA=bench/data where the reports are kept
 #   TCPDP=/path/to/tcpdp  use this binary instead of building build-bench/tcpdp in Release
 #   PG_BIN=/usr/lib/postgresql/15/bin  PostgreSQL server binaries
@@ -25,7 +26,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_SECONDS=${BENCH_SECONDS:-20}
-BENCH_PORT=${BENCH_PORT:-55436}
+BENCH_PORT=${BENCH_PORT:-25436}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 NAME=proxy.sh
 # shellcheck source=bench/lib.sh
