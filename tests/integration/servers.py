@@ -24,6 +24,14 @@ Authentication is trust-like: PostgreSQL trusts every local and TCP connection; 
 Both servers log every statement they receive, as an independent count of what the clients sent:
 PostgreSQL with log_statement = 'all' into a JSON log (jsonlog, PostgreSQL 15+), MariaDB with its
 general query log in a file. statement_log() and general_log() parse them.
+
+    with servers.haproxy("127.0.0.4", {"v1": ("127.0.0.1", port, "send-proxy")}) as ha:
+        ... connect to ha.host:ha.frontends["v1"] ...
+        logged = ha.one_session_each()      # HAProxy's own log of each session
+
+HAProxy (Debian's haproxy) in TCP mode, a load balancer in front of a server, sending it a PROXY
+protocol header; its log of every session says which client it accepted, on which frontend
+address, and from where it connected to the server.
 """
 
 import contextlib
@@ -108,6 +116,18 @@ def _pid_alive(pid):
         return True
     except ProcessLookupError:
         return False
+
+
+def _terminate(proc, timeout):
+    """SIGTERM to a child process still running, SIGKILL if it has not exited within timeout s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _clean_env(home, **extra):
@@ -348,6 +368,13 @@ class MariaDB:
                             "--skip-ssl"]
         self.proc = None
 
+    def client_args_to(self, host, port):
+        """client_args pointed at host:port (a proxy or load balancer in front of this server)."""
+        args = list(self.client_args)
+        args[args.index("-h") + 1] = host
+        args[args.index("-P") + 1] = str(port)
+        return args
+
     def sql_local(self, sql):
         """Runs sql as root over the unix socket (not captured on lo); returns the output (batch mode)."""
         return _run(["mariadb", "--no-defaults", "--socket=" + self.socket, "-u", "root", "-B", "-N", "-e", sql],
@@ -395,14 +422,7 @@ class MariaDB:
         raise ServerError("mariadbd did not answer within 60 s:\n" + _tail(self.error_log))
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _terminate(self.proc, 30)
 
 
 @contextlib.contextmanager
@@ -426,6 +446,122 @@ def mariadb(port=None, options=()):
                 if port or not busy or attempt == START_ATTEMPTS - 1:
                     raise
         server.sql_local("CREATE USER 'tcpdp'@'127.0.0.1'; GRANT ALL ON *.* TO 'tcpdp'@'127.0.0.1';")
+        yield server
+    finally:
+        if server:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------- HAProxy
+
+# One line per session on HAProxy's standard output, written when the session ends: the frontend's
+# name, %ci:%cp the client it accepted, %fi:%fp the frontend address the client connected to
+# (what send-proxy puts in the PROXY header as the destination: "the layer 3/4 addresses of the
+# incoming connection", configuration.txt), %bi:%bp where HAProxy connected to the server from,
+# %si:%sp the server.
+HAPROXY_LOG_FORMAT = "tcpdp-session %ft %ci:%cp %fi:%fp %bi:%bp %si:%sp"
+HAPROXY_LOG = re.compile(r"^tcpdp-session (\S+) (\S+:\d+) (\S+:\d+) (\S+:\d+) (\S+:\d+)$")
+HAPROXY_FIELDS = ("client", "frontend", "backend_source", "server")
+
+
+class HAProxy:
+    """A running haproxy (TCP mode, in the foreground, logging to its standard output).
+
+    host                  where its frontends listen
+    frontends             {name: port}, one frontend (a `listen` section) per route given
+    out_path              its standard output and error: the session log, and what it complains of
+    """
+
+    def __init__(self, workdir, host, frontends):
+        self.workdir, self.host, self.frontends = workdir, host, frontends
+        self.out_path = os.path.join(workdir, "haproxy.out")
+        self.proc = None
+
+    def text(self):
+        return _tail(self.out_path, n=1 << 20)
+
+    def sessions(self):
+        """The sessions HAProxy logged so far, in order: [{"name": its frontend, "client",
+        "frontend", "backend_source", "server": "ip:port"}] (see HAPROXY_LOG_FORMAT)."""
+        return [dict(zip(("name",) + HAPROXY_FIELDS, m.groups()))
+                for m in map(HAPROXY_LOG.match, self.text().splitlines()) if m]
+
+    def one_session_each(self, timeout=10):
+        """Waits until every frontend has logged its session (HAProxy logs a TCP session when it
+        ends); -> {name: that session}. Raises ServerError if one logged more than one, or not
+        every one has logged within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sessions = self.sessions()
+            names = [s["name"] for s in sessions]
+            if len(names) != len(set(names)):
+                raise ServerError("more than one session on a frontend:\n" + self.text())
+            if set(names) == set(self.frontends):
+                return {s["name"]: s for s in sessions}
+            if time.monotonic() > deadline:
+                raise ServerError("haproxy logged sessions on %s, not on all of %s within %d s:\n%s"
+                                  % (sorted(names), sorted(self.frontends), timeout, self.text()))
+            time.sleep(0.02)
+
+    def start(self, routes, source):
+        cfg = os.path.join(self.workdir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write("global\n"
+                    "    log stdout format raw local0\n"
+                    "defaults\n"
+                    "    mode tcp\n"
+                    "    log global\n"
+                    '    log-format "%s"\n'
+                    "    timeout connect 5s\n"
+                    "    timeout client 30s\n"
+                    "    timeout server 30s\n" % HAPROXY_LOG_FORMAT)
+            for name, (server_host, server_port, keyword) in routes.items():
+                f.write("listen %s\n"
+                        "    bind %s:%d\n"
+                        "    server backend %s:%d %s%s\n"
+                        % (name, self.host, self.frontends[name], server_host, server_port, keyword,
+                           " source " + source if source else ""))
+        with open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, cwd="/")
+        deadline = time.monotonic() + 10
+        while any(port_is_free(port, self.host) for port in self.frontends.values()):
+            if self.proc.poll() is not None:
+                raise ServerError("haproxy exited with %d:\n%s" % (self.proc.returncode, self.text()))
+            if time.monotonic() > deadline:
+                raise ServerError("haproxy did not listen within 10 s:\n" + self.text())
+            time.sleep(0.02)
+
+    def stop(self):
+        _terminate(self.proc, 10)
+
+
+@contextlib.contextmanager
+def haproxy(host, routes, source=None):
+    """HAProxy with one frontend per route, each on its own free port of host (a loopback address
+    other than 127.0.0.1 keeps them apart from every other address of a test); yields an HAProxy.
+    routes: {name: (server host, server port, server keywords)}, e.g. ("127.0.0.1", 3306,
+    "send-proxy-v2"): a frontend's every connection goes to that server. source: the address
+    HAProxy connects to the servers from (the kernel's choice if None)."""
+    workdir = tempfile.mkdtemp(prefix="tcpdp-haproxy-")
+    server = None
+    try:
+        for attempt in range(START_ATTEMPTS):
+            frontends = {}
+            for name in routes:
+                port = free_port(host)
+                while port in frontends.values():
+                    port = free_port(host)
+                frontends[name] = port
+            server = HAProxy(workdir, host, frontends)
+            try:
+                server.start(routes, source)
+                break
+            except ServerError:
+                server.stop()
+                if "cannot bind" not in server.text() or attempt == START_ATTEMPTS - 1:
+                    raise
         yield server
     finally:
         if server:

@@ -4,8 +4,11 @@ tshark (an independent decoder) what a capture holds."""
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 TCPDP = os.environ.get("TCPDP", "tcpdp")
@@ -24,6 +27,78 @@ def run(args, stdin=None, input_bytes=None, env_update=None, cwd=None):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
                           env=env, cwd=cwd)
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+
+
+def read_text(path):
+    """A file's text (undecodable bytes replaced), or "" while it does not exist."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def write_config(directory, logs, rotate=True):
+    """Writes directory/tcpdp.toml: the pidfile directory/tcpdp.pid, and tcpdp.log, dump.log and
+    conn.log in logs, rotated as by default or, with rotate=False, not at all (rotateEnable =
+    false: each log one file by its plain name). -> its path."""
+    config = os.path.join(directory, "tcpdp.toml")
+    with open(config, "w") as f:
+        f.write('[tcpdp]\npidfile = "%s"\n' % os.path.join(directory, "tcpdp.pid"))
+        for section in ("log", "dumpLog", "connLog"):
+            f.write('[%s]\ndir = "%s"\n' % (section, logs))
+            if not rotate:
+                f.write("rotateEnable = false\n")
+    return config
+
+
+class TcpdpRun:
+    """One long-running `tcpdp COMMAND` (probe or proxy) of a test: its configuration
+    (write_config, no rotation), logs (self.logs) and standard error in a temporary directory.
+    At the test's cleanup the process is killed if it still runs, then the directory removed.
+    The load tests' Probe and Proxy start it with launch() and read its logs."""
+
+    def __init__(self, test, command, prefix):
+        self.test, self.command = test, command
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        test.addCleanup(shutil.rmtree, self.dir, True)
+        self.logs = os.path.join(self.dir, "logs")
+        self.config = write_config(self.dir, self.logs, rotate=False)
+        self.stderr_path = os.path.join(self.dir, "stderr")
+        self.proc = None
+        test.addCleanup(self.kill)
+
+    def launch(self, args, ready, timeout=30):
+        """Runs `tcpdp COMMAND -c CONFIG args...` and waits until its standard error says ready;
+        -> True, or False (the process killed) if it exited or timeout seconds went by first."""
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen([TCPDP, self.command, "-c", self.config] + list(args),
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        while ready not in self.stderr():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stderr(self):
+        return read_text(self.stderr_path)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        """SIGTERM: tcpdp must exit 0 within a minute, with every record written."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.test.fail("%s did not exit within 60 s of SIGTERM: %s" % (self.command, self.stderr()))
+        self.test.assertEqual(rc, 0, self.stderr())
 
 
 def records(stdout):
@@ -184,12 +259,26 @@ def dumper_records(dumper, name, port, *extra):
     return records(out)
 
 
+def port_of(addr):
+    """The port of an address as tcpdp writes one (1.2.3.4:5 or [::1]:5)."""
+    return int(addr.rsplit(":", 1)[1])
+
+
+def client_addr(record):
+    """The client end of a captured dump record's connection (probe, read): its src_addr if it
+    goes to the server (->), else its dst_addr. Not from a PROXY header."""
+    return record["src_addr"] if record["direction"] == "->" else record["dst_addr"]
+
+
+def client_port(record):
+    return port_of(client_addr(record))
+
+
 def by_client_port(recs):
     """Records grouped by the client's port, connections in order of appearance."""
     conns = {}
     for r in recs:
-        client = r["src_addr"] if r["direction"] == "->" else r["dst_addr"]
-        conns.setdefault(int(client.rsplit(":", 1)[1]), []).append(r)
+        conns.setdefault(client_port(r), []).append(r)
     return conns
 
 

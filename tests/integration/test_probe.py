@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from support import TCPDP, records, run, streams
+from support import TCPDP, records, run, streams, write_config
 
 
 def free_port():
@@ -49,11 +49,7 @@ class Probe(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="tcpdp-probe-")
         self.logs = os.path.join(self.dir, "logs")
         self.pidfile = os.path.join(self.dir, "tcpdp.pid")
-        self.config = os.path.join(self.dir, "tcpdp.toml")
-        with open(self.config, "w") as f:
-            f.write('[tcpdp]\npidfile = "%s"\n' % self.pidfile)
-            for section in ("log", "dumpLog", "connLog"):
-                f.write('[%s]\ndir = "%s"\n' % (section, self.logs))
+        self.config = write_config(self.dir, self.logs)
 
     def tearDown(self):
         subprocess.run(["rm", "-rf", self.dir], check=True)

@@ -27,55 +27,22 @@ import collections
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
 import servers
-from support import TCPDP
+from support import TcpdpRun, client_port, read_text
+from workloads import (MY_QUERIES, PG_EXTENDED_TEXTS, PG_SCRIPT_STATEMENTS, STATEMENTS_PER_TRANSACTION, Slap,
+                       bound_executes, counter_diff, pgbench_command, setup_pgbench, template)
 
 CLIENTS = 20
-THREADS = 2
 
-# The pgbench script: STATEMENTS_PER_TRANSACTION SQL commands a transaction (the \set lines are
-# pgbench's own and send nothing).
-PG_SETUP = ("CREATE TABLE load_accounts (aid int PRIMARY KEY, abalance int NOT NULL DEFAULT 0);"
-            "INSERT INTO load_accounts SELECT g, 0 FROM generate_series(1, 10000) g;"
-            "CREATE TABLE load_history (aid int, delta int, mtime timestamptz);")
-PG_SCRIPT_STATEMENTS = [
-    "BEGIN;",
-    "UPDATE load_accounts SET abalance = abalance + :delta WHERE aid = :aid;",
-    "SELECT abalance FROM load_accounts WHERE aid = :aid;",
-    "INSERT INTO load_history (aid, delta, mtime) VALUES (:aid, :delta, CURRENT_TIMESTAMP);",
-    "END;",
-]
-PG_SCRIPT = "\\set aid random(1, 10000)\n\\set delta random(-5000, 5000)\n" + "\n".join(PG_SCRIPT_STATEMENTS) + "\n"
-STATEMENTS_PER_TRANSACTION = len(PG_SCRIPT_STATEMENTS)
-# with -M extended the statements travel with $n placeholders, numbered in order of first use
-PG_EXTENDED_TEXTS = {
-    "BEGIN;",
-    "UPDATE load_accounts SET abalance = abalance + $1 WHERE aid = $2;",
-    "SELECT abalance FROM load_accounts WHERE aid = $1;",
-    "INSERT INTO load_history (aid, delta, mtime) VALUES ($1, $2, CURRENT_TIMESTAMP);",
-    "END;",
-}
+# The workloads are workloads.py's (shared with test_proxy_load.py); their sizes here:
 PG_TRANSACTIONS_PER_CLIENT = 100  # 2000 transactions, 10000 statements a run
-
-# mariadb-slap: each client sends MY_QUERIES in turn, number_of_queries / concurrency of them in
-# each iteration; a setup connection creates the schema and the table before each iteration.
-MY_SCHEMA = "tcpdp_slap"
-MY_CREATE = ["CREATE TABLE slap_t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20))",
-             "INSERT INTO slap_t (v) VALUES ('a'),('b'),('c')"]
-MY_QUERIES = ["SELECT COUNT(*) FROM slap_t WHERE id < 50",
-              "INSERT INTO slap_t (v) VALUES ('x')",
-              "UPDATE slap_t SET v = 'y' WHERE id = 1",
-              "SELECT v FROM slap_t WHERE id = 2",
-              "DELETE FROM slap_t WHERE id > 1000000"]
-MY_ITERATIONS = 3
-MY_NUMBER_OF_QUERIES = 1500  # a client's share: 75 an iteration; 4500 load queries in all
+# mariadb-slap: a client's share is 75 queries an iteration; 4500 load queries in all
+SLAP = Slap(schema="tcpdp_slap", clients=CLIENTS, iterations=3, number_of_queries=1500)
 
 SIGTERM_MARGIN = 0.05  # queries on the wire this long before the SIGTERM must have been decoded
 
@@ -85,49 +52,14 @@ def drop_keys(record):
     return {k: v for k, v in record.items() if "drop" in k}
 
 
-class Probe:
-    """One `tcpdp probe` run, its logs (no rotation) in a temporary directory."""
+class Probe(TcpdpRun):
+    """One `tcpdp probe` run, its logs (no rotation) in a temporary directory; stop() (SIGTERM)
+    must see it exit 0 within a minute."""
 
     def __init__(self, test, *args):
-        self.test = test
-        self.dir = tempfile.mkdtemp(prefix="tcpdp-probe-load-")
-        test.addCleanup(shutil.rmtree, self.dir, True)
-        self.logs = os.path.join(self.dir, "logs")
-        config = os.path.join(self.dir, "tcpdp.toml")
-        with open(config, "w") as f:
-            f.write('[tcpdp]\npidfile = "%s"\n' % os.path.join(self.dir, "tcpdp.pid"))
-            for section in ("log", "dumpLog", "connLog"):
-                f.write('[%s]\ndir = "%s"\nrotateEnable = false\n' % (section, self.logs))
-        self.stderr_path = os.path.join(self.dir, "stderr")
-        with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([TCPDP, "probe", "-c", config] + list(args),
-                                         stdout=subprocess.DEVNULL, stderr=err)
-        test.addCleanup(self.kill)
-        deadline = time.monotonic() + 30
-        while "listening on" not in self.stderr():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                test.fail("probe did not start: " + self.stderr())
-            time.sleep(0.02)
-
-    def stderr(self):
-        with open(self.stderr_path, errors="replace") as f:
-            return f.read()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self):
-        """SIGTERM; the probe must exit 0 within a minute."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.test.fail("probe did not exit within 60 s of SIGTERM: " + self.stderr())
-        self.test.assertEqual(rc, 0, self.stderr())
+        super().__init__(test, "probe", "tcpdp-probe-load-")
+        if not self.launch(args, "listening on"):
+            test.fail("probe did not start: " + self.stderr())
 
     def records(self, name):
         path = os.path.join(self.logs, name)
@@ -180,42 +112,14 @@ class Probe:
         return summaries
 
 
-def template(sql):
-    """A statement with its pgbench variables or the values put in for them made alike."""
-    return re.sub(r":\w+|-?\d+", "?", sql)
-
-
-def read(path):
-    with open(path, errors="replace") as f:
-        return f.read()
-
-
-def client_port(record):
-    addr = record["src_addr"] if record["direction"] == "->" else record["dst_addr"]
-    return int(addr.rsplit(":", 1)[1])
-
-
-def counter_diff(want, got):
-    """A readable account of how two Counters differ (at most a few items each way)."""
-    missing, extra = want - got, got - want
-    show = lambda c: [(k if not isinstance(k, str) else k[:120], n) for k, n in c.most_common(5)]
-    return "missing %d %s, extra %d %s" % (sum(missing.values()), show(missing), sum(extra.values()), show(extra))
-
-
 @unittest.skipUnless(os.geteuid() == 0, "live capture and the servers need root")
 class PostgresLoad(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.work = tempfile.mkdtemp(prefix="tcpdp-load-")
-        cls.addClassCleanup(shutil.rmtree, cls.work, True)
-        cls.pg = cls.enterClassContext(servers.postgres())
-        cls.pg.psql_local(PG_SETUP)
-        cls.script = os.path.join(cls.work, "load.sql")
-        with open(cls.script, "w") as f:
-            f.write(PG_SCRIPT)
+        setup_pgbench(cls, "tcpdp-load-")
 
     def pgbench(self, *args, wait=True):
-        cmd = [self.pg.bin("pgbench"), "-n", "-c", str(CLIENTS), "-j", str(THREADS), "-f", self.script] + list(args)
+        cmd = pgbench_command(self.pg, self.script, CLIENTS, *args)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.pg.env)
         return self.pgbench_result(proc) if wait else proc
 
@@ -300,20 +204,7 @@ class PostgresLoad(unittest.TestCase):
                          {text: transactions for text in PG_EXTENDED_TEXTS}, "per statement of the script")
         # per statement text, with the values the Bind before it carried, against the server's
         # "execute <unnamed>: TEXT" and its "parameters: $1 = '...', ..." detail
-        def params(values):
-            if not values:
-                return None
-            return "parameters: " + ", ".join("$%d = %s" % (i + 1, "NULL" if v is None else "'%s'" % v.replace("'", "''"))
-                                              for i, v in enumerate(values))
-        mine, bound, parses = collections.Counter(), {}, collections.Counter()
-        for r in recs:
-            kind = r.get("message_type")
-            if kind == "P":
-                parses[r["parse_query"]] += 1
-            elif kind == "B":
-                bound[client_port(r)] = r["bind_values"]
-            elif kind == "E":
-                mine[(client_port(r), r["execute_query"], params(bound.pop(client_port(r), None)))] += 1
+        mine, parses = bound_executes(recs, client_port, lambda r: (client_port(r),))
         theirs = collections.Counter((s["remote_port"], s["text"], s["parameters"]) for s in server)
         self.assertEqual(collections.Counter(t for _, t, _ in mine.elements()),
                          collections.Counter(t for _, t, _ in theirs.elements()), "per statement text")
@@ -365,8 +256,8 @@ class PostgresLoad(unittest.TestCase):
                                        stdout=subprocess.DEVNULL, stderr=err)
         self.addCleanup(lambda: tcpdump.poll() is None and (tcpdump.kill(), tcpdump.wait()))
         deadline = time.monotonic() + 30
-        while "listening on" not in read(tcpdump_err):
-            self.assertIsNone(tcpdump.poll(), read(tcpdump_err))
+        while "listening on" not in read_text(tcpdump_err):
+            self.assertIsNone(tcpdump.poll(), read_text(tcpdump_err))
             self.assertLess(time.monotonic(), deadline, "tcpdump did not start")
             time.sleep(0.02)
         probe = self.probe()
@@ -380,7 +271,7 @@ class PostgresLoad(unittest.TestCase):
         time.sleep(0.5)
         tcpdump.send_signal(signal.SIGINT)
         tcpdump.wait(timeout=60)
-        self.assertRegex(read(tcpdump_err), r"(?m)^0 packets dropped by kernel", "the reference capture lost packets")
+        self.assertRegex(read_text(tcpdump_err), r"(?m)^0 packets dropped by kernel", "the reference capture lost packets")
 
         # tshark: every Query message the client sent, with the time of the frame that completed it
         out = subprocess.run(["tshark", "-r", capture, "-d", "tcp.port==%d,pgsql" % self.pg.port, "-Y", "pgsql.query",
@@ -442,14 +333,7 @@ class MariadbLoad(unittest.TestCase):
     def test_mariadb_slap(self):
         start = self.my.log_position()
         probe = Probe(self, "-i", "lo", "-t", str(self.my.port), "-d", "mysql")
-        slap = subprocess.run(["mariadb-slap"] + self.my.client_args + [
-            "--concurrency=%d" % CLIENTS, "--iterations=%d" % MY_ITERATIONS,
-            "--number-of-queries=%d" % MY_NUMBER_OF_QUERIES, "--create-schema=" + MY_SCHEMA,
-            "--create=" + ";".join(MY_CREATE), "--query=" + ";".join(MY_QUERIES), "--delimiter=;"],
-            env=self.my.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-        self.assertEqual(slap.returncode, 0, slap.stdout.decode() + slap.stderr.decode())
-        per_client = MY_NUMBER_OF_QUERIES // CLIENTS
-        self.assertIn("Average number of queries per client: %d" % per_client, slap.stdout.decode())
+        SLAP.run(self, self.my.client_args, self.my.env)
 
         log = self.my.general_log(since=start)
         server = [e for e in log if e["command"] == "Query"]
@@ -460,8 +344,7 @@ class MariadbLoad(unittest.TestCase):
         queries = [r for r in recs if r.get("command") == "COM_QUERY"]
 
         # what the options imply: each client of each iteration sends its share, the queries in turn
-        implied = collections.Counter(MY_QUERIES[i % len(MY_QUERIES)] for i in range(per_client))
-        implied = collections.Counter({q: n * CLIENTS * MY_ITERATIONS for q, n in implied.items()})
+        implied = SLAP.implied()
         load_server = collections.Counter(e["argument"] for e in server if e["argument"] in MY_QUERIES)
         self.assertEqual(load_server, implied, "the server's log against the mariadb-slap options")
         load_mine = collections.Counter(r["query"] for r in queries if r["query"] in MY_QUERIES)

@@ -44,7 +44,7 @@ import time
 import unittest
 
 import servers
-from support import TCPDP, wait_until
+from support import TCPDP, client_addr, read_text, wait_until, write_config
 
 CLIENT_HOST = "127.0.0.1"    # where the clients connect from (the kernel's choice on lo)
 FRONTEND_HOST = "127.0.0.4"  # HAProxy's frontends
@@ -68,23 +68,9 @@ def queries_for(route):
             "SELECT CONCAT('%s', '-', 6 * 7)" % route]
 
 
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
 def json_lines(path):
     """A log's records; only whole lines (the last one may be half written)."""
     return [json.loads(line) for line in read_text(path).split("\n")[:-1] if line]
-
-
-def client_addr(record):
-    """The client end of a dump record's connection, as captured (not from the PROXY header)."""
-    return record["src_addr"] if record["direction"] == "->" else record["dst_addr"]
 
 
 @unittest.skipUnless(os.geteuid() == 0, "live capture and the servers need root")
@@ -203,11 +189,7 @@ class ProbeProxyProtocol(unittest.TestCase):
     @classmethod
     def start_probe(cls):
         cls.logs = os.path.join(cls.dir, "logs")
-        config = os.path.join(cls.dir, "tcpdp.toml")
-        with open(config, "w") as f:
-            f.write('[tcpdp]\npidfile = "%s"\n' % os.path.join(cls.dir, "tcpdp.pid"))
-            for section in ("log", "dumpLog", "connLog"):
-                f.write('[%s]\ndir = "%s"\nrotateEnable = false\n' % (section, cls.logs))
+        config = write_config(cls.dir, cls.logs, rotate=False)
         cls.dump_log = os.path.join(cls.logs, "dump.log")
         cls.conn_log = os.path.join(cls.logs, "conn.log")
         cls.probe_err = os.path.join(cls.dir, "probe.err")

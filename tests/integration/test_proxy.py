@@ -38,7 +38,7 @@ import time
 import unittest
 
 import servers
-from support import TCPDP, wait_until
+from support import TCPDP, read_text, wait_until, write_config
 
 HOST = "127.0.0.1"
 MB = 1 << 20
@@ -155,15 +155,6 @@ def fd_list(pid):
         except OSError:
             pass
     return sorted(out)
-
-
-def read_text(path):
-    """A file's text, or "" while it does not exist."""
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
@@ -396,14 +387,9 @@ class ProxyCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="tcpdp-proxy-")
         self.logs = os.path.join(self.dir, "logs")
-        self.pidfile = os.path.join(self.dir, "tcpdp.pid")
-        self.config = os.path.join(self.dir, "tcpdp.toml")
         # cleanups run last registered first: this one after the processes and servers are gone
         self.addCleanup(subprocess.run, ["rm", "-rf", self.dir], check=True)
-        with open(self.config, "w") as f:
-            f.write('[tcpdp]\npidfile = "%s"\n' % self.pidfile)
-            for section in ("log", "dumpLog", "connLog"):
-                f.write('[%s]\ndir = "%s"\n' % (section, self.logs))
+        self.config = write_config(self.dir, self.logs)
 
     def echo_server(self, host=HOST, port=None):
         s = EchoServer(host, port)
