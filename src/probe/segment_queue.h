@@ -77,12 +77,14 @@ size_t SegmentQueue::pop(F&& f, size_t max) {
   size_t n = 0;
   while (tail != head && n < max) {
     const size_t at = tail & (capacity_ - 1);
-    Header h;
-    std::memcpy(&h, ring_.get() + at, sizeof h);
-    if (h.size == 0) {  // skip to the start of the ring
+    uint32_t size;  // a marker at the ring's end may be followed by less than a header
+    std::memcpy(&size, ring_.get() + at, sizeof size);
+    if (size == 0) {  // skip to the start of the ring
       tail += capacity_ - at;
       continue;
     }
+    Header h;
+    std::memcpy(&h, ring_.get() + at, sizeof h);
     h.seg.payload = {ring_.get() + at + sizeof h, h.payload};
     f(static_cast<const TcpSegment&>(h.seg));
     tail += h.size;

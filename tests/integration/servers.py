@@ -118,7 +118,7 @@ def _pid_alive(pid):
         return False
 
 
-def _terminate(proc, timeout):
+def stop_process(proc, timeout):
     """SIGTERM to a child process still running, SIGKILL if it has not exited within timeout s."""
     if proc is None or proc.poll() is not None:
         return
@@ -422,7 +422,7 @@ class MariaDB:
         raise ServerError("mariadbd did not answer within 60 s:\n" + _tail(self.error_log))
 
     def stop(self):
-        _terminate(self.proc, 30)
+        stop_process(self.proc, 30)
 
 
 @contextlib.contextmanager
@@ -534,7 +534,7 @@ class HAProxy:
             time.sleep(0.02)
 
     def stop(self):
-        _terminate(self.proc, 10)
+        stop_process(self.proc, 10)
 
 
 @contextlib.contextmanager

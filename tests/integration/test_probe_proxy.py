@@ -20,31 +20,30 @@ proxy_protocol_networks (the direct client here), which the direct client's succ
 
 What the probe wrote is checked against sources that do not depend on it:
 
-- HAProxy's own log of each session (a log-format with %ci:%cp, the client it accepted; %fi:%fp,
+- HAProxy's own log of each session (servers.haproxy: %ci:%cp, the client it accepted; %fi:%fp,
   the frontend address the client connected to, which is what send-proxy puts in the header as
-  the destination: "the layer 3/4 addresses of the incoming connection", configuration.txt;
-  %bi:%bp, the address it connected to MariaDB from, which names the captured connection),
-- MariaDB's view of each session, asked by the client itself: information_schema.PROCESSLIST.HOST
-  (host:port of the client as the server took it from the PROXY header, or from the socket for
-  the direct connection), CONNECTION_ID(), USER(),
+  the destination; %bi:%bp, the address it connected to MariaDB from, which names the captured
+  connection),
+- MariaDB's view of each session, asked by the client itself (workloads.mariadb_session):
+  information_schema.PROCESSLIST.HOST (host:port of the client as the server took it from the
+  PROXY header, or from the socket for the direct connection), CONNECTION_ID(), USER(),
 - MariaDB's general query log (the queries it received, per connection id),
 - the queries the test had the client send.
 """
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
 import servers
 from support import TCPDP, client_addr, read_text, wait_until, write_config
+from workloads import mariadb_session
 
 CLIENT_HOST = "127.0.0.1"    # where the clients connect from (the kernel's choice on lo)
 FRONTEND_HOST = "127.0.0.4"  # HAProxy's frontends
@@ -52,20 +51,7 @@ BACKEND_SOURCE = "127.0.0.3" # HAProxy's connections to MariaDB
 RELAY_SOURCE = "127.0.0.5"   # the header-after-greeting relay's connection to MariaDB
 PROXY_NETWORKS = "127.0.0.0/8"
 
-# One line per session on HAProxy's stdout, written when the session ends.
-HAPROXY_LOG = re.compile(r"^tcpdp-session (\S+) (\S+:\d+) (\S+:\d+) (\S+:\d+) (\S+:\d+)$")
-
 ROUTES = ("v1", "v2", "late", "direct")
-FIRST_QUERY = {"v1": "SELECT 'through haproxy v1'", "v2": "SELECT 'through haproxy v2'",
-               "late": "SELECT 'header after the greeting'", "direct": "SELECT 'straight to mariadb'"}
-
-
-def queries_for(route):
-    """What the client sends on a route: distinct texts, and one that asks the server who it is."""
-    return [FIRST_QUERY[route],
-            "SELECT HOST, CONNECTION_ID(), USER(), '%s' FROM information_schema.PROCESSLIST "
-            "WHERE ID = CONNECTION_ID()" % route,
-            "SELECT CONCAT('%s', '-', 6 * 7)" % route]
 
 
 def json_lines(path):
@@ -80,15 +66,16 @@ class ProbeProxyProtocol(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="tcpdp-probe-proxy-")
         cls.addClassCleanup(shutil.rmtree, cls.dir, True)
         cls.my = cls.enterClassContext(servers.mariadb(options=["--proxy-protocol-networks=" + PROXY_NETWORKS]))
-        cls.frontends = {"v1": servers.free_port(FRONTEND_HOST), "v2": servers.free_port(FRONTEND_HOST)}
-        while cls.frontends["v2"] == cls.frontends["v1"]:
-            cls.frontends["v2"] = servers.free_port(FRONTEND_HOST)
-        cls.start_haproxy()
+        cls.haproxy = cls.enterClassContext(servers.haproxy(
+            FRONTEND_HOST, {route: (cls.my.host, cls.my.port, keyword)
+                            for route, keyword in (("v1", "send-proxy"), ("v2", "send-proxy-v2"))},
+            source=BACKEND_SOURCE))
+        cls.frontends = dict(cls.haproxy.frontends)
         cls.start_relay()
         cls.start_probe()
         cls.sessions = {route: cls.mariadb_session(route) for route in ROUTES}
         # HAProxy logs a TCP session when it ends; the client has closed by now
-        cls.haproxy_log = wait_until(cls.haproxy_sessions, 10)
+        cls.haproxy_log = cls.haproxy.one_session_each()
         cls.relay_thread.join(10)
         # the probe has seen every connection end when each one's COM_QUIT is decoded
         wait_until(lambda: sum(1 for r in json_lines(cls.dump_log) if r.get("command") == "COM_QUIT") >= len(ROUTES), 5)
@@ -98,46 +85,6 @@ class ProbeProxyProtocol(unittest.TestCase):
         cls.general = cls.my.general_log()
 
     # --------------------------------------------------------------------------------- components
-
-    @classmethod
-    def start_haproxy(cls):
-        cfg = os.path.join(cls.dir, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write("global\n"
-                    "    log stdout format raw local0\n"
-                    "defaults\n"
-                    "    mode tcp\n"
-                    "    log global\n"
-                    '    log-format "tcpdp-session %ft %ci:%cp %fi:%fp %bi:%bp %si:%sp"\n'
-                    "    timeout connect 5s\n"
-                    "    timeout client 30s\n"
-                    "    timeout server 30s\n")
-            for route, keyword in (("v1", "send-proxy"), ("v2", "send-proxy-v2")):
-                f.write("listen %s\n"
-                        "    bind %s:%d\n"
-                        "    server mariadb %s:%d %s source %s\n"
-                        % (route, FRONTEND_HOST, cls.frontends[route], cls.my.host, cls.my.port, keyword,
-                           BACKEND_SOURCE))
-        cls.haproxy_out = os.path.join(cls.dir, "haproxy.out")
-        with open(cls.haproxy_out, "wb") as out:
-            cls.haproxy = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdin=subprocess.DEVNULL, stdout=out,
-                                           stderr=subprocess.STDOUT)
-        cls.addClassCleanup(cls.kill, cls.haproxy)
-        listening = lambda: not any(servers.port_is_free(p, FRONTEND_HOST) for p in cls.frontends.values())
-        if not wait_until(lambda: listening() or cls.haproxy.poll() is not None, 10) or cls.haproxy.poll() is not None:
-            raise RuntimeError("haproxy did not start: " + read_text(cls.haproxy_out))
-
-    @classmethod
-    def haproxy_sessions(cls):
-        """HAProxy's log lines: {frontend: {"client", "frontend", "backend_source", "server"}},
-        or None until both frontends logged a session."""
-        sessions = {}
-        for line in read_text(cls.haproxy_out).splitlines():
-            m = HAPROXY_LOG.match(line)
-            if m:
-                assert m.group(1) not in sessions, "more than one session on %s: %s" % (m.group(1), line)
-                sessions[m.group(1)] = dict(zip(("client", "frontend", "backend_source", "server"), m.groups()[1:]))
-        return sessions if set(sessions) == {"v1", "v2"} else None
 
     @classmethod
     def start_relay(cls):
@@ -197,7 +144,7 @@ class ProbeProxyProtocol(unittest.TestCase):
             cls.probe = subprocess.Popen([TCPDP, "probe", "-c", config, "-i", "lo", "-t", str(cls.my.port),
                                           "-d", "mysql", "--proxy-protocol"],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        cls.addClassCleanup(cls.kill, cls.probe)
+        cls.addClassCleanup(servers.stop_process, cls.probe, 10)
         if not wait_until(lambda: "listening on" in read_text(cls.probe_err) or cls.probe.poll() is not None, 30) \
                 or cls.probe.poll() is not None:
             raise RuntimeError("probe did not start: " + read_text(cls.probe_err))
@@ -209,36 +156,16 @@ class ProbeProxyProtocol(unittest.TestCase):
         if rc != 0:
             raise RuntimeError("probe exited with %d: %s" % (rc, read_text(cls.probe_err)))
 
-    @staticmethod
-    def kill(proc):
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
     @classmethod
     def mariadb_session(cls, route):
-        """One `mariadb` client session on route (through HAProxy's v1 or v2 frontend, or straight
-        to MariaDB); -> {"queries": what it sent, "host", "connection_id", "user": the server's
-        answer to the PROCESSLIST query, "values": the other queries' answers}."""
-        host, port = (cls.my.host, cls.my.port) if route == "direct" else (FRONTEND_HOST, cls.frontends[route])
-        queries = queries_for(route)
-        proc = subprocess.run(["mariadb", "--no-defaults", "-h", host, "-P", str(port), "--protocol=TCP",
-                               "-u", cls.my.user, "--skip-ssl", "-B", "-N", "-e", "; ".join(queries)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cls.my.env, timeout=30)
-        out, err = proc.stdout.decode(), proc.stderr.decode()
-        if proc.returncode != 0:
-            raise RuntimeError("mariadb client on %s failed (%d): %s%s\n--- haproxy:\n%s" % (
-                route, proc.returncode, out, err, read_text(cls.haproxy_out)))
-        lines = out.rstrip("\n").split("\n")
-        assert len(lines) == 3, out
-        host_port, connection_id, user, tag = lines[1].split("\t")
-        assert tag == route, out
-        return {"queries": queries, "host": host_port, "connection_id": int(connection_id), "user": user,
-                "values": [lines[0], lines[2]]}
+        """workloads.mariadb_session on route: through HAProxy's v1 or v2 frontend, the relay, or
+        straight to MariaDB."""
+        client_args = cls.my.client_args if route == "direct" else cls.my.client_args_to(FRONTEND_HOST,
+                                                                                          cls.frontends[route])
+        try:
+            return mariadb_session(client_args, cls.my.env, route)
+        except AssertionError as e:
+            raise RuntimeError("%s\n--- haproxy:\n%s" % (e, cls.haproxy.text())) from e
 
     # ------------------------------------------------------------------------------------ helpers
 

@@ -10,7 +10,9 @@ keeps its own sizes (clients, transactions, iterations) and its own assertions.
 PostgreSQL: pgbench runs PG_SCRIPT (one transaction of STATEMENTS_PER_TRANSACTION statements) on
 the tables of PG_SETUP, over the simple protocol or, with -M extended, the extended one.
 
-MariaDB: mariadb-slap sends MY_QUERIES in turn (see Slap) on the table of MY_CREATE.
+MariaDB: mariadb-slap sends MY_QUERIES in turn (see Slap) on the table of MY_CREATE. A short
+session of the `mariadb` client (mariadb_session) asks the server who the client is, as the
+PROXY protocol tests (test_probe_proxy.py, test_proxy_load.py) do behind a load balancer.
 """
 
 import collections
@@ -141,6 +143,40 @@ class Slap:
         turn. -> Counter of the load queries' texts."""
         implied = collections.Counter(MY_QUERIES[i % len(MY_QUERIES)] for i in range(self.per_client))
         return collections.Counter({q: n * self.clients * self.iterations for q, n in implied.items()})
+
+
+def session_queries(tag):
+    """What mariadb_session sends: a text of its own, one asking the server who the client is
+    (information_schema.PROCESSLIST.HOST: host:port of the client as the server took it, from the
+    socket or from a PROXY protocol header), and one the server computes; tag (no quotes) in each."""
+    return ["SELECT 'session %s'" % tag,
+            "SELECT HOST, CONNECTION_ID(), USER(), '%s' FROM information_schema.PROCESSLIST "
+            "WHERE ID = CONNECTION_ID()" % tag,
+            "SELECT CONCAT('%s', '-', 6 * 7)" % tag]
+
+
+def mariadb_client(client_args, env, sql):
+    """One `mariadb` client session running sql in batch mode (-B -N), with client_args
+    (servers.MariaDB.client_args or client_args_to(...)) in env; -> its CompletedProcess (stdout
+    and stderr as text), whatever its exit status."""
+    return subprocess.run(["mariadb"] + list(client_args) + ["-B", "-N", "-e", sql], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, timeout=30, text=True)
+
+
+def mariadb_session(client_args, env, tag):
+    """session_queries(tag) in one mariadb_client session, which must succeed (else
+    AssertionError with its output); -> {"queries": what it sent, "host", "connection_id", "user":
+    the server's answer to the PROCESSLIST query, "values": the other two queries' answers}."""
+    queries = session_queries(tag)
+    proc = mariadb_client(client_args, env, "; ".join(queries))
+    assert proc.returncode == 0, "mariadb client %s failed (%d): %s%s" % (tag, proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stdout.rstrip("\n").split("\n")
+    assert len(lines) == 3, proc.stdout
+    host_port, connection_id, user, echoed = lines[1].split("\t")
+    assert echoed == tag, proc.stdout
+    assert lines[2] == "%s-42" % tag, proc.stdout
+    return {"queries": queries, "host": host_port, "connection_id": int(connection_id), "user": user,
+            "values": [lines[0], lines[2]]}
 
 
 # ---------------------------------------------------------------------------------- comparisons
