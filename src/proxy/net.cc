@@ -143,9 +143,10 @@ bool inherited_listeners(const char* server_starter_port, std::vector<Listener>&
     if (item.empty()) continue;
     const size_t eq = item.rfind('=');
     int fd = -1;
-    const char* digits = item.data() + eq + 1;
-    if (eq == std::string::npos ||
-        std::from_chars(digits, item.data() + item.size(), fd).ec != std::errc() || fd < 0) {
+    const auto parsed = eq == std::string::npos
+                            ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                            : std::from_chars(item.data() + eq + 1, item.data() + item.size(), fd);
+    if (parsed.ec != std::errc() || parsed.ptr != item.data() + item.size() || fd < 0) {
       *error = "SERVER_STARTER_PORT: '" + item + "' is not ADDRESS=FD";
       return false;
     }

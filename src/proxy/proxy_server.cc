@@ -125,10 +125,7 @@ class ProxyServer::Worker {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     watch(wake_, EPOLLIN, kWakeTag);
-    for (size_t i = 0; i < settings.listeners.size(); ++i) {
-      // EPOLLEXCLUSIVE: one worker is woken for a new connection, not all of them.
-      watch(settings.listeners[i].fd, EPOLLIN | EPOLLEXCLUSIVE, (i << 3) | kListenerTag);
-    }
+    watch_listeners();
   }
   ~Worker() {
     join();
@@ -178,7 +175,9 @@ class ProxyServer::Worker {
     size_t next_remote = 0;
     std::chrono::steady_clock::time_point connect_deadline;
     bool header_pending = false;
-    size_t header_skip = 0;  // header bytes forwarded to the remote but not decoded
+    size_t header_skip = 0;
+    std::vector<uint8_t> early;  // remote -> client bytes forwarded before the header came
+    uint64_t early_missed = 0;   // past bufferSize of those: not kept  // header bytes forwarded to the remote but not decoded
     ConnInfo info;
     Timestamp opened;
     uint32_t changes = 0;  // state records written, for their uid
@@ -195,6 +194,12 @@ class ProxyServer::Worker {
     epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
   }
   static uint64_t tag_of(Relay& r, Side s) { return reinterpret_cast<uintptr_t>(&r) | s; }
+  void watch_listeners() {
+    for (size_t i = 0; i < settings_.listeners.size(); ++i) {
+      // EPOLLEXCLUSIVE: one worker is woken for a new connection, not all of them.
+      watch(settings_.listeners[i].fd, EPOLLIN | EPOLLEXCLUSIVE, (i << 3) | kListenerTag);
+    }
+  }
 
   void run();
   void accept_from(const Listener& l);
@@ -227,6 +232,9 @@ class ProxyServer::Worker {
   std::atomic<int> mode_{0};
   int applied_mode_ = 0;
   std::atomic<bool> not_listening_{false};
+  bool accept_paused_ = false;
+  std::chrono::steady_clock::time_point accept_paused_until_;
+  std::chrono::steady_clock::time_point last_accept_warning_;
   std::list<Relay*> relays_;
   std::vector<Relay*> dead_;  // finished during this batch of events
   uint32_t counter_ = 0;
@@ -289,6 +297,10 @@ void ProxyServer::Worker::tick() {
     }
   }
   bury();
+  if (accept_paused_ && now >= accept_paused_until_ && applied_mode_ == 0) {
+    accept_paused_ = false;
+    watch_listeners();
+  }
   if (dump_lane_) dump_lane_->tick();
   if (conn_lane_) conn_lane_->tick();
 }
@@ -302,8 +314,19 @@ void ProxyServer::Worker::accept_from(const Listener& l) {
     if (fd < 0) {
       if (errno == ECONNABORTED || errno == EINTR) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        log_.log("warn", std::string("cannot accept a connection: ") + std::strerror(errno),
-                 [&](Record& rec) { rec.add("proxy_listen_addr", l.local.to_string()); });
+        // The connection waits in the backlog, and the listener stays readable: stop watching
+        // it for a moment instead of failing again at every wait; say so once a second.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning_ >= std::chrono::seconds(1)) {
+          last_accept_warning_ = now;
+          log_.log("warn", std::string("cannot accept a connection: ") + std::strerror(errno),
+                   [&](Record& rec) { rec.add("proxy_listen_addr", l.local.to_string()); });
+        }
+        for (const Listener& each : settings_.listeners) {
+          epoll_ctl(epoll_, EPOLL_CTL_DEL, each.fd, nullptr);
+        }
+        accept_paused_until_ = now + std::chrono::milliseconds(kTickMs);
+        accept_paused_ = true;
       }
       return;
     }
@@ -421,7 +444,11 @@ void ProxyServer::Worker::read_from(Relay& r, Side s) {
         r.closed_first = side_name(s);
       }
       observe(r, s);
-      if (out.empty()) shut(r, other(s));
+      if (s == kClient && r.header_pending) {
+        flush_to(r, kRemote);  // a header cut short, or none at all: refused
+      } else if (out.empty()) {
+        shut(r, other(s));
+      }
       return;
     } else if (errno == EINTR) {
       continue;
@@ -477,6 +504,13 @@ bool ProxyServer::Worker::header_done(Relay& r) {
     r.info.proxy_source = h.source;
     r.info.proxy_destination = h.destination;
   }
+  if (!r.early.empty()) {
+    const std::vector<uint8_t> early = std::move(r.early);
+    decode(r, kClient, early.data(), early.size());
+    if (r.early_missed > 0) {
+      r.decoder->on_gap(Direction::kServerToClient, wall_clock(), r.early_missed);
+    }
+  }
   if (settings_.forward_proxy_header) {
     r.header_skip = h.length;
   } else {
@@ -486,6 +520,14 @@ bool ProxyServer::Worker::header_done(Relay& r) {
 }
 
 void ProxyServer::Worker::decode(Relay& r, Side to, const uint8_t* bytes, size_t n) {
+  if (r.header_pending) {
+    // The remote spoke first (a MySQL greeting): kept for the dumper until the client's header
+    // names the client its records are to carry.
+    const size_t keep = std::min(n, settings_.buffer_size - std::min(settings_.buffer_size, r.early.size()));
+    r.early.insert(r.early.end(), bytes, bytes + keep);
+    r.early_missed += n - keep;  // a gap for the dumper: bounded memory before the header
+    return;
+  }
   if (to == kRemote && r.header_skip > 0) {
     const size_t skip = std::min(n, r.header_skip);
     r.header_skip -= skip;
@@ -578,6 +620,9 @@ void ProxyServer::Worker::settle(Relay& r) {
       if (!h.eof && r.half[other(s)].out.room() > 0) want |= EPOLLIN | EPOLLRDHUP;
       if (!h.out.empty() && !(s == kRemote && r.header_pending)) want |= EPOLLOUT;
     }
+    // A socket shut both ways reports EPOLLHUP whatever is asked; while it is not to be read,
+    // that is reported once (edge-triggered), not at every wait.
+    if (!(want & EPOLLIN)) want |= EPOLLET;
     if (want != h.watched) {
       epoll_event ev{};
       ev.events = want;

@@ -104,9 +104,9 @@ void StreamSink::Lane::write(const Record& record) {
   if (b.bytes.size() >= kBatchBytes || b.groups.size() >= kBatchGroups) submit();
 }
 
-void StreamSink::Lane::submit() {
+void StreamSink::Lane::submit(bool must_keep) {
   last_submit_ = std::chrono::steady_clock::now();
-  filling_ = sink_.hand_over(std::move(filling_));
+  filling_ = sink_.hand_over(std::move(filling_), must_keep);
 }
 
 void StreamSink::Lane::tick() {
@@ -117,7 +117,7 @@ void StreamSink::Lane::tick() {
 }
 
 void StreamSink::Lane::flush() {
-  if (!filling_->bytes.empty()) submit();
+  if (!filling_->bytes.empty()) submit(/*must_keep=*/true);
   sink_.wait_written();
 }
 
@@ -146,9 +146,10 @@ void StreamSink::reopen() {
   changed_.notify_all();
 }
 
-std::unique_ptr<StreamSink::Batch> StreamSink::hand_over(std::unique_ptr<Batch> full) {
+std::unique_ptr<StreamSink::Batch> StreamSink::hand_over(std::unique_ptr<Batch> full,
+                                                        bool must_keep) {
   std::unique_lock lock(mutex_);
-  if (when_full_ == WhenFull::kDrop && queued_.size() >= kMaxQueued) {
+  if (when_full_ == WhenFull::kDrop && !must_keep && queued_.size() >= kMaxQueued) {
     dropped_.fetch_add(full->records, std::memory_order_relaxed);
     full->clear();
     return full;

@@ -46,7 +46,8 @@ class StreamSink : public RecordSink {
   bool ok() const { return ok_.load(std::memory_order_relaxed); }
 
   /// Background sinks: what a writer does when kMaxQueued batches already wait. kWait (the
-  /// default) waits for the writer; kDrop throws its batch away and counts the records.
+  /// default) waits for the writer; kDrop throws its batch away and counts the records (but
+  /// flush() always waits: what is flushed is written).
   enum class WhenFull { kWait, kDrop };
   void set_when_full(WhenFull w) { when_full_ = w; }
   uint64_t dropped_records() const { return dropped_.load(std::memory_order_relaxed); }
@@ -66,7 +67,7 @@ class StreamSink : public RecordSink {
     void tick();
 
    private:
-    void submit();
+    void submit(bool must_keep = false);
     StreamSink& sink_;
     std::unique_ptr<Batch> filling_;
     std::chrono::steady_clock::time_point last_submit_ = std::chrono::steady_clock::now();
@@ -99,8 +100,9 @@ class StreamSink : public RecordSink {
   char* room(size_t n);                   // space for n more bytes at the end of the buffer
   void write_out();                       // the output buffer to the stream
   static std::unique_ptr<Batch> new_batch();
-  // Queues a lane's full batch for the writer; gives back an empty one.
-  std::unique_ptr<Batch> hand_over(std::unique_ptr<Batch> full);
+  // Queues a lane's full batch for the writer; gives back an empty one. With kDrop and the
+  // queue full, the batch is thrown away instead, unless `must_keep` (a flush: never lost).
+  std::unique_ptr<Batch> hand_over(std::unique_ptr<Batch> full, bool must_keep);
   void wait_written();                    // until every queued batch is on the outputs
   void run();                             // the writer thread
 

@@ -43,6 +43,10 @@ void ProxyHeaderDecoder::settle(const ProxyHeader& header) {
   }
   inner_ = dumper_.open(conn_, opened_);
   for (const Held& h : held_) {
+    if (h.gap > 0) {
+      inner_->on_gap(h.dir, h.ts, h.gap);
+      continue;
+    }
     std::span<const uint8_t> bytes(h.bytes);
     if (h.dir == Direction::kClientToServer && skip > 0) {
       const size_t n = std::min(skip, bytes.size());
@@ -72,10 +76,13 @@ void ProxyHeaderDecoder::on_data(Direction dir, Timestamp ts, std::span<const ui
 }
 
 void ProxyHeaderDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
+  if (!inner_ && dir == Direction::kServerToClient) {
+    held_.push_back({dir, ts, {}, missed});  // says nothing about the client's header
+    return;
+  }
   if (!inner_) {
     // Bytes of the header's place are missing: it cannot be read.
-    settle(unfinished(client_start_.empty() && dir == Direction::kServerToClient,
-                      "the start of the client's stream was not captured whole"));
+    settle(unfinished(false, "the start of the client's stream was not captured whole"));
   }
   inner_->on_gap(dir, ts, missed);
 }

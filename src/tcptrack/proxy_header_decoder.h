@@ -30,6 +30,7 @@ class ProxyHeaderDecoder : public Decoder {
     Direction dir;
     Timestamp ts;
     std::vector<uint8_t> bytes;
+    uint64_t gap = 0;  // or, instead of bytes, this many missed
   };
   // Opens the dumper's decoder, with the header's addresses when there was one, and hands it
   // everything held, in order, but the header.

@@ -689,6 +689,64 @@ class Relay(ProxyCase):
         self.assertEqual(echo.accepted, 1)
         self.stop(proc)
 
+    def test_proxy_protocol_header_cut_short_or_missing_is_refused(self):
+        echo = self.echo_server()
+        port = free_port()
+        proc = self.start("%s:%d" % (HOST, port), "%s:%d" % (HOST, echo.port), "-d", "hex",
+                          "--proxy-protocol")
+        for start in (b"PROXY TCP4 192.0.2", b""):  # a header cut short by the client's FIN; none
+            c = connect(port)
+            client = addr_text(c.getsockname())
+            c.settimeout(5)
+            if start:
+                c.sendall(start)
+            c.shutdown(socket.SHUT_WR)
+            self.assertIn(end_of(c), ("eof", "reset"), "refused, not left hanging")
+            c.close()
+            self.assertEqual(self.summary_of(client)["close_reason"], "rejected")
+        with echo.lock:
+            self.assertEqual(sum(p.received for p in echo.peers.values()), 0,
+                             "nothing reached the remote")
+        self.stop(proc)
+
+    def test_proxy_protocol_after_a_greeting_names_the_client_in_every_record(self):
+        # A server that speaks first (as MySQL greets): its bytes reach the client before the
+        # client's header has been read, and still carry the header's addresses in dump.log.
+        srv = socket.socket()
+        srv.bind((HOST, 0))
+        srv.listen(1)
+
+        def greet_then_echo():
+            conn, _ = srv.accept()
+            conn.sendall(b"hello from the server\n")
+            conn.sendall(recv_all(conn))
+            conn.close()
+
+        server = threading.Thread(target=greet_then_echo)
+        server.start()
+        port = free_port()
+        proc = self.start("%s:%d" % (HOST, port), "%s:%d" % (HOST, srv.getsockname()[1]),
+                          "-d", "hex", "--proxy-protocol")
+        c = connect(port)
+        c.settimeout(5)
+        greeting = b""
+        while not greeting.endswith(b"\n"):
+            greeting += c.recv(CHUNK)
+        self.assertEqual(greeting, b"hello from the server\n")
+        c.sendall(b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 3306\r\nquestion")
+        c.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_all(c), b"question")
+        c.close()
+        server.join()
+        srv.close()
+        self.stop(proc)
+        recs = self.log_records("dump.log")
+        self.assertEqual(sorted(r["ascii"] for r in recs),
+                         ["hello from the server.", "question", "question"])
+        for r in recs:
+            self.assertEqual((r["proxy_protocol_src_addr"], r["proxy_protocol_dst_addr"]),
+                             ("192.0.2.7:51000", "198.51.100.1:3306"), r)
+
     def test_backpressure_bounds_memory(self):
         rng = random.Random(SEED)
         payload = random_bytes(rng, 50 * MB)

@@ -1,5 +1,7 @@
 #include "tcptrack/tracker.h"
 
+#include "tcptrack/proxy_header_decoder.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
@@ -398,4 +400,28 @@ TEST_CASE("--proxy-protocol: a connection picked up mid-stream is not looked at 
   f.send(C, S, PSH | ACK, 7000, 9000, "PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\n");
   CHECK(f.t.conns.at(0).c2s == "PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\n");
   CHECK_FALSE(f.t.conns.at(0).info.proxy_source);
+}
+
+TEST_CASE("--proxy-protocol: a gap in the server's greeting waits for the client's header too") {
+  Transcript t;
+  RecordingDumper dumper(t);
+  ConnInfo info;
+  info.client = C;
+  info.server = S;
+  ProxyHeaderDecoder d(dumper, info, Timestamp{1});
+  const std::string greet = "greet", rest = "ing";
+  d.on_data(Direction::kServerToClient, Timestamp{2},
+            {reinterpret_cast<const uint8_t*>(greet.data()), greet.size()});
+  d.on_gap(Direction::kServerToClient, Timestamp{3}, 7);  // a lost packet of the greeting
+  d.on_data(Direction::kServerToClient, Timestamp{4},
+            {reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+  CHECK(t.conns.empty());  // still waiting for the client's first bytes
+  const std::string client = "PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\nlogin";
+  d.on_data(Direction::kClientToServer, Timestamp{5},
+            {reinterpret_cast<const uint8_t*>(client.data()), client.size()});
+  REQUIRE(t.conns.size() == 1);
+  CHECK(t.conns[0].s2c == "greet<gap 7>ing");
+  CHECK(t.conns[0].c2s == "login");
+  REQUIRE(t.conns[0].info.proxy_source);
+  CHECK(t.conns[0].info.proxy_source->to_string() == "192.0.2.7:51000");
 }
