@@ -21,6 +21,9 @@ namespace tcpdp {
 namespace {
 
 constexpr int kTickMs = 100;
+// A load balancer sends the PROXY header as soon as it connects; a client that has not sent it by
+// then is taken to have none (and a server waiting for its first bytes is not kept waiting).
+constexpr auto kHeaderWait = std::chrono::seconds(3);
 constexpr int kAcceptBurst = 64;
 // epoll tags: a connection is its address with the side in bit 0; the wake-up descriptor and
 // the listeners (index << 3) have bit 1 or bit 2 set, which no aligned address has.
@@ -174,10 +177,9 @@ class ProxyServer::Worker {
     std::vector<IpAddr> remotes;  // the remote's addresses, tried in order
     size_t next_remote = 0;
     std::chrono::steady_clock::time_point connect_deadline;
+    std::chrono::steady_clock::time_point header_deadline;
     bool header_pending = false;
-    size_t header_skip = 0;
-    std::vector<uint8_t> early;  // remote -> client bytes forwarded before the header came
-    uint64_t early_missed = 0;   // past bufferSize of those: not kept  // header bytes forwarded to the remote but not decoded
+    size_t header_skip = 0;  // header bytes forwarded to the remote but not decoded
     ConnInfo info;
     Timestamp opened;
     uint32_t changes = 0;  // state records written, for their uid
@@ -290,6 +292,10 @@ void ProxyServer::Worker::tick() {
   const auto now = std::chrono::steady_clock::now();
   for (auto it = relays_.begin(); it != relays_.end();) {
     Relay& r = **it++;  // finishing r erases its own position
+    if (r.header_pending && now >= r.header_deadline) {
+      reject(r, "the client sent no PROXY protocol header");
+      continue;
+    }
     if (r.connecting && now >= r.connect_deadline) {
       close_half(r, kRemote, false);
       errno = ETIMEDOUT;
@@ -343,6 +349,7 @@ void ProxyServer::Worker::accept_from(const Listener& l) {
     r->info.first_seen = r->opened;
     r->info.relayed_by = ConnInfo::ProxyEnds{local_endpoint(fd).value_or(l.local), {}};
     r->header_pending = settings_.proxy_protocol;
+    r->header_deadline = std::chrono::steady_clock::now() + kHeaderWait;
     if (pipeline_.conn) {
       Record f;
       f.add("conn_id", r->info.conn_id);
@@ -427,6 +434,10 @@ void ProxyServer::Worker::on_event(Relay& r, Side s, uint32_t events) {
 }
 
 void ProxyServer::Worker::read_from(Relay& r, Side s) {
+  // Until the client's PROXY header is read, the remote is not listened to: a client without
+  // one hears nothing from it (a MySQL greeting waits), and every record names the header's
+  // client.
+  if (s == kRemote && r.header_pending) return;
   Half& in = r.half[s];
   Buffer& out = r.half[other(s)].out;
   while (!r.done && !in.eof && in.fd >= 0) {
@@ -488,7 +499,8 @@ bool ProxyServer::Worker::header_done(Relay& r) {
   switch (h.status) {
     case ProxyHeader::Status::kNeedMore:
       if (b.size() < b.capacity() && !r.half[kClient].eof) return false;
-      reject(r, "the PROXY protocol header is longer than the buffer or cut short");
+      reject(r, b.empty() ? "the client sent no PROXY protocol header"
+                          : "the PROXY protocol header is longer than the buffer or cut short");
       return false;
     case ProxyHeader::Status::kNotProxy:
       reject(r, "the client sent no PROXY protocol header");
@@ -504,13 +516,6 @@ bool ProxyServer::Worker::header_done(Relay& r) {
     r.info.proxy_source = h.source;
     r.info.proxy_destination = h.destination;
   }
-  if (!r.early.empty()) {
-    const std::vector<uint8_t> early = std::move(r.early);
-    decode(r, kClient, early.data(), early.size());
-    if (r.early_missed > 0) {
-      r.decoder->on_gap(Direction::kServerToClient, wall_clock(), r.early_missed);
-    }
-  }
   if (settings_.forward_proxy_header) {
     r.header_skip = h.length;
   } else {
@@ -520,14 +525,6 @@ bool ProxyServer::Worker::header_done(Relay& r) {
 }
 
 void ProxyServer::Worker::decode(Relay& r, Side to, const uint8_t* bytes, size_t n) {
-  if (r.header_pending) {
-    // The remote spoke first (a MySQL greeting): kept for the dumper until the client's header
-    // names the client its records are to carry.
-    const size_t keep = std::min(n, settings_.buffer_size - std::min(settings_.buffer_size, r.early.size()));
-    r.early.insert(r.early.end(), bytes, bytes + keep);
-    r.early_missed += n - keep;  // a gap for the dumper: bounded memory before the header
-    return;
-  }
   if (to == kRemote && r.header_skip > 0) {
     const size_t skip = std::min(n, r.header_skip);
     r.header_skip -= skip;
@@ -617,7 +614,9 @@ void ProxyServer::Worker::settle(Relay& r) {
     if (s == kRemote && r.connecting) {
       want = EPOLLOUT;
     } else {
-      if (!h.eof && r.half[other(s)].out.room() > 0) want |= EPOLLIN | EPOLLRDHUP;
+      if (!h.eof && r.half[other(s)].out.room() > 0 && !(s == kRemote && r.header_pending)) {
+        want |= EPOLLIN | EPOLLRDHUP;
+      }
       if (!h.out.empty() && !(s == kRemote && r.header_pending)) want |= EPOLLOUT;
     }
     // A socket shut both ways reports EPOLLHUP whatever is asked; while it is not to be read,

@@ -43,6 +43,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -118,6 +119,30 @@ def _pid_alive(pid):
         return False
 
 
+def listening(pid):
+    """The IPv4 addresses (ip, port) on which process pid has a TCP socket listening (from /proc:
+    its descriptors' socket inodes in its network namespace's table); an empty set once it is gone."""
+    try:
+        inodes = set()
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:  # closed meanwhile
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:["):-1])
+        with open("/proc/%d/net/tcp" % pid) as f:
+            rows = [line.split() for line in f.read().splitlines()[1:]]
+    except OSError:
+        return set()
+    out = set()
+    for row in rows:
+        if row[3] == "0A" and row[9] in inodes:  # TCP_LISTEN
+            ip, port = row[1].split(":")
+            out.add((socket.inet_ntoa(struct.pack("<I", int(ip, 16))), int(port, 16)))
+    return out
+
+
 def stop_process(proc, timeout):
     """SIGTERM to a child process still running, SIGKILL if it has not exited within timeout s."""
     if proc is None or proc.poll() is not None:
@@ -128,6 +153,22 @@ def stop_process(proc, timeout):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _start_server(make, busy, retry=True):
+    """Starts the server make() returns (each call on other free ports). A port found free may be
+    taken before the server binds it: while start() fails and busy(server) says that is why, again
+    with a new one, START_ATTEMPTS times in all (once with retry=False: a port the caller chose).
+    -> the started server; when it cannot start, that one is stopped and ServerError raised."""
+    for attempt in range(START_ATTEMPTS):
+        server = make()
+        try:
+            server.start()
+            return server
+        except ServerError:
+            server.stop()
+            if not retry or not busy(server) or attempt == START_ATTEMPTS - 1:
+                raise
 
 
 def _clean_env(home, **extra):
@@ -305,16 +346,8 @@ def postgres(port=None, options=()):
         datadir = os.path.join(own, "data")
         _run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "initdb"), "-D", datadir, "-U", "postgres",
               "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], "initdb", cwd=workdir)
-        for attempt in range(START_ATTEMPTS):
-            server = Postgres(workdir, own, bindir, port or free_port(), options)
-            try:
-                server.start()
-                break
-            except ServerError:
-                server.stop()
-                busy = "could not bind" in _tail(server.startup_log) + _tail(server.log_path)
-                if port or not busy or attempt == START_ATTEMPTS - 1:
-                    raise
+        server = _start_server(lambda: Postgres(workdir, own, bindir, port or free_port(), options),
+                               lambda s: "could not bind" in _tail(s.startup_log) + _tail(s.log_path), retry=not port)
         yield server
     finally:
         if server:
@@ -435,16 +468,8 @@ def mariadb(port=None, options=()):
     try:
         _run(["mariadb-install-db", "--no-defaults", "--user=mysql", "--datadir=" + os.path.join(own, "data"),
               "--auth-root-authentication-method=socket", "--skip-test-db"], "mariadb-install-db", cwd=workdir)
-        for attempt in range(START_ATTEMPTS):
-            server = MariaDB(workdir, own, port or free_port(), options)
-            try:
-                server.start()
-                break
-            except ServerError:
-                server.stop()
-                busy = "Address already in use" in _tail(server.error_log)
-                if port or not busy or attempt == START_ATTEMPTS - 1:
-                    raise
+        server = _start_server(lambda: MariaDB(workdir, own, port or free_port(), options),
+                               lambda s: "Address already in use" in _tail(s.error_log), retry=not port)
         server.sql_local("CREATE USER 'tcpdp'@'127.0.0.1'; GRANT ALL ON *.* TO 'tcpdp'@'127.0.0.1';")
         yield server
     finally:
@@ -469,12 +494,19 @@ class HAProxy:
     """A running haproxy (TCP mode, in the foreground, logging to its standard output).
 
     host                  where its frontends listen
-    frontends             {name: port}, one frontend (a `listen` section) per route given
+    routes, source        as given to haproxy()
+    frontends             {name: port}, one frontend (a `listen` section) per route, on a free port
     out_path              its standard output and error: the session log, and what it complains of
     """
 
-    def __init__(self, workdir, host, frontends):
-        self.workdir, self.host, self.frontends = workdir, host, frontends
+    def __init__(self, workdir, host, routes, source):
+        self.workdir, self.host, self.routes, self.source = workdir, host, routes, source
+        self.frontends = {}
+        for name in routes:
+            port = free_port(host)
+            while port in self.frontends.values():
+                port = free_port(host)
+            self.frontends[name] = port
         self.out_path = os.path.join(workdir, "haproxy.out")
         self.proc = None
 
@@ -504,7 +536,7 @@ class HAProxy:
                                   % (sorted(names), sorted(self.frontends), timeout, self.text()))
             time.sleep(0.02)
 
-    def start(self, routes, source):
+    def start(self):
         cfg = os.path.join(self.workdir, "haproxy.cfg")
         with open(cfg, "w") as f:
             f.write("global\n"
@@ -516,17 +548,19 @@ class HAProxy:
                     "    timeout connect 5s\n"
                     "    timeout client 30s\n"
                     "    timeout server 30s\n" % HAPROXY_LOG_FORMAT)
-            for name, (server_host, server_port, keyword) in routes.items():
+            for name, (server_host, server_port, keyword) in self.routes.items():
                 f.write("listen %s\n"
                         "    bind %s:%d\n"
                         "    server backend %s:%d %s%s\n"
                         % (name, self.host, self.frontends[name], server_host, server_port, keyword,
-                           " source " + source if source else ""))
+                           " source " + self.source if self.source else ""))
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=subprocess.STDOUT, cwd="/")
+        # its own listening sockets (a port merely taken may be another process's)
         deadline = time.monotonic() + 10
-        while any(port_is_free(port, self.host) for port in self.frontends.values()):
+        want = {(self.host, port) for port in self.frontends.values()}
+        while not want <= listening(self.proc.pid):
             if self.proc.poll() is not None:
                 raise ServerError("haproxy exited with %d:\n%s" % (self.proc.returncode, self.text()))
             if time.monotonic() > deadline:
@@ -547,21 +581,7 @@ def haproxy(host, routes, source=None):
     workdir = tempfile.mkdtemp(prefix="tcpdp-haproxy-")
     server = None
     try:
-        for attempt in range(START_ATTEMPTS):
-            frontends = {}
-            for name in routes:
-                port = free_port(host)
-                while port in frontends.values():
-                    port = free_port(host)
-                frontends[name] = port
-            server = HAProxy(workdir, host, frontends)
-            try:
-                server.start(routes, source)
-                break
-            except ServerError:
-                server.stop()
-                if "cannot bind" not in server.text() or attempt == START_ATTEMPTS - 1:
-                    raise
+        server = _start_server(lambda: HAProxy(workdir, host, routes, source), lambda s: "cannot bind" in s.text())
         yield server
     finally:
         if server:

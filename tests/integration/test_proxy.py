@@ -709,9 +709,10 @@ class Relay(ProxyCase):
                              "nothing reached the remote")
         self.stop(proc)
 
-    def test_proxy_protocol_after_a_greeting_names_the_client_in_every_record(self):
-        # A server that speaks first (as MySQL greets): its bytes reach the client before the
-        # client's header has been read, and still carry the header's addresses in dump.log.
+    def test_proxy_protocol_greeting_waits_for_the_header(self):
+        # A server that speaks first (as MySQL greets): the client hears nothing until its
+        # header has been read (a receiver must not speak before it), and every record carries
+        # the header's addresses.
         srv = socket.socket()
         srv.bind((HOST, 0))
         srv.listen(1)
@@ -728,12 +729,16 @@ class Relay(ProxyCase):
         proc = self.start("%s:%d" % (HOST, port), "%s:%d" % (HOST, srv.getsockname()[1]),
                           "-d", "hex", "--proxy-protocol")
         c = connect(port)
+        c.settimeout(0.5)
+        with self.assertRaises(socket.timeout, msg="the greeting came before the header"):
+            c.recv(CHUNK)
         c.settimeout(5)
+        c.sendall(b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 3306\r\n")
         greeting = b""
         while not greeting.endswith(b"\n"):
             greeting += c.recv(CHUNK)
         self.assertEqual(greeting, b"hello from the server\n")
-        c.sendall(b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 3306\r\nquestion")
+        c.sendall(b"question")
         c.shutdown(socket.SHUT_WR)
         self.assertEqual(recv_all(c), b"question")
         c.close()
