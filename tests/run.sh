@@ -27,6 +27,7 @@ man -l /usr/share/man/man1/tcpdp.1 | grep -q 'tcpdp config'
 test -s /usr/share/doc/tcpdp/examples/tcpdp.toml
 bash -n /usr/share/bash-completion/completions/tcpdp
 grep -q '^ExecStart=/usr/bin/tcpdp probe' /lib/systemd/system/tcpdp-probe@.service
+grep -q '^ExecStart=/usr/bin/tcpdp proxy' /lib/systemd/system/tcpdp-proxy@.service
 dpkg -r tcpdp >/dev/null
 
 echo "== build and test under ASan + UBSan"
