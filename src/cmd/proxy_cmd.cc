@@ -79,6 +79,7 @@ int run_proxy(const ProxyOptions& o) {
   std::vector<IpAddr> resolved;
   if (!resolve_host(remote->host, resolved, &error)) return fail("-r " + remote->text + ": " + error);
   settings.remote = *remote;
+  settings.remote_addresses = resolved;
   if (config.proxy.use_server_starter) {
     if (!inherited_listeners(std::getenv("SERVER_STARTER_PORT"), settings.listeners, &error)) {
       return fail(error);

@@ -121,8 +121,8 @@ class NullSink : public RecordSink {
 class ProxyServer::Worker {
  public:
   Worker(const ProxySettings& settings, const ProxyPipeline& pipeline, ProgramLog& log,
-         uint8_t index)
-      : settings_(settings), pipeline_(pipeline), log_(log), index_(index) {
+         const RemoteResolver& remote, uint8_t index)
+      : settings_(settings), pipeline_(pipeline), log_(log), remote_(remote), index_(index) {
     if (pipeline.dump) dump_lane_ = pipeline.dump->lane();
     if (pipeline.conn) conn_lane_ = pipeline.conn->lane();
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
@@ -228,6 +228,7 @@ class ProxyServer::Worker {
   const ProxySettings& settings_;
   const ProxyPipeline& pipeline_;
   ProgramLog& log_;
+  const RemoteResolver& remote_;
   uint8_t index_;
   int epoll_ = -1;
   int wake_ = -1;
@@ -359,12 +360,8 @@ void ProxyServer::Worker::accept_from(const Listener& l) {
     }
     watch(fd, 0, tag_of(*r, kClient));
     observe(*r, kClient);
-    std::string error;
-    if (!resolve_host(settings_.remote.host, r->remotes, &error)) {
-      reject(*r, error);
-    } else if (connect_next(*r)) {
-      settle(*r);
-    }
+    r->remotes = *remote_.addresses();
+    if (connect_next(*r)) settle(*r);
   }
 }
 
@@ -692,11 +689,14 @@ void ProxyServer::Worker::bury() {
 }
 
 ProxyServer::ProxyServer(ProxySettings settings, ProxyPipeline pipeline, ProgramLog& log)
-    : settings_(std::move(settings)), pipeline_(std::move(pipeline)), log_(log) {
+    : settings_(std::move(settings)),
+      pipeline_(std::move(pipeline)),
+      log_(log),
+      remote_(settings_.remote.host, settings_.remote_addresses, log) {
   const unsigned n = std::clamp(settings_.workers, 1U, 255U);
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(
-        std::make_unique<Worker>(settings_, pipeline_, log_, static_cast<uint8_t>(i)));
+        std::make_unique<Worker>(settings_, pipeline_, log_, remote_, static_cast<uint8_t>(i)));
   }
 }
 

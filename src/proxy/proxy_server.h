@@ -14,6 +14,7 @@
 
 #include "dumpers/dumper.h"
 #include "proxy/net.h"
+#include "proxy/remote_resolver.h"
 #include "sinks/program_log.h"
 #include "sinks/stream_sink.h"
 
@@ -21,7 +22,8 @@ namespace tcpdp {
 
 struct ProxySettings {
   std::vector<Listener> listeners;
-  HostPort remote;  // its name is resolved again at each connection
+  HostPort remote;
+  std::vector<IpAddr> remote_addresses;  // what its name resolved to at startup
   unsigned workers = 1;
   size_t buffer_size = 64 * 1024;  // per direction of a connection
   bool proxy_protocol = false;     // clients start with a PROXY protocol header
@@ -65,6 +67,7 @@ class ProxyServer {
   ProxySettings settings_;
   ProxyPipeline pipeline_;
   ProgramLog& log_;
+  RemoteResolver remote_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool listeners_closed_ = false;
 };

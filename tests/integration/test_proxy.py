@@ -868,6 +868,37 @@ class Relay(ProxyCase):
         self.assertEqual(echo4.accepted, 1)
         self.stop(proc)
 
+    @unittest.skipUnless(os.geteuid() == 0 and os.access("/etc/hosts", os.W_OK), "needs root to edit /etc/hosts")
+    def test_a_changed_name_is_followed(self):
+        # The remote's name moves from 127.0.0.1 to 127.0.0.2 while the proxy runs (glibc reads
+        # /etc/hosts at every lookup): new connections go to the new address within about a
+        # second, with no connection refused meanwhile.
+        name = "tcpdp-remote-%d.test" % os.getpid()
+        with open("/etc/hosts") as f:
+            hosts = f.read()
+
+        def point_at(addr):
+            with open("/etc/hosts", "w") as f:
+                f.write(hosts + ("%s %s\n" % (addr, name) if addr else ""))
+        self.addCleanup(point_at, None)
+
+        old = self.echo_server("127.0.0.1")
+        new = self.echo_server("127.0.0.2", port=old.port)
+        point_at("127.0.0.1")
+        port = free_port()
+        proc = self.start("%s:%d" % (HOST, port), "%s:%d" % (name, old.port), "-d", "conn")
+        self.assertEqual(echo_once(port, b"before\n"), b"before\n")
+        self.assertEqual((old.accepted, new.accepted), (1, 0))
+        point_at("127.0.0.2")
+        deadline = time.monotonic() + 5
+        while new.accepted == 0 and time.monotonic() < deadline:
+            self.assertEqual(echo_once(port, b"during\n"), b"during\n")
+            time.sleep(0.1)
+        self.assertEqual(new.accepted, 1, "the new address was never used")
+        self.assertEqual(echo_once(port, b"after\n"), b"after\n")
+        self.assertEqual(new.accepted, 2)
+        self.stop(proc)
+
 
 class Signals(ProxyCase):
     def test_sigterm_waits_for_open_connections(self):
