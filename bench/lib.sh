@@ -24,6 +24,7 @@ need_packages() {
     [[ -d /usr/include/CLI ]] || need+=(libcli11-dev)
     [[ -e /usr/include/toml.hpp ]] || need+=(libtoml11-dev)
     [[ -e /usr/include/zlib.h ]] || need+=(zlib1g-dev)
+    [[ -e /usr/include/postgresql/libpq-fe.h ]] || need+=(libpq-dev)
   fi
   if ((${#need[@]})); then
     log "installing ${need[*]}"

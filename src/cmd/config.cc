@@ -37,7 +37,7 @@ struct Key {
 };
 
 const std::vector<std::string> kSections = {"tcpdp", "log", "dumpLog", "connLog",
-                                            "tcptrack", "probe", "proxy"};
+                                            "tcptrack", "probe", "proxy", "pg"};
 
 void add_log_keys(std::vector<Key>& keys, const std::string& section,
                   LogSettings Config::*log, const std::string& what) {
@@ -66,6 +66,70 @@ void add_log_keys(std::vector<Key>& keys, const std::string& section,
   keys.push_back({section, "rotationSize", Type::kSize,
                   "Also start a new file when it reaches this size; 0 for none", {},
                   f(&LogSettings::rotation_size)});
+}
+
+void add_pg_keys(std::vector<Key>& k) {
+  auto f = [](auto member) {
+    return [member](Config& c) -> Field { return &(c.pg.*member); };
+  };
+  using P = decltype(Config::pg);
+  k.push_back({"pg", "enable", Type::kBool,
+               "Store connection events and summaries in PostgreSQL (also --pg CONNINFO)", {},
+               f(&P::enable)});
+  k.push_back({"pg", "conninfo", Type::kString,
+               "libpq connection string or URI; empty: libpq's defaults and the PG* environment "
+               "variables",
+               {}, f(&P::conninfo)});
+  k.push_back({"pg", "schema", Type::kString,
+               "Schema of tcpdp's tables, views and functions; empty: the search_path's first", {},
+               f(&P::schema)});
+  k.push_back({"pg", "createSchema", Type::kBool,
+               "Create the tables, views and functions when missing (tcpdp pg-schema prints them)",
+               {}, f(&P::create_schema)});
+  k.push_back({"pg", "dumps", Type::kBool,
+               "Also store the pg and mysql dumpers' records in the queries table", {},
+               f(&P::dumps)});
+  k.push_back({"pg", "onStartupError", Type::kChoice,
+               "When PostgreSQL cannot be used at start: exit, or warn and keep trying (records "
+               "are queued and spooled meanwhile); auto: exit with --pg, warn when enabled here",
+               {"auto", "exit", "warn"}, f(&P::on_startup_error)});
+  k.push_back({"pg", "batchSize", Type::kPositive, "Records sent to PostgreSQL in one call", {},
+               f(&P::batch_size)});
+  k.push_back({"pg", "batchLatency", Type::kSeconds,
+               "Seconds a record waits at most for its batch to fill", {},
+               f(&P::batch_latency)});
+  k.push_back({"pg", "queueMin", Type::kPositive, "Queue slots for records allocated at start",
+               {}, f(&P::queue_min)});
+  k.push_back({"pg", "queueDelta", Type::kPositive,
+               "Queue slots added each time the queue is full, up to queueMax", {},
+               f(&P::queue_delta)});
+  k.push_back({"pg", "queueMax", Type::kPositive,
+               "Records queued in memory at most; past it (or queueMaxSize) they are spooled", {},
+               f(&P::queue_max)});
+  k.push_back({"pg", "queueMaxSize", Type::kSize, "Bytes of records queued in memory at most",
+               {}, f(&P::queue_max_size)});
+  k.push_back({"pg", "spoolFile", Type::kString,
+               "Append-only file for records the database has not taken yet (relative: in [log] "
+               "dir); replayed in order, also at the next start",
+               {}, f(&P::spool_file)});
+  k.push_back({"pg", "spoolMaxSize", Type::kSize,
+               "Bytes the spool file holds at most; records past it are dropped and counted", {},
+               f(&P::spool_max_size)});
+  k.push_back({"pg", "retryWaitMin", Type::kSeconds,
+               "Seconds between attempts to reach PostgreSQL, at first", {},
+               f(&P::retry_wait_min)});
+  k.push_back({"pg", "retryWaitMax", Type::kSeconds,
+               "Seconds between attempts to reach PostgreSQL, at most", {},
+               f(&P::retry_wait_max)});
+  k.push_back({"pg", "retryWaitGrowThreshold", Type::kPositive,
+               "Failed attempts before the wait grows", {}, f(&P::retry_wait_grow_threshold)});
+  k.push_back({"pg", "retryWaitDelta", Type::kSeconds,
+               "Seconds the wait grows by at each further failed attempt", {},
+               f(&P::retry_wait_delta)});
+  k.push_back({"pg", "shutdownTimeout", Type::kSeconds,
+               "Seconds a stop waits for queued and spooled records to be stored; the rest stays "
+               "in the spool file",
+               {}, f(&P::shutdown_timeout)});
 }
 
 const std::vector<Key>& keys() {
@@ -176,6 +240,7 @@ const std::vector<Key>& keys() {
                  "(else it is taken off)",
                  {},
                  field([](Config& c) -> Field { return &c.proxy.forward_proxy_header; })});
+    add_pg_keys(k);
     return k;
   }();
   return kKeys;

@@ -54,6 +54,27 @@ struct Config {
     bool forward_proxy_header = false;
     std::string log_queue_full = "block";
   } proxy;
+  struct {
+    bool enable = false;
+    std::string conninfo;
+    std::string schema;
+    bool create_schema = true;
+    bool dumps = false;
+    std::string on_startup_error = "auto";
+    uint64_t batch_size = 1000;
+    double batch_latency = 1;
+    uint64_t queue_min = 1024;
+    uint64_t queue_delta = 1024;
+    uint64_t queue_max = 65536;
+    uint64_t queue_max_size = 64 << 20;
+    std::string spool_file = "pg.spool";
+    uint64_t spool_max_size = 1ULL << 30;
+    double retry_wait_min = 1;
+    double retry_wait_max = 60;
+    double retry_wait_delta = 5;
+    uint64_t retry_wait_grow_threshold = 4;
+    double shutdown_timeout = 10;
+  } pg;
   LogSettings log;
   LogSettings dump_log;
   LogSettings conn_log;

@@ -35,7 +35,7 @@ std::unique_ptr<ProgramLog> make_program_log(const LogSettings& log) {
 }
 
 std::unique_ptr<StreamSink> make_record_log(const LogSettings& log, bool to_stdout,
-                                            ProgramLog& program) {
+                                            ProgramLog& program, RecordTap* tap) {
   std::vector<std::unique_ptr<Output>> outputs;
   if (log.enable) {
     auto report = [&program](const std::string& what) { program.log("warn", what); };
@@ -43,9 +43,11 @@ std::unique_ptr<StreamSink> make_record_log(const LogSettings& log, bool to_stdo
         std::make_unique<FileOutput>(std::make_unique<RotatingFile>(rotation_of(log), report)));
   }
   if (log.to_stdout || to_stdout) outputs.push_back(std::make_unique<StdioOutput>(stdout));
-  if (outputs.empty()) return nullptr;
-  return std::make_unique<StreamSink>(std::move(outputs), *parse_format(log.format),
-                                      /*background=*/true);
+  if (outputs.empty() && !tap) return nullptr;
+  auto sink = std::make_unique<StreamSink>(std::move(outputs), *parse_format(log.format),
+                                           /*background=*/true);
+  if (tap) sink->add_tap(tap);
+  return sink;
 }
 
 }  // namespace tcpdp

@@ -14,8 +14,9 @@ namespace tcpdp {
 std::unique_ptr<ProgramLog> make_program_log(const LogSettings& log);
 
 /// dump.log or conn.log (and stdout, with `to_stdout` or the section's stdout key), written by a
-/// background thread; trouble with the file goes to `program`. nullptr when neither is wanted.
+/// background thread; trouble with the file goes to `program`. Every record also goes to `tap`
+/// when there is one (the PostgreSQL sink). nullptr when none of these is wanted.
 std::unique_ptr<StreamSink> make_record_log(const LogSettings& log, bool to_stdout,
-                                            ProgramLog& program);
+                                            ProgramLog& program, RecordTap* tap = nullptr);
 
 }  // namespace tcpdp

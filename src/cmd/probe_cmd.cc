@@ -5,6 +5,7 @@
 
 #include "cmd/config_cmd.h"
 #include "cmd/logs.h"
+#include "cmd/pg_cmd.h"
 #include "cmd/pidfile.h"
 #include "cmd/privileges.h"
 #include "dumpers/dumper.h"
@@ -74,6 +75,7 @@ void add_probe_command(CLI::App& app, ProbeOptions& o) {
               "off and log its addresses");
   p->add_flag("--no-response", o.no_response,
               "pg, mysql: write each client message at once, without the server's answer");
+  add_pg_flags(*p, o.pg);
   p->add_option("expression", o.expression, "BPF expression, as tcpdump takes it");
 }
 
@@ -101,6 +103,7 @@ int run_probe(const ProbeOptions& o) {
   if (o.promiscuous) config.probe.promiscuous = true;
   if (o.no_response) config.tcpdp.pair_responses = false;
   if (o.proxy_protocol) config.tcpdp.proxy_protocol = true;
+  apply_pg_flags(o.pg, config);
 
   std::optional<Targets> targets = Targets{};
   if (!config.probe.target.empty()) {
@@ -141,8 +144,18 @@ int run_probe(const ProbeOptions& o) {
   block_signals(true);  // until the other threads are started
   auto program_log = make_program_log(config.log);
   ProgramLog& program = *program_log;
-  auto dump = make_record_log(config.dump_log, o.to_stdout, program);
-  auto conn = make_record_log(config.conn_log, o.to_stdout, program);
+  const PgSink::Report report = [&program](const char* level, const std::string& msg) {
+    program.log(level, msg);
+  };
+  bool pg_failed = false;
+  auto pg = start_pg_sink(config, o.pg, report, &pg_failed, &error);
+  if (pg_failed) {
+    program.log("error", error);
+    return fail(error);
+  }
+  auto dump = make_record_log(config.dump_log, o.to_stdout, program,
+                              config.pg.dumps ? pg.get() : nullptr);
+  auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());
 
   EngineSettings engine_settings;
   engine_settings.workers =
@@ -227,6 +240,7 @@ int run_probe(const ProbeOptions& o) {
   engine.stop();
   if (dump) dump->flush();
   if (conn) conn->flush();
+  if (pg) finish_pg_sink(*pg, config, report);
   const EngineStats st = engine.stats();
   log_stats("stop", st);
   std::fprintf(stderr,

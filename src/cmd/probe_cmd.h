@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "cmd/pg_cmd.h"
+
 namespace tcpdp {
 
 struct ProbeOptions {
@@ -27,6 +29,7 @@ struct ProbeOptions {
   bool no_response = false;
   bool proxy_protocol = false;
   std::vector<std::string> expression;  // a trailing BPF expression, as tcpdump takes it
+  PgOptions pg;
 };
 
 void add_probe_command(CLI::App& app, ProbeOptions& options);

@@ -36,8 +36,8 @@ void add_proxy_command(CLI::App& app, ProxyOptions& o) {
   p->add_option("-c,--config", o.config_file, "Config file; flags override it");
   p->add_option("-l,--listen", o.listen, "HOST:PORT to listen on (default: [proxy] listenAddr)");
   p->add_option("-r,--remote", o.remote,
-                "HOST:PORT to relay to; a name is resolved at each connection (default: [proxy] "
-                "remoteAddr)");
+                "HOST:PORT to relay to; a name is looked up at start and again every second "
+                "(default: [proxy] remoteAddr)");
   p->add_option("-d,--dumper", o.dumper,
                 "Dumper: hex, pg, mysql, conn, or auto (by the remote's port) (default: [tcpdp] "
                 "dumper)")
@@ -54,6 +54,7 @@ void add_proxy_command(CLI::App& app, ProxyOptions& o) {
   p->add_flag("--stdout", o.to_stdout, "Also write the dump and conn records to standard output");
   p->add_flag("--no-response", o.no_response,
               "pg, mysql: write each client message at once, without the server's answer");
+  add_pg_flags(*p, o.pg);
 }
 
 int run_proxy(const ProxyOptions& o) {
@@ -68,6 +69,7 @@ int run_proxy(const ProxyOptions& o) {
   if (o.proxy_protocol) config.tcpdp.proxy_protocol = true;
   if (o.forward_proxy_header) config.proxy.forward_proxy_header = true;
   if (o.no_response) config.tcpdp.pair_responses = false;
+  apply_pg_flags(o.pg, config);
 
   ProxySettings settings;
   const auto remote = parse_host_port(config.proxy.remote_addr, &error);
@@ -111,8 +113,18 @@ int run_proxy(const ProxyOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
 
   auto program = make_program_log(config.log);
-  auto dump = make_record_log(config.dump_log, o.to_stdout, *program);
-  auto conn = make_record_log(config.conn_log, o.to_stdout, *program);
+  const PgSink::Report report = [&program](const char* level, const std::string& msg) {
+    program->log(level, msg);
+  };
+  bool pg_failed = false;
+  auto pg = start_pg_sink(config, o.pg, report, &pg_failed, &error);
+  if (pg_failed) {
+    program->log("error", error);
+    return fail(error);
+  }
+  auto dump = make_record_log(config.dump_log, o.to_stdout, *program,
+                              config.pg.dumps ? pg.get() : nullptr);
+  auto conn = make_record_log(config.conn_log, o.to_stdout, *program, pg.get());
   for (StreamSink* sink : {dump.get(), conn.get()}) {
     if (sink && config.proxy.log_queue_full == "drop") {
       sink->set_when_full(StreamSink::WhenFull::kDrop);
@@ -174,6 +186,7 @@ int run_proxy(const ProxyOptions& o) {
   server.join();
   if (dump) dump->flush();
   if (conn) conn->flush();
+  if (pg) finish_pg_sink(*pg, config, report);
   const ProxyStats st = server.stats();
   program->log("info", "stop", [&](Record& r) {
     r.add("accepted", st.accepted);

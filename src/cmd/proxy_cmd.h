@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "cmd/pg_cmd.h"
+
 namespace tcpdp {
 
 struct ProxyOptions {
@@ -20,6 +22,7 @@ struct ProxyOptions {
   bool forward_proxy_header = false;
   bool to_stdout = false;
   bool no_response = false;
+  PgOptions pg;
 };
 
 void add_proxy_command(CLI::App& app, ProxyOptions& options);

@@ -74,6 +74,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                    "Connections followed at once; past it the least recently seen is given up "
                    "(default: [tcptrack] maxConnections, 1048576)")
       ->check(above_zero("a whole number above 0"));
+  add_pg_flags(*read, options.pg);
   read->add_flag("--processes", options.processes,
                  "With --conn or -d conn: name the local process at each end of a connection in "
                  "its summary (for a live capture of this host piped in)");
@@ -86,6 +87,7 @@ int run_read(const ReadOptions& options) {
   const std::string dumper_name = options.dumper.value_or(config.tcpdp.dumper);
   if (options.idle_timeout) config.tcptrack.idle_timeout = *options.idle_timeout;
   if (options.max_connections) config.tcptrack.max_connections = *options.max_connections;
+  apply_pg_flags(options.pg, config);
   const auto format = parse_format(options.format);
   if (!format) {
     return fail("unknown format '" + options.format + "': use json, ltsv or console");
@@ -115,8 +117,22 @@ int run_read(const ReadOptions& options) {
                 " is not supported (Ethernet, Linux cooked SLL/SLL2, BSD loopback and raw IP are)");
   }
 
+  const PgSink::Report report = [](const char* level, const std::string& msg) {
+    if (std::string_view(level) != "info") std::fprintf(stderr, "tcpdp: %s: %s\n", level, msg.c_str());
+  };
+  bool pg_failed = false;
+  auto pg = start_pg_sink(config, options.pg, report, &pg_failed, &error);
+  if (pg_failed) return fail(error);
+
   // Formatting and writing run on a second thread, so reading never waits for them.
   StreamSink sink(stdout, *format, /*background=*/true);
+  // With the PostgreSQL sink, the lifecycle records are made for it even when not written out.
+  StreamSink lifecycle_for_pg(std::vector<std::unique_ptr<Output>>{}, *format,
+                              /*background=*/false);
+  if (pg) {
+    sink.add_tap(pg.get());
+    lifecycle_for_pg.add_tap(pg.get());
+  }
   DumperOptions dumper_options;
   dumper_options.pair_responses = !options.no_response && config.tcpdp.pair_responses;
   auto dumper = make_dumper(dumper_name, sink, dumper_options);
@@ -129,7 +145,7 @@ int run_read(const ReadOptions& options) {
   ProcessLookup processes;
   if (options.processes) tracker_options.processes = &processes;
   Tracker tracker(*dumper, sink, std::move(targets), tracker_options,
-                  conn_log ? &sink : nullptr);
+                  conn_log ? &sink : (pg ? &lifecycle_for_pg : nullptr));
   PacketDecoder decoder(source->link_type());
 
   RawPacket packet;
@@ -145,6 +161,7 @@ int run_read(const ReadOptions& options) {
   // Whatever went wrong with the file, what was decoded before it still comes out.
   tracker.finish(last_ts);
   sink.flush();
+  if (pg) finish_pg_sink(*pg, config, report);
 
   const DecodeStats& stats = decoder.stats();
   if (stats.truncated_payloads + stats.truncated_headers > 0) {

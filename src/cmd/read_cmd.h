@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "cmd/pg_cmd.h"
+
 namespace tcpdp {
 
 struct ReadOptions {
@@ -20,6 +22,7 @@ struct ReadOptions {
   bool processes = false;  // local owners of the connections' ends, in the summaries
   std::optional<double> idle_timeout;
   std::optional<size_t> max_connections;
+  PgOptions pg;
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -51,6 +51,8 @@ char* StreamSink::room(size_t n) {
 }
 
 void StreamSink::format(std::string_view encoded) {
+  for (RecordTap* tap : taps_) tap->take(encoded);
+  if (outputs_.empty()) return;
   if (format_ == Format::kJson) {
     char* end = write_json(encoded, room(json_bound(encoded)));
     used_ = static_cast<size_t>(end - buffer_.get());

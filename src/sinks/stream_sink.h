@@ -27,6 +27,14 @@
 
 namespace tcpdp {
 
+/// Sees every record a StreamSink writes, on the thread that writes it out (the PostgreSQL
+/// sink). `encoded` is Record::encoded(), good during the call.
+class RecordTap {
+ public:
+  virtual ~RecordTap() = default;
+  virtual void take(std::string_view encoded) = 0;
+};
+
 class StreamSink : public RecordSink {
  public:
   StreamSink(std::FILE* stream, Format format, bool background = false);
@@ -44,6 +52,9 @@ class StreamSink : public RecordSink {
   void reopen();
   /// False once a write to an output failed (a closed pipe).
   bool ok() const { return ok_.load(std::memory_order_relaxed); }
+  /// Every record written from now on is also handed to `tap` (which must outlive the sink's
+  /// writing). Set before anything is written.
+  void add_tap(RecordTap* tap) { taps_.push_back(tap); }
 
   /// Background sinks: what a writer does when kMaxQueued batches already wait. kWait (the
   /// default) waits for the writer; kDrop throws its batch away and counts the records (but
@@ -107,6 +118,7 @@ class StreamSink : public RecordSink {
   void run();                             // the writer thread
 
   std::vector<std::unique_ptr<Output>> outputs_;
+  std::vector<RecordTap*> taps_;
   Format format_;
   // The output buffer, filled by whoever formats (the writer thread, with `background`).
   // JSON is written straight into it (no zero-filling, no per-character checks).
