@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -186,6 +187,11 @@ bool PgSink::connect(std::string* error) {
 
 bool PgSink::start(std::string* error) {
   if (!settings_.spool_file.empty()) {
+    // Its directory (the log directory) may not be made yet.
+    for (size_t slash = settings_.spool_file.find('/', 1); slash != std::string::npos;
+         slash = settings_.spool_file.find('/', slash + 1)) {
+      ::mkdir(settings_.spool_file.substr(0, slash).c_str(), 0755);
+    }
     spool_fd_ = ::open(settings_.spool_file.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (spool_fd_ < 0) {
       *error = "spool file " + settings_.spool_file + ": " + std::strerror(errno);
