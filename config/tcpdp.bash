@@ -2,12 +2,12 @@
 _tcpdp() {
   local cur prev words cword
   _init_completion || return
-  local commands="read probe proxy config version"
+  local commands="read probe proxy config pg-schema version"
   local cmd=""
   local i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      read | probe | proxy | config | version) cmd=${words[i]}; break ;;
+      read | probe | proxy | config | pg-schema | version) cmd=${words[i]}; break ;;
     esac
   done
   case $prev in
@@ -17,14 +17,14 @@ _tcpdp() {
     -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
     -s | --snapshot-length) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
     -Z | --relinquish-privileges) COMPREPLY=($(compgen -u -- "$cur")); return ;;
-    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers) return ;;
+    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers | --pg | --schema) return ;;
   esac
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
     read)
       if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "-d --dumper -t --target -f --format -c --config --no-response
-          --conn --processes --proxy-protocol --idle-timeout --max-connections --help" -- "$cur"))
+          --conn --processes --proxy-protocol --idle-timeout --max-connections --pg --pg-dumps --help" -- "$cur"))
       else
         _filedir '@(pcap|pcapng|cap)'
       fi
@@ -32,14 +32,15 @@ _tcpdp() {
     probe)
       COMPREPLY=($(compgen -W "-i --interface -t --target -d --dumper -B --buffer-size
         -s --snapshot-length --filter --immediate-mode --promisc --workers -Z
-        --relinquish-privileges --proxy-protocol --stdout --no-response -c --config --help" -- "$cur"))
+        --relinquish-privileges --proxy-protocol --stdout --no-response --pg --pg-dumps -c --config --help" -- "$cur"))
       ;;
     proxy)
       COMPREPLY=($(compgen -W "-l --listen -r --remote -d --dumper -s --use-server-starter
-        --workers --proxy-protocol --proxy-protocol-forward --stdout --no-response -c --config
-        --help" -- "$cur"))
+        --workers --proxy-protocol --proxy-protocol-forward --stdout --no-response --pg --pg-dumps
+        -c --config --help" -- "$cur"))
       ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
+    pg-schema) COMPREPLY=($(compgen -W "--schema -c --config --help" -- "$cur")) ;;
   esac
 }
 complete -F _tcpdp tcpdp

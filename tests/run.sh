@@ -25,6 +25,7 @@ dpkg -i build/release/tcpdp_*.deb >/dev/null
 /usr/bin/tcpdp version
 man -l /usr/share/man/man1/tcpdp.1 | grep -q 'tcpdp config'
 test -s /usr/share/doc/tcpdp/examples/tcpdp.toml
+test -s /usr/share/doc/tcpdp/examples/schema.sql
 bash -n /usr/share/bash-completion/completions/tcpdp
 grep -q '^ExecStart=/usr/bin/tcpdp probe' /lib/systemd/system/tcpdp-probe@.service
 grep -q '^ExecStart=/usr/bin/tcpdp proxy' /lib/systemd/system/tcpdp-proxy@.service

@@ -89,10 +89,13 @@ TEST_CASE("every kind of mistake names the line, the key and what is accepted") 
         "pairResponses");
   CHECK(load_error("\n[tcpd]\n") ==
         "2: unknown section [tcpd]; sections are tcpdp, log, dumpLog, connLog, tcptrack, probe, "
-        "proxy");
+        "proxy, pg");
   CHECK(load_error("dumper = \"pg\"\n") ==
         "1: 'dumper' is not a section; sections are tcpdp, log, dumpLog, connLog, tcptrack, "
-        "probe, proxy");
+        "probe, proxy, pg");
+  CHECK(load_error("[pg]\nonStartupError = \"ignore\"\n") ==
+        "2: [pg] onStartupError: one of auto, exit, warn is wanted");
+  CHECK(load_error("[pg]\nspoolMaxSize = \"lots\"\n").rfind("2: [pg] spoolMaxSize: a size", 0) == 0);
   CHECK(load_error("[tcpdp\n").rfind("1: not valid TOML: ", 0) == 0);
   // Several mistakes: the first in the file is the one reported.
   CHECK(load_error("[tcptrack]\nidleTimeout = -1\n[nope]\n").rfind("2: ", 0) == 0);

@@ -32,7 +32,9 @@ class Config(unittest.TestCase):
         text = self.config("--default")
         data = tomllib.loads(text)
         self.assertEqual(sorted(data), sorted(["tcpdp", "log", "dumpLog", "connLog", "tcptrack",
-                                               "probe", "proxy"]))
+                                               "probe", "proxy", "pg"]))
+        self.assertEqual((data["pg"]["enable"], data["pg"]["conninfo"], data["pg"]["spoolMaxSize"]),
+                         (False, "", "1GiB"))
         self.assertEqual(data["tcpdp"]["dumper"], "hex")
         self.assertEqual(data["tcptrack"]["idleTimeout"], 300)
         self.assertEqual(data["dumpLog"]["fileName"], "dump.log")
