@@ -33,14 +33,18 @@ std::string quote_ident(const std::string& name) {
   return out + "\"";
 }
 
-// libpq's messages end with a newline and may span lines: one line.
+// libpq's messages end with a newline and may span lines (a hint after a tab): one line.
 std::string one_line(const char* message) {
-  std::string s = message ? message : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
+  std::string out;
+  for (const char* p = message ? message : ""; *p; ++p) {
+    if (*p == '\n' || *p == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += *p;
+    }
   }
-  return s;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 
