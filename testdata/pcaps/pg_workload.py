@@ -284,7 +284,25 @@ def load_params_expected(path=PARAMS_EXPECTED_JSON):
         return json.load(f)
 
 
+def expected_bind_values(want):
+    """What tcpdp must print for the Bind of one execution of load_params_expected(): None for
+    NULL, a text-format value exactly as the client sent its bytes, a binary one as the server
+    itself prints it."""
+    codes = want["bind_format_codes"]
+    out = []
+    for i, raw in enumerate(want["params_hex"]):
+        fmt = codes[0] if len(codes) == 1 else (codes[i] if codes else 0)
+        if raw is None:
+            out.append(None)
+        elif fmt == 0:
+            out.append(bytes.fromhex(raw).decode())
+        else:
+            out.append(want["values"][i])
+    return out
+
+
 # ---------------------------------------------------------------- running
+
 
 def client_env():
     return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",

@@ -9,7 +9,6 @@ import ipaddress
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -19,7 +18,9 @@ import unittest
 import unittest.mock
 
 from servers import free_port, postgres
-from support import TCPDP, TcpdpRun, pcap, read_text, records, run, wait_until
+from support import TcpdpRun, pcap, read_text, records, run, wait_until
+
+import pg_workload  # testdata/pcaps, on the path through support
 
 HOST = "127.0.0.1"
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -206,8 +207,7 @@ class Read(unittest.TestCase):
 
     def test_dump_records_in_queries(self):
         recs = self.read("pg_params.pcap", "-d", "pg", "--pg-dumps")
-        with open(pcap("pg_params.expected.json")) as f:
-            params = json.load(f)
+        params = pg_workload.load_params_expected(pcap("pg_params.expected.json"))
         rows = self.rows("SELECT message_type, query, bind_values, error, src_port, dst_port, username, database, record "
                          "FROM queries ORDER BY id")
         self.assertEqual([r["record"] for r in rows], recs)
@@ -222,16 +222,7 @@ class Read(unittest.TestCase):
                 if "error" in want:
                     self.assertIn(want["error"], (bind["error"], execute["error"]))
                     continue
-                codes = want["bind_format_codes"]
-                for i, got in enumerate(bind["bind_values"]):
-                    fmt = codes[0] if len(codes) == 1 else (codes[i] if codes else 0)
-                    raw = want["params_hex"][i]
-                    if raw is None:
-                        self.assertIsNone(got)
-                    elif fmt == 0:
-                        self.assertEqual(got, bytes.fromhex(raw).decode())
-                    else:
-                        self.assertEqual(got, want["values"][i])
+                self.assertEqual(bind["bind_values"], pg_workload.expected_bind_values(want))
         self.assertEqual({(r["dst_port"], r["username"]) for r in rows}, {(25432, "postgres")})
         # Lifecycle rows come too.
         self.assertGreater(int(scalar(self.server, "SELECT count(*) FROM audit.tcp_connections")), 0)
