@@ -502,6 +502,49 @@ class Outage(unittest.TestCase):
             rows = int(scalar(server, "SELECT (SELECT count(*) FROM tcp_events) + (SELECT count(*) FROM tcp_connections)"))
             self.assertEqual(rows, stored)
 
+    def test_queries_keep_their_order_through_an_outage(self):
+        # psql sends SELECT 1, SELECT 2, ... through `tcpdp proxy -d pg --pg-dumps` to a second
+        # server while the sink's database is away for 5 s: queries (ordered by its serial id)
+        # holds dump.log's records in dump.log's order, the spooled ones included.
+        with postgres() as sink_db, postgres() as remote:
+            t = TcpdpRun(self, "proxy", "tcpdp-pgsink-")
+            pg_config(t.config, sink_db.dsn, dumps=True, queueMax=50, retryWaitMin=0.2, retryWaitMax=0.5,
+                      batchLatency=0.1)
+            port = free_port()
+            self.assertTrue(t.launch(["-l", "%s:%d" % (HOST, port), "-r", "%s:%d" % (HOST, remote.port), "-d", "pg"],
+                                     "relaying"), t.stderr())
+            env = dict(remote.env, PGPORT=str(port))
+            psql = subprocess.Popen([remote.bin("psql"), "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            sent = 0
+
+            def send_for(seconds):
+                nonlocal sent
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    sent += 1
+                    psql.stdin.write(b"SELECT %d;\n" % sent)
+                    psql.stdin.flush()
+                    time.sleep(0.01)
+
+            send_for(2)
+            sink_db.stop()
+            send_for(5)
+            sink_db.start()
+            send_for(2)
+            out, err = psql.communicate(timeout=30)
+            self.assertEqual(psql.returncode, 0, err)
+            self.assertEqual(out.split(), [b"%d" % i for i in range(1, sent + 1)])
+            time.sleep(1)
+            t.stop()
+            dumped = log_records(t.logs, "dump.log")
+            selects = [r["query"] for r in dumped if r.get("message_type") == "Q"]
+            self.assertEqual(selects, ["SELECT %d;" % i for i in range(1, sent + 1)])
+            rows = query(sink_db, "SELECT record FROM queries ORDER BY id")
+            self.assertEqual([r["record"] for r in rows], dumped)
+            msgs = [r["msg"] for r in log_records(t.logs, "tcpdp.log")]
+            self.assertTrue(any(m.startswith("PostgreSQL sink: the queue is full") for m in msgs), msgs)
+
     def test_a_stop_while_down_keeps_the_rest_for_the_next_start(self):
         with postgres() as server:
             t = self.proxy(server, shutdownTimeout=1)
