@@ -250,7 +250,8 @@ void PgSink::take(std::string_view encoded) {
       slots_[(head_ + count_) % slots_.size()].assign(row);
       ++count_;
       queued_bytes_ += row.size();
-      if (count_ >= settings_.batch_size) wake_.notify_all();
+      // The sender wakes for the first record (to time the batch latency) and a full batch.
+      if (count_ == 1 || count_ >= settings_.batch_size) wake_.notify_all();
       return;
     }
     if (spool_fd_ < 0) {

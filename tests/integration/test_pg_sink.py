@@ -502,6 +502,23 @@ class Outage(unittest.TestCase):
             rows = int(scalar(server, "SELECT (SELECT count(*) FROM tcp_events) + (SELECT count(*) FROM tcp_connections)"))
             self.assertEqual(rows, stored)
 
+    def test_a_lone_connection_is_stored_within_seconds(self):
+        # Far fewer records than a batch: they go after batchLatency (1 s by default) plus the
+        # log writer's hand-over (1 s), not at the stop.
+        with postgres() as server:
+            t = TcpdpRun(self, "proxy", "tcpdp-pgsink-")
+            pg_config(t.config, server.dsn)
+            load = EchoLoad()
+            port = free_port()
+            self.assertTrue(t.launch(["-l", "%s:%d" % (HOST, port), "-r", "%s:%d" % (HOST, load.server_port),
+                                      "-d", "conn"], "relaying"), t.stderr())
+            with socket.create_connection((HOST, port)) as s:
+                s.sendall(b"one\n")
+                self.assertEqual(s.recv(16), b"one\n")
+            self.assertTrue(wait_until(lambda: scalar(server, "SELECT count(*) FROM tcp_connections") == "1", 5))
+            load.listener.close()
+            t.stop()
+
     def test_queries_keep_their_order_through_an_outage(self):
         # psql sends SELECT 1, SELECT 2, ... through `tcpdp proxy -d pg --pg-dumps` to a second
         # server while the sink's database is away for 5 s: queries (ordered by its serial id)
