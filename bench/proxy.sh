@@ -2,13 +2,14 @@
 # bench/proxy.sh: `tcpdp proxy -d pg` against a plain TCP proxy, in front of a busy PostgreSQL.
 #
 # Starts a throw-away PostgreSQL on 127.0.0.1 (fsync off, so the server is CPU-bound), fills it
-# with `pgbench -i -s 10`, then runs the same load, `pgbench -n -S -M extended -c 8 -j 2
+# with `pgbench -i -s 10`, then runs the same load, `pgbench -n -S -M extended -c CLIENTS -j 2
 # -T BENCH_SECONDS` (select-only), side by side in one run:
 #   1. straight to the server                                             (the baseline)
 #   2. through HAProxy in TCP mode (no decoding; its defaults, one thread a core)
 #   3. through `tcpdp proxy -d pg`, dump.log, conn.log and tcpdp.log written to files
 #   4. straight to the server again                                       (how much it drifts)
-# and reports, as a markdown table: TPS and its ratio to the baseline, the latency pgbench saw
+# (with BENCH_CLIENTS clients, 8 by default; 1 measures what a proxy adds to a request when the
+# cores are not all busy) and reports, as a markdown table: TPS and its ratio to the baseline, the latency pgbench saw
 # for each transaction (average, p50, p99, from its per-transaction log), what the proxy adds to
 # p99, the CPU seconds the proxy process used (user + system) and as a share of one core, and for
 # tcpdp the decoded Executes against the SELECTs the server ran (pg_stat_statements).
@@ -17,6 +18,7 @@
 # Run as root on Debian bookworm:  bash bench/proxy.sh
 # Knobs (environment):
 #   BENCH_SECONDS=20      length of each pgbench run
+#   BENCH_CLIENTS=8       pgbench clients (-c; -j is 2, or 1 for one client)
 #   BENCH_PORT=25436      TCP port of the throw-away server; the proxies listen on the next two
 #                         (all below the ephemeral range, which client connections take ports from)
 #   BENCH_DATA=bench/data where the reports are kept
@@ -26,6 +28,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_SECONDS=${BENCH_SECONDS:-20}
+BENCH_CLIENTS=${BENCH_CLIENTS:-8}
 BENCH_PORT=${BENCH_PORT:-25436}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 NAME=proxy.sh
@@ -34,6 +37,8 @@ source "$ROOT/bench/lib.sh"
 
 [[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a whole number from 1"
 [[ $BENCH_PORT =~ ^[1-9][0-9]*$ ]] || die "BENCH_PORT must be a port number"
+[[ $BENCH_CLIENTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLIENTS must be a whole number from 1"
+BENCH_THREADS=$((BENCH_CLIENTS > 1 ? 2 : 1))
 [[ $(id -u) -eq 0 ]] || die "run as root (the server runs as postgres)"
 
 need_packages haproxy:haproxy pgbench:postgresql-client psql:postgresql-client
@@ -62,8 +67,8 @@ start_postgres "$WORK/pgdata"
 # per-transaction log in $WORK/NAME.log.*, the server's count of SELECTs in $WORK/NAME.calls.
 pgbench_run() {
   psql_do "SELECT pg_stat_statements_reset()" >/dev/null
-  (cd "$WORK" && pgbench -h 127.0.0.1 -p "$2" -U postgres -n -S -M extended -c 8 -j 2 \
-    -T "$BENCH_SECONDS" --log --log-prefix="$1.log" postgres >"$1.pgbench" 2>&1) ||
+  (cd "$WORK" && pgbench -h 127.0.0.1 -p "$2" -U postgres -n -S -M extended -c "$BENCH_CLIENTS" \
+    -j "$BENCH_THREADS" -T "$BENCH_SECONDS" --log --log-prefix="$1.log" postgres >"$1.pgbench" 2>&1) ||
     die "pgbench through $2 failed: $(tail -n 3 "$WORK/$1.pgbench")"
   select_calls >"$WORK/$1.calls"
 }
@@ -108,7 +113,7 @@ mkdir "$WORK/logs"
 printf '[tcpdp]\npidfile = ""\n[log]\ndir = "%s"\n[dumpLog]\ndir = "%s"\n[connLog]\ndir = "%s"\n' \
   "$WORK/logs" "$WORK/logs" "$WORK/logs" >"$WORK/tcpdp.toml"
 
-log "direct: pgbench -S -M extended -c 8 -j 2 -T $BENCH_SECONDS"
+log "direct: pgbench -S -M extended -c $BENCH_CLIENTS -j $BENCH_THREADS -T $BENCH_SECONDS"
 pgbench_run direct "$BENCH_PORT"
 log "through haproxy (tcp mode)"
 with_proxy haproxy "$HAPROXY_PORT" haproxy -f "$WORK/haproxy.cfg" -db
@@ -118,10 +123,11 @@ with_proxy tcpdp "$TCPDP_PORT" "$TCPDP" proxy -c "$WORK/tcpdp.toml" -l "127.0.0.
 log "direct again"
 pgbench_run direct2 "$BENCH_PORT"
 
-python3 - "$WORK" "$BENCH_SECONDS" "$TCPDP" "$REV" "$(haproxy -v | head -n 1)" >"$WORK/report.md" <<'PY'
+python3 - "$WORK" "$BENCH_SECONDS" "$TCPDP" "$REV" "$(haproxy -v | head -n 1)" "$BENCH_CLIENTS" "$BENCH_THREADS" \
+  >"$WORK/report.md" <<'PY'
 import glob, json, os, re, sys, time
 
-work, seconds, tcpdp, rev, haproxy_version = sys.argv[1:6]
+work, seconds, tcpdp, rev, haproxy_version, clients, threads = sys.argv[1:8]
 seconds = int(seconds)
 
 def run(name):
@@ -157,7 +163,7 @@ print("## tcpdp proxy against HAProxy, pgbench -S -M extended, %s" % time.strfti
 print()
 print("- CPU: %s, %d cores; PostgreSQL, pgbench and the proxy share them" % (cpu_model, os.cpu_count()))
 print("- tcpdp: %s (commit %s), default settings (event loops: half the cores)" % (tcpdp, rev))
-print("- load: `pgbench -n -S -M extended -c 8 -j 2 -T %d` on 127.0.0.1, scale 10, fsync off; latency from pgbench's per-transaction log (`--log`)" % seconds)
+print("- load: `pgbench -n -S -M extended -c %s -j %s -T %d` on 127.0.0.1, scale 10, fsync off; latency from pgbench's per-transaction log (`--log`)" % (clients, threads, seconds))
 print()
 print("| path | TPS | vs direct | latency avg µs | p50 µs | p99 µs | p99 added µs | proxy CPU s | % of a core |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
