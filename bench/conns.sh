@@ -3,8 +3,9 @@
 #
 # Writes (once, cached in bench/data/) a synthetic capture in which BENCH_CONNS TCP connections
 # are all open at the same time: first every connection does its handshake and sends one request,
-# then every connection gets its answer and closes with FIN/FIN. Then it times, side by side in
-# one run (best of BENCH_RUNS, file in page cache), with peak RSS:
+# then every connection gets its answer and closes with FIN/FIN (bench/conns_pcap.py writes it;
+# pg.sh reads the same file). Then it times, side by side in one run (best of BENCH_RUNS, file in
+# page cache), with peak RSS:
 #   tcpdump -r X -w /dev/null            (the libpcap floor)
 #   tcpdp read X -d conn                 (state changes and summaries only)
 #   tcpdp read X -d hex                  (payload, no lifecycle)
@@ -66,48 +67,7 @@ mkdir -p "$BENCH_DATA"
 FILE=$BENCH_DATA/conns-$BENCH_CONNS.pcap
 if [[ ! -s $FILE ]]; then
   log "writing $FILE"
-  # Raw IPv4 (link type 101). Server 10.0.0.1:5432; client i is 10.(1 + i / 60000).x.y port
-  # 1024 + i % 60000. One microsecond between packets. Per connection: SYN, SYN-ACK, ACK,
-  # request; later answer, client FIN, server FIN, last ACK.
-  python3 - "$FILE.tmp" "$BENCH_CONNS" <<'PY'
-import struct
-import sys
-
-path, n = sys.argv[1], int(sys.argv[2])
-SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
-SERVER = bytes([10, 0, 0, 1])
-clock = [1700000000, 0]
-with open(path, "wb") as out:
-    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
-
-    def packet(src, sport, dst, dport, seq, ack, flags, payload=b""):
-        clock[1] += 1
-        if clock[1] == 1000000:
-            clock[0], clock[1] = clock[0] + 1, 0
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, flags, 65535, 0, 0) + payload
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
-                         src, dst) + tcp
-        out.write(struct.pack("<IIII", clock[0], clock[1], len(ip), len(ip)) + ip)
-
-    def client(i):
-        k = i % 60000
-        return bytes([10, 1 + i // 60000, k // 256, k % 256]), 1024 + k
-
-    for i in range(n):
-        c, p = client(i)
-        request = b"request %d\n" % i
-        packet(c, p, SERVER, 5432, 1000, 0, SYN)
-        packet(SERVER, 5432, c, p, 5000, 1001, SYN | ACK)
-        packet(c, p, SERVER, 5432, 1001, 5001, ACK)
-        packet(c, p, SERVER, 5432, 1001, 5001, PSH | ACK, request)
-    for i in range(n):
-        c, p = client(i)
-        end = 1001 + len(b"request %d\n" % i)
-        packet(SERVER, 5432, c, p, 5001, end, PSH | ACK, b"answer\n")
-        packet(c, p, SERVER, 5432, end, 5008, FIN | ACK)
-        packet(SERVER, 5432, c, p, 5008, end + 1, FIN | ACK)
-        packet(c, p, SERVER, 5432, end + 1, 5009, ACK)
-PY
+  python3 "$ROOT/bench/conns_pcap.py" "$FILE.tmp" "$BENCH_CONNS"
   mv "$FILE.tmp" "$FILE"
 fi
 SIZE_MB=$(python3 -c "import os,sys; print('%.1f' % (os.path.getsize(sys.argv[1]) / 1e6))" "$FILE")
