@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,10 @@ extern const char* const kPgSchemaSql;  // config/schema.sql, built in
 
 namespace {
 
-// A slot whose string grew past this for a large record gives the room back once sent.
-constexpr size_t kSlotKeep = 64 * 1024;
+// A queue slot or a formatting buffer that grew past this for a large record gives the room
+// back once it is done with it.
+constexpr size_t kSlotKeep = 4 * 1024;
+constexpr size_t kBufferKeep = 4 << 20;
 // Spool lines read for one batch, at most this many bytes at a time.
 constexpr size_t kSpoolChunk = 1 << 20;
 
@@ -48,6 +51,25 @@ std::string one_line(const char* message) {
 }
 
 
+// SQLSTATE classes of errors that belong to the data sent (a value PostgreSQL cannot take, a
+// constraint, a limit such as the size of a jsonb array): a row is refused, not the database.
+bool is_data_error(const std::string& sqlstate) {
+  return sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0 ||
+         sqlstate.rfind("54", 0) == 0;
+}
+
+bool read_at(int fd, char* p, size_t n, uint64_t at) {
+  while (n > 0) {
+    const ssize_t got = pread(fd, p, n, static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+    at += static_cast<uint64_t>(got);
+  }
+  return true;
+}
+
 bool write_all(int fd, const char* p, size_t n) {
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
@@ -72,18 +94,35 @@ std::string pg_schema_sql(const std::string& schema) {
 
 class PgSink::Connection {
  public:
+  /// give_up: asked while waiting on the server; true ends the wait (and the connection).
+  explicit Connection(std::function<bool()> give_up) : give_up_(std::move(give_up)) {}
   ~Connection() { close(); }
   void close() {
     if (pg_) PQfinish(pg_);
     pg_ = nullptr;
   }
+
+  /// Connects without blocking past give_up or the connect timeout (the connection's
+  /// connect_timeout, PGCONNECT_TIMEOUT, else 10 s). The connection string may override the
+  /// defaults before it, not the encoding after it (records are UTF-8).
   bool open(const std::string& conninfo, std::string* error) {
     close();
-    pg_ = PQconnectdb(conninfo.c_str());
-    if (PQstatus(pg_) != CONNECTION_OK) {
-      *error = one_line(PQerrorMessage(pg_));
-      close();
-      return false;
+    const char* keys[] = {"fallback_application_name", "keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          "dbname", "client_encoding", nullptr};
+    const char* values[] = {"tcpdp", "1", "30", "10", "3", "30000", conninfo.c_str(), "UTF8",
+                            nullptr};
+    pg_ = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
+    if (!pg_ || PQstatus(pg_) == CONNECTION_BAD) return failed(error);
+    const auto until = std::chrono::steady_clock::now() + connect_timeout();
+    for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; st != PGRES_POLLING_OK;) {
+      if (st == PGRES_POLLING_FAILED) return failed(error);
+      if (!wait(st == PGRES_POLLING_READING ? POLLIN : POLLOUT, until)) {
+        *error = std::chrono::steady_clock::now() >= until ? "timeout expired" : "given up at the stop";
+        close();
+        return false;
+      }
+      st = PQconnectPoll(pg_);
     }
     PQsetNoticeProcessor(pg_, [](void*, const char*) {}, nullptr);
     return true;
@@ -91,15 +130,8 @@ class PgSink::Connection {
   bool ok() const { return pg_ && PQstatus(pg_) == CONNECTION_OK; }
   std::string where() const {
     if (!pg_) return "";
-    std::string s = "host=";
-    s += PQhost(pg_);
-    s += " port=";
-    s += PQport(pg_);
-    s += " dbname=";
-    s += PQdb(pg_);
-    s += " user=";
-    s += PQuser(pg_);
-    return s;
+    return std::string("host=") + PQhost(pg_) + " port=" + PQport(pg_) + " dbname=" + PQdb(pg_) +
+           " user=" + PQuser(pg_);
   }
 
   struct Outcome {
@@ -108,51 +140,100 @@ class PgSink::Connection {
     std::string message;
     std::string value;  // first column of the first row
   };
-  Outcome exec(const char* sql, const std::vector<const char*>& params = {}) {
+  /// One statement with text parameters (extended protocol), or with none a script of several
+  /// (simple protocol). A wait given up closes the connection (its outcome is unknown).
+  Outcome exec(const std::string& sql, const std::vector<const char*>& params = {},
+               bool script = false) {
     Outcome out;
-    PGresult* r = PQexecParams(pg_, sql, static_cast<int>(params.size()), nullptr, params.data(),
-                               nullptr, nullptr, 0);
-    const ExecStatusType st = PQresultStatus(r);
-    out.ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (out.ok) {
-      if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+    const int sent = script ? PQsendQuery(pg_, sql.c_str())
+                            : PQsendQueryParams(pg_, sql.c_str(), static_cast<int>(params.size()),
+                                                nullptr, params.data(), nullptr, nullptr, 0);
+    if (!sent) return lost(out);
+    const auto never = std::chrono::steady_clock::time_point::max();
+    for (int f; (f = PQflush(pg_)) != 0;) {
+      if (f < 0 || !wait(POLLIN | POLLOUT, never) || !PQconsumeInput(pg_)) return lost(out);
+    }
+    while (PQisBusy(pg_)) {
+      if (!wait(POLLIN, never) || !PQconsumeInput(pg_)) return lost(out);
+    }
+    out.ok = true;
+    while (PGresult* r = PQgetResult(pg_)) {
+      const ExecStatusType st = PQresultStatus(r);
+      if (out.ok && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        out.ok = false;
+        const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        out.sqlstate = state ? state : "";
+        out.message = one_line(PQresultErrorMessage(r));
+      } else if (out.ok && st == PGRES_TUPLES_OK && out.value.empty() && PQntuples(r) > 0 &&
+                 !PQgetisnull(r, 0, 0)) {
         out.value = PQgetvalue(r, 0, 0);
       }
-    } else {
-      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      out.sqlstate = state ? state : "";
-      out.message = one_line(PQresultErrorMessage(r));
-      if (out.message.empty()) out.message = one_line(PQerrorMessage(pg_));
+      PQclear(r);
     }
-    PQclear(r);
-    return out;
-  }
-  // Several statements (the DDL), in the simple protocol.
-  Outcome exec_script(const std::string& sql) {
-    Outcome out;
-    PGresult* r = PQexec(pg_, sql.c_str());
-    out.ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!out.ok) out.message = one_line(PQresultErrorMessage(r));
-    PQclear(r);
+    if (!out.ok && out.message.empty()) out.message = one_line(PQerrorMessage(pg_));
     return out;
   }
 
  private:
+  bool failed(std::string* error) {
+    *error = pg_ ? one_line(PQerrorMessage(pg_)) : "out of memory";
+    close();
+    return false;
+  }
+  Outcome& lost(Outcome& out) {
+    out.ok = false;
+    out.message = pg_ ? one_line(PQerrorMessage(pg_)) : "";
+    if (out.message.empty()) out.message = "the call was given up at the stop";
+    close();
+    return out;
+  }
+  std::chrono::seconds connect_timeout() const {
+    long seconds = 10;
+    if (PQconninfoOption* options = PQconninfo(pg_)) {
+      for (PQconninfoOption* o = options; o->keyword; ++o) {
+        if (std::strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val) {
+          seconds = std::max(std::strtol(o->val, nullptr, 10), 2L);
+        }
+      }
+      PQconninfoFree(options);
+    }
+    return std::chrono::seconds(seconds);
+  }
+  // Until the socket is ready for `events`; false past `until` or when give_up_ says so.
+  bool wait(short events, std::chrono::steady_clock::time_point until) {
+    for (;;) {
+      if (give_up_() || std::chrono::steady_clock::now() >= until) return false;
+      pollfd p{PQsocket(pg_), events, 0};
+      const int n = poll(&p, 1, 100);
+      if (n > 0) return true;
+      if (n < 0 && errno != EINTR) return false;
+    }
+  }
+
   PGconn* pg_ = nullptr;
+  std::function<bool()> give_up_;
 };
 
 PgSink::PgSink(PgSinkSettings settings, Report report)
-    : settings_(std::move(settings)), report_(std::move(report)), conn_(new Connection) {
+    : settings_(std::move(settings)),
+      report_(std::move(report)),
+      conn_(new Connection([this] { return give_up(); })) {
   settings_.queue_max = std::max<size_t>(settings_.queue_max, 1);
   settings_.queue_min = std::clamp<size_t>(settings_.queue_min, 1, settings_.queue_max);
   settings_.queue_delta = std::max<size_t>(settings_.queue_delta, 1);
   settings_.batch_size = std::max<size_t>(settings_.batch_size, 1);
   slots_.resize(settings_.queue_min);
+  arrived_.resize(settings_.queue_min);
 }
 
 PgSink::~PgSink() {
   if (thread_.joinable()) finish(std::chrono::milliseconds(0));
   if (spool_fd_ >= 0) ::close(spool_fd_);
+}
+
+bool PgSink::give_up() const {
+  std::lock_guard lock(mutex_);
+  return stopping_ && std::chrono::steady_clock::now() >= deadline_;
 }
 
 bool PgSink::connect(std::string* error) {
@@ -166,17 +247,15 @@ bool PgSink::connect(std::string* error) {
     conn_->close();
     return false;
   };
-  if (settings_.create_schema) {
+  if (settings_.create_schema && !schema_ready_) {
     // One sensor at a time creates or updates the schema.
     const std::string sql = "BEGIN;\nSELECT pg_advisory_xact_lock(7627478352);\n" +
                             pg_schema_sql(settings_.schema) + "\nCOMMIT;";
-    Connection::Outcome o = conn_->exec_script(sql);
-    if (!o.ok) {
-      conn_->exec_script("ROLLBACK");
-      return fail("cannot create the schema: " + o.message);
-    }
+    Connection::Outcome o = conn_->exec(sql, {}, /*script=*/true);
+    if (!o.ok) return fail("cannot create the schema: " + o.message);
   } else if (!settings_.schema.empty()) {
-    Connection::Outcome o = conn_->exec_script("SET search_path TO " + quote_ident(settings_.schema));
+    Connection::Outcome o =
+        conn_->exec("SET search_path TO " + quote_ident(settings_.schema), {}, /*script=*/true);
     if (!o.ok) return fail(o.message);
   }
   Connection::Outcome o = conn_->exec("SELECT to_regprocedure('tcpdp_insert(text,jsonb)')");
@@ -186,7 +265,32 @@ bool PgSink::connect(std::string* error) {
                 (settings_.schema.empty() ? std::string() : " in schema " + settings_.schema) +
                 ": create them with `tcpdp pg-schema | psql` or set [pg] createSchema = true");
   }
+  schema_ready_ = true;
   return true;
+}
+
+// A run that died while writing the spool file may have left half a record at its end.
+void PgSink::cut_torn_line() {
+  uint64_t end = spool_size_;
+  char tail[4096];
+  while (end > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof tail, end));
+    if (!read_at(spool_fd_, tail, n, end - n)) return;
+    size_t i = n;
+    while (i > 0 && tail[i - 1] != '\n') --i;
+    if (i > 0) {
+      end -= n - i;
+      break;
+    }
+    end -= n;
+  }
+  if (end == spool_size_) return;
+  if (ftruncate(spool_fd_, static_cast<off_t>(end)) == 0) {
+    report_("warn", "spool file " + settings_.spool_file + ": " +
+                        std::to_string(spool_size_ - end) +
+                        " bytes of a record cut short by an interrupted run were taken off");
+    spool_size_ = end;
+  }
 }
 
 bool PgSink::start(std::string* error) {
@@ -203,6 +307,7 @@ bool PgSink::start(std::string* error) {
     }
     const off_t size = ::lseek(spool_fd_, 0, SEEK_END);
     spool_size_ = size > 0 ? static_cast<uint64_t>(size) : 0;
+    cut_torn_line();
     if (spool_size_ > 0) {
       spooling_ = true;  // left by an earlier run: sent first
       report_("info", "the spool file " + settings_.spool_file + " holds " +
@@ -221,6 +326,43 @@ bool PgSink::start(std::string* error) {
   return connected_;
 }
 
+bool PgSink::enqueue(const std::string& row) {
+  if (count_ == slots_.size() && slots_.size() < settings_.queue_max) {
+    // Grow the ring by delta slots, oldest first again.
+    const size_t n = std::min(slots_.size() + settings_.queue_delta, settings_.queue_max);
+    std::vector<std::string> grown(n);
+    std::vector<std::chrono::steady_clock::time_point> when(n);
+    for (size_t i = 0; i < count_; ++i) {
+      grown[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+      when[i] = arrived_[(head_ + i) % slots_.size()];
+    }
+    slots_ = std::move(grown);
+    arrived_ = std::move(when);
+    head_ = 0;
+  }
+  if (count_ == slots_.size() || queued_bytes_ + row.size() > settings_.queue_max_bytes) {
+    return false;
+  }
+  const size_t at = (head_ + count_) % slots_.size();
+  slots_[at].assign(row);
+  arrived_[at] = std::chrono::steady_clock::now();
+  ++count_;
+  queued_bytes_ += row.size();
+  // The sender wakes for the first record (to time the batch latency) and a full batch.
+  if (count_ == 1 || count_ == settings_.batch_size) wake_.notify_all();
+  return true;
+}
+
+// After the queue emptied: the room grown for a burst or an outage is given back.
+void PgSink::shrink_queue() {
+  if (count_ > 0 || slots_.size() <= settings_.queue_min) return;
+  slots_.resize(settings_.queue_min);
+  slots_.shrink_to_fit();
+  arrived_.resize(settings_.queue_min);
+  arrived_.shrink_to_fit();
+  head_ = 0;
+}
+
 void PgSink::take(std::string_view encoded) {
   // Lifecycle records have an event; of the dumpers' records, the hex dumper's (ascii,
   // gap_bytes) are not database traffic and are never stored.
@@ -234,79 +376,102 @@ void PgSink::take(std::string_view encoded) {
   row.resize(static_cast<size_t>(end - row.data()));
   while (!row.empty() && row.back() == '\n') row.pop_back();
 
-  std::lock_guard lock(mutex_);
-  ++stats_.received;
-  if (!spooling_) {
-    if (count_ == slots_.size() && slots_.size() < settings_.queue_max) {
-      // Grow the ring by delta slots, oldest first again.
-      std::vector<std::string> grown(std::min(slots_.size() + settings_.queue_delta,
-                                              settings_.queue_max));
-      for (size_t i = 0; i < count_; ++i) grown[i] = std::move(slots_[(head_ + i) % slots_.size()]);
-      slots_ = std::move(grown);
-      head_ = 0;
-    }
-    if (count_ < slots_.size() && queued_bytes_ + row.size() <= settings_.queue_max_bytes) {
-      if (count_ == 0) oldest_ = std::chrono::steady_clock::now();
-      slots_[(head_ + count_) % slots_.size()].assign(row);
-      ++count_;
-      queued_bytes_ += row.size();
-      // The sender wakes for the first record (to time the batch latency) and a full batch.
-      if (count_ == 1 || count_ >= settings_.batch_size) wake_.notify_all();
+  std::string spool_message, drop_message;
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.received;
+    if (!spooling_ && enqueue(row)) {
+      if (row.capacity() > kSlotKeep) row.shrink_to_fit();
       return;
     }
-    if (spool_fd_ < 0) {
-      ++stats_.dropped;
-    } else {
+    const auto now = std::chrono::steady_clock::now();
+    if (spool_append(row)) {
+      if (!spooling_ && now - last_spool_report_ >= std::chrono::seconds(10)) {
+        last_spool_report_ = now;
+        spool_message = "PostgreSQL sink: the queue is full (" + std::to_string(count_) +
+                        " records); records go to the spool file " + settings_.spool_file +
+                        " until the database takes them";
+      }
       spooling_ = true;
-      report_("warn", "PostgreSQL sink: the queue is full (" + std::to_string(count_) +
-                          " records); records go to the spool file " + settings_.spool_file +
-                          " until the database takes them");
-      wake_.notify_all();
-      spool_append(row);
+    } else {
+      ++stats_.dropped;
     }
-  } else {
-    spool_append(row);
+    if (stats_.dropped > dropped_reported_ && now - last_drop_report_ >= std::chrono::seconds(10)) {
+      last_drop_report_ = now;
+      drop_message = "PostgreSQL sink: " + std::to_string(stats_.dropped - dropped_reported_) +
+                     " records dropped: the queue and the spool file are full";
+      dropped_reported_ = stats_.dropped;
+    }
   }
-  if (stats_.dropped > dropped_reported_ &&
-      std::chrono::steady_clock::now() - last_drop_report_ >= std::chrono::seconds(10)) {
-    last_drop_report_ = std::chrono::steady_clock::now();
-    report_("warn", "PostgreSQL sink: " + std::to_string(stats_.dropped - dropped_reported_) +
-                        " records dropped: the queue and the spool file are full");
-    dropped_reported_ = stats_.dropped;
-  }
+  if (row.capacity() > kSlotKeep) row.shrink_to_fit();
+  if (!spool_message.empty()) report_("warn", spool_message);
+  if (!drop_message.empty()) report_("warn", drop_message);
 }
 
-void PgSink::spool_append(std::string_view row) {
-  if (spool_fd_ < 0 || spool_size_ + row.size() + 1 > settings_.spool_max_size) {
-    ++stats_.dropped;
-    return;
-  }
+bool PgSink::spool_append(std::string_view row) {
+  if (spool_fd_ < 0 || spool_size_ + row.size() + 1 > settings_.spool_max_size) return false;
   std::string line;
   line.reserve(row.size() + 1);
   line.append(row).push_back('\n');
   if (!write_all(spool_fd_, line.data(), line.size())) {
-    ++stats_.dropped;
     // A partial line would spoil the rest: cut the file back to its last whole line.
     if (ftruncate(spool_fd_, static_cast<off_t>(spool_size_)) != 0) {
-      report_("error", "spool file " + settings_.spool_file + ": " + std::strerror(errno));
+      std::fprintf(stderr, "tcpdp: spool file %s: %s\n", settings_.spool_file.c_str(),
+                   std::strerror(errno));
     }
-    return;
+    return false;
   }
+  if (spool_read_ == spool_size_) wake_.notify_all();  // its first unread record
   spool_size_ += line.size();
   ++stats_.spooled;
+  return true;
+}
+
+// Whole lines of the spool from `at` (before `to`, which ends a line) into batch_; returns
+// where the next batch starts. Runs without the lock: only this thread reads the file or cuts
+// it, and take() only appends past `to`.
+uint64_t PgSink::read_spool(uint64_t at, uint64_t to) {
+  std::string& buf = spool_chunk_;
+  while (batch_.size() < settings_.batch_size && at < to) {
+    buf.resize(static_cast<size_t>(std::min<uint64_t>(kSpoolChunk, to - at)));
+    if (!read_at(spool_fd_, buf.data(), buf.size(), at)) break;
+    size_t nl = buf.find('\n');
+    while (nl == std::string::npos && buf.size() < to - at) {  // a line longer than a chunk
+      const size_t old = buf.size();
+      buf.resize(static_cast<size_t>(std::min<uint64_t>(old * 2, to - at)));
+      if (!read_at(spool_fd_, buf.data() + old, buf.size() - old, at + old)) break;
+      nl = buf.find('\n', old);
+    }
+    if (nl == std::string::npos) break;
+    size_t from = 0;
+    for (; nl != std::string::npos && batch_.size() < settings_.batch_size;
+         nl = buf.find('\n', from)) {
+      batch_.emplace_back(buf, from, nl - from);
+      from = nl + 1;
+    }
+    at += from;
+  }
+  if (buf.capacity() > kBufferKeep) {
+    buf.clear();
+    buf.shrink_to_fit();
+  }
+  return at;
 }
 
 // Takes the next batch: queued records first (they are older than anything spooled), then
-// spooled ones. Waits for a full batch, the batch latency, or a stop. False: nothing to send and
-// time to go.
-bool PgSink::fill_batch(std::unique_lock<std::mutex>& lock) {
+// spooled ones. Waits for a full batch, the batch latency, or a stop. False: nothing to send
+// and time to go.
+bool PgSink::fill_batch() {
+  std::unique_lock lock(mutex_);
   for (;;) {
-    const bool spool_waiting = spooling_ && spool_read_ < spool_size_;
+    const bool spool_waiting = spool_read_ < spool_size_ && (spooling_ || count_ == 0);
     if (count_ >= settings_.batch_size || spool_waiting || (count_ > 0 && stopping_)) break;
-    if (count_ > 0 && std::chrono::steady_clock::now() - oldest_ >= settings_.batch_latency) break;
+    const auto due = count_ > 0 ? arrived_[head_] + settings_.batch_latency
+                                : std::chrono::steady_clock::time_point::max();
+    if (count_ > 0 && std::chrono::steady_clock::now() >= due) break;
     if (stopping_) return false;
     if (count_ > 0) {
-      wake_.wait_until(lock, oldest_ + settings_.batch_latency);
+      wake_.wait_until(lock, due);
     } else {
       wake_.wait(lock);
     }
@@ -324,70 +489,46 @@ bool PgSink::fill_batch(std::unique_lock<std::mutex>& lock) {
       head_ = (head_ + 1) % slots_.size();
     }
     count_ -= n;
-    oldest_ = std::chrono::steady_clock::now();
+    shrink_queue();
     return true;
   }
-  // From the spool: whole lines from where the last batch stopped.
+  const uint64_t from = spool_read_, to = spool_size_;
+  lock.unlock();
   batch_.clear();
   batch_from_spool_ = true;
-  uint64_t at = spool_read_;
-  while (batch_.size() < settings_.batch_size && at < spool_size_) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(kSpoolChunk, spool_size_ - at));
-    spool_chunk_.resize(want);
-    const ssize_t got = pread(spool_fd_, spool_chunk_.data(), want, static_cast<off_t>(at));
-    if (got <= 0) break;
-    spool_chunk_.resize(static_cast<size_t>(got));
-    size_t from = 0;
-    for (size_t nl; batch_.size() < settings_.batch_size &&
-                    (nl = spool_chunk_.find('\n', from)) != std::string::npos;
-         from = nl + 1) {
-      batch_.emplace_back(spool_chunk_, from, nl - from);
-    }
-    if (from == 0) {
-      // A line longer than a chunk: read it whole.
-      size_t len = 0;
-      std::string line;
-      for (;;) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(kSpoolChunk, spool_size_ - at - len));
-        if (n == 0) break;
-        const size_t old = line.size();
-        line.resize(old + n);
-        if (pread(spool_fd_, line.data() + old, n, static_cast<off_t>(at + len)) != static_cast<ssize_t>(n)) break;
-        const size_t nl = line.find('\n', old);
-        if (nl != std::string::npos) {
-          line.resize(nl);
-          break;
-        }
-        len += n;
-      }
-      from = line.size() + 1;
-      batch_.push_back(std::move(line));
-    }
-    at += from;
+  const uint64_t next = read_spool(from, to);
+  std::string trouble;
+  lock.lock();
+  if (next == from) {
+    // Unreadable: what is left of the file is given up, said once.
+    trouble = "spool file " + settings_.spool_file + ": cannot read " + std::to_string(to - from) +
+              " bytes of records at " + std::to_string(from) + " (" + std::strerror(errno) +
+              "); they are lost";
+    spool_read_ = to;
+  } else {
+    spool_read_ = next;
   }
-  spool_read_ = std::min(at, spool_size_);
-  if (batch_.empty()) {
-    // Nothing readable (a torn last line): start over.
-    spool_read_ = spool_size_;
-    settle_spool();
-    return !stopping_ || count_ > 0;
-  }
+  // At its end: new records are queued again (they come after these).
+  if (spool_read_ >= spool_size_) spooling_ = false;
+  const bool emptied = batch_.empty() && settle_spool();
+  lock.unlock();
+  if (!trouble.empty()) report_("error", trouble);
+  if (emptied) report_("info", "PostgreSQL sink: the spool file is sent; records are queued again");
   return true;
 }
 
-void PgSink::settle_spool() {
-  if (spooling_ && spool_read_ >= spool_size_) {
-    if (ftruncate(spool_fd_, 0) != 0) {
-      report_("error", "spool file " + settings_.spool_file + ": " + std::strerror(errno));
-    }
-    spool_size_ = spool_read_ = 0;
-    spooling_ = false;
-    report_("info", "PostgreSQL sink: the spool file is sent; records are queued again");
-  }
+// Under mutex_, once the rows read from the spool are stored: a spool read to its end is
+// emptied. True when it was.
+bool PgSink::settle_spool() {
+  if (spooling_ || spool_size_ == 0 || spool_read_ < spool_size_) return false;
+  if (ftruncate(spool_fd_, 0) != 0) return false;  // tried again after the next batch
+  spool_size_ = spool_read_ = 0;
+  return true;
 }
 
-// Sends batch_; true when the database has it (or refused some rows for good), false when it
-// is to be tried again on a new connection.
+// Sends batch_; true when the database has all of it (some rows perhaps refused for their
+// data, counted); false when the rest is to be tried again (on a new connection if it was
+// lost). Rows stored are taken out of batch_.
 bool PgSink::send_batch() {
   const auto call = [&](size_t from, size_t n) {
     batch_text_.clear();
@@ -397,51 +538,54 @@ bool PgSink::send_batch() {
       batch_text_ += batch_[i];
     }
     batch_text_ += ']';
-    return conn_->exec("SELECT tcpdp_insert($1, $2::jsonb)",
-                       {settings_.host.c_str(), batch_text_.c_str()});
+    Connection::Outcome o =
+        conn_->exec("SELECT tcpdp_insert($1, $2::jsonb)", {settings_.host.c_str(), batch_text_.c_str()});
+    if (batch_text_.capacity() > kBufferKeep) {
+      batch_text_.clear();
+      batch_text_.shrink_to_fit();
+    }
+    return o;
   };
   Connection::Outcome o = call(0, batch_.size());
   if (o.ok) {
     std::lock_guard lock(mutex_);
     stats_.sent += batch_.size();
+    batch_.clear();
     return true;
   }
   if (!conn_->ok()) return false;
-  // Data the database cannot take (class 22: a NUL character, a value out of range) spoils one
-  // record, not the batch: each is tried alone, and those refused are counted and reported.
-  if (o.sqlstate.rfind("22", 0) != 0) {
-    report_("warn", "PostgreSQL sink: the batch was refused, tried again after a wait: " +
-                        o.message);
+  // A refusal for the data spoils some rows, not the batch: each is tried alone. Any other
+  // refusal (permissions, a statement timeout) is tried again a few times as it is first.
+  if (!is_data_error(o.sqlstate) && failures_ < 3) {
+    report_("warn", "PostgreSQL sink: a batch was refused, tried again after a wait: " + o.message);
     return false;
   }
   uint64_t sent = 0, rejected = 0;
   std::string first;
-  for (size_t i = 0; i < batch_.size(); ++i) {
-    Connection::Outcome one = call(i, 1);
+  size_t done = 0;
+  for (; done < batch_.size(); ++done) {
+    Connection::Outcome one = call(done, 1);
     if (one.ok) {
       ++sent;
-    } else if (!conn_->ok()) {
-      batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(i));
-      std::lock_guard lock(mutex_);
-      stats_.sent += sent;
-      stats_.rejected += rejected;
-      return false;
+    } else if (conn_->ok() && is_data_error(one.sqlstate)) {
+      if (++rejected == 1) first = one.message + ": " + batch_[done].substr(0, 200);
     } else {
-      ++rejected;
-      if (first.empty()) first = one.message + ": " + batch_[i].substr(0, 200);
+      break;  // the database, not the row: the rest waits
     }
   }
-  report_("warn", "PostgreSQL sink: " + std::to_string(rejected) +
-                      " records refused by the database and not stored (they are in the logs): " +
-                      first);
+  batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(done));
+  if (rejected > 0) {
+    report_("warn", "PostgreSQL sink: " + std::to_string(rejected) +
+                        " records refused by the database and not stored (they are in the logs): " +
+                        first);
+  }
   std::lock_guard lock(mutex_);
   stats_.sent += sent;
   stats_.rejected += rejected;
-  return true;
+  return batch_.empty();
 }
 
 void PgSink::wait_before_retry() {
-  ++failures_;
   auto wait = settings_.retry_min;
   if (failures_ > settings_.retry_grow_threshold) {
     wait += settings_.retry_delta * (failures_ - settings_.retry_grow_threshold);
@@ -456,62 +600,62 @@ void PgSink::wait_before_retry() {
   }
 }
 
-bool PgSink::stopping() const {
-  std::lock_guard lock(mutex_);
-  return stopping_;
-}
-
 void PgSink::run() {
   for (;;) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_ && std::chrono::steady_clock::now() >= deadline_) return;
-    }
+    if (give_up()) return;
     if (!connected_) {
+      if (failures_ > 0) {
+        {
+          std::lock_guard lock(mutex_);
+          if (stopping_) return;  // down at the stop: what is left goes to the spool file
+        }
+        wait_before_retry();
+        if (give_up()) return;
+      }
       std::string error;
       connected_ = connect(&error);
       if (!connected_) {
+        ++failures_;
         if (!reported_down_) report_("warn", "PostgreSQL sink: " + error + "; trying again");
         reported_down_ = true;
-        if (stopping()) return;  // what is left goes to the spool file
-        wait_before_retry();
         continue;
       }
       failures_ = 0;
-      if (reported_down_) {
-        report_("info", "PostgreSQL sink connected again (" + conn_->where() + ")");
-      }
+      if (reported_down_) report_("info", "PostgreSQL sink connected again (" + conn_->where() + ")");
       reported_down_ = false;
     }
-    if (batch_.empty()) {
-      std::unique_lock lock(mutex_);
-      if (!fill_batch(lock)) return;
-      if (batch_.empty()) continue;
-    }
+    if (batch_.empty() && !fill_batch()) return;
+    if (batch_.empty()) continue;
     if (!send_batch()) {
+      ++failures_;
       if (!conn_->ok()) {
         connected_ = false;
         conn_->close();
-        report_("warn", "PostgreSQL sink: the connection was lost; records are kept and sent "
-                        "once it is back");
+        if (!give_up()) {
+          report_("warn", "PostgreSQL sink: the connection was lost; records are kept and sent "
+                          "once it is back");
+        }
         reported_down_ = true;
+      } else {
+        wait_before_retry();
       }
-      wait_before_retry();
       continue;
     }
     failures_ = 0;
-    batch_.clear();
     if (batch_from_spool_) {
-      std::lock_guard lock(mutex_);
-      settle_spool();
+      std::unique_lock lock(mutex_);
+      if (settle_spool()) {
+        lock.unlock();
+        report_("info", "PostgreSQL sink: the spool file is sent; records are queued again");
+      }
     }
   }
 }
 
-bool PgSink::finish(std::chrono::milliseconds timeout) {
+void PgSink::finish(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(mutex_);
-    if (!thread_.joinable()) return true;
+    if (!thread_.joinable()) return;
     stopping_ = true;
     deadline_ = std::chrono::steady_clock::now() + timeout;
   }
@@ -519,55 +663,50 @@ bool PgSink::finish(std::chrono::milliseconds timeout) {
   thread_.join();
   save_leftovers();
   conn_->close();
-  std::lock_guard lock(mutex_);
-  return stats_.left == 0;
 }
 
-// After the thread stopped: the unsent batch, the queue and the unread spool, in that order,
-// become the spool file the next start sends first.
+// After the thread stopped: the unsent batch, the queue and the unread spool, in that order
+// (their records' order), become the spool file the next start sends first.
 void PgSink::save_leftovers() {
   std::lock_guard lock(mutex_);
-  const bool unread_spool = spooling_ && spool_read_ < spool_size_;
-  if (batch_.empty() && count_ == 0 && !unread_spool) return;
-  // Lines the unsent batch took from the spool are still in it, from where they were read.
-  uint64_t keep_from = spool_read_;
-  if (batch_from_spool_) {
-    uint64_t taken = 0;
-    for (const std::string& row : batch_) taken += row.size() + 1;
-    keep_from -= std::min(keep_from, taken);
-  }
-  uint64_t left = 0;
+  const uint64_t records = batch_.size() + count_;
+  if (records == 0 && spool_read_ >= spool_size_) return;
   if (spool_fd_ < 0) {
-    stats_.dropped += (batch_from_spool_ ? 0 : batch_.size()) + count_;
-    report_("warn", "PostgreSQL sink: " +
-                        std::to_string((batch_from_spool_ ? 0 : batch_.size()) + count_) +
+    stats_.dropped += records;
+    report_("warn", "PostgreSQL sink: " + std::to_string(records) +
                         " records not stored (no spool file)");
     return;
   }
   const std::string tmp = settings_.spool_file + ".new";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   bool ok = fd >= 0;
+  uint64_t left = 0;
   const auto put = [&](std::string_view row) {
     ok = ok && write_all(fd, row.data(), row.size()) && write_all(fd, "\n", 1);
     ++left;
   };
-  if (!batch_from_spool_) {
-    for (const std::string& row : batch_) put(row);
-  }
+  for (const std::string& row : batch_) put(row);
   for (size_t i = 0; i < count_; ++i) put(slots_[(head_ + i) % slots_.size()]);
-  if (spooling_) {
-    std::string chunk;
-    for (uint64_t at = keep_from; ok && at < spool_size_;) {
-      chunk.resize(static_cast<size_t>(std::min<uint64_t>(kSpoolChunk, spool_size_ - at)));
-      const ssize_t got = pread(spool_fd_, chunk.data(), chunk.size(), static_cast<off_t>(at));
-      if (got <= 0) break;
-      ok = write_all(fd, chunk.data(), static_cast<size_t>(got));
-      left += static_cast<uint64_t>(std::count(chunk.begin(), chunk.begin() + got, '\n'));
-      at += static_cast<uint64_t>(got);
-    }
+  std::string chunk;
+  for (uint64_t at = spool_read_; ok && at < spool_size_;) {
+    chunk.resize(static_cast<size_t>(std::min<uint64_t>(kSpoolChunk, spool_size_ - at)));
+    ok = read_at(spool_fd_, chunk.data(), chunk.size(), at) &&
+         write_all(fd, chunk.data(), chunk.size());
+    left += static_cast<uint64_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    at += chunk.size();
   }
-  if (fd >= 0) ok = (fsync(fd) == 0) && ok && (::close(fd) == 0);
+  if (fd >= 0) {
+    ok = fsync(fd) == 0 && ok;
+    ok = ::close(fd) == 0 && ok;
+  }
   if (ok && std::rename(tmp.c_str(), settings_.spool_file.c_str()) == 0) {
+    // The rename itself made durable too.
+    const size_t slash = settings_.spool_file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : settings_.spool_file.substr(0, slash);
+    if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+      fsync(d);
+      ::close(d);
+    }
     stats_.left = left;
     report_("warn", "PostgreSQL sink: " + std::to_string(left) + " records not yet stored are " +
                         "kept in " + settings_.spool_file + " and sent at the next start");
@@ -575,6 +714,7 @@ void PgSink::save_leftovers() {
     report_("error", "PostgreSQL sink: cannot keep the records not yet stored in " + tmp + ": " +
                          std::strerror(errno));
     stats_.dropped += left;
+    ::unlink(tmp.c_str());
   }
   count_ = 0;
   batch_.clear();

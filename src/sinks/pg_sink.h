@@ -61,72 +61,82 @@ class PgSink : public RecordTap {
   PgSink(PgSinkSettings settings, Report report);
   ~PgSink() override;
 
-  /// Connects, creates or checks the schema, opens the spool and starts the sending thread.
-  /// False (and *error, one line) when the first connection or the schema fails; the sink then
-  /// keeps trying in the background all the same (records are queued and spooled meanwhile).
+  /// Opens the spool file (sending what an earlier run left in it first), connects, creates or
+  /// checks the schema and starts the sending thread. False (and *error, one line) when the
+  /// first connection or the schema fails; the thread then keeps trying all the same (records
+  /// are queued and spooled meanwhile), unless the spool file could not be opened (running()
+  /// is false then).
   bool start(std::string* error);
 
   /// A record as a log writer has it (Record::encoded()). Thread-safe.
   void take(std::string_view encoded) override;
 
-  /// Sends what is queued and spooled, for at most `timeout`; what is left goes to the spool
-  /// file, for the next start. Stops the thread. True when everything reached the database.
-  bool finish(std::chrono::milliseconds timeout);
-  /// Started and not finished (a start that failed on the spool file never runs).
+  /// Sends what is queued and spooled, for at most `timeout` (a connection attempt or a call
+  /// still going then is given up); what is left goes to the spool file, for the next start.
+  /// Stops the thread.
+  void finish(std::chrono::milliseconds timeout);
+  /// Started and not finished.
   bool running() const { return thread_.joinable(); }
 
   struct Stats {
     uint64_t received = 0;  // records taken
     uint64_t sent = 0;      // records the database accepted (rows added, or already there)
     uint64_t spooled = 0;   // records written to the spool file
-    uint64_t dropped = 0;   // past both bounds: lost
-    uint64_t rejected = 0;  // refused by the database one by one (a value it cannot store)
-    uint64_t left = 0;      // at finish(): kept in the spool for the next start
+    uint64_t dropped = 0;   // past both bounds, or lost with the spool file: not stored
+    uint64_t rejected = 0;  // refused by the database one by one for their data
+    uint64_t left = 0;      // at finish(): kept in the spool file for the next start
   };
   Stats stats() const;
 
  private:
   class Connection;
   void run();
+  bool give_up() const;  // stopping, and the deadline has passed
   bool connect(std::string* error);
-  bool fill_batch(std::unique_lock<std::mutex>& lock);
+  bool fill_batch();
+  uint64_t read_spool(uint64_t at, uint64_t to);
   bool send_batch();
   void wait_before_retry();
-  bool stopping() const;
-  void spool_append(std::string_view row);  // under mutex_
+  bool enqueue(const std::string& row);    // under mutex_
+  bool spool_append(std::string_view row);  // under mutex_
+  bool settle_spool();                      // under mutex_
+  void shrink_queue();                      // under mutex_
+  void cut_torn_line();
   void save_leftovers();
-  void settle_spool();  // under mutex_, after a batch read from the spool was stored
 
   PgSinkSettings settings_;
   Report report_;
   std::unique_ptr<Connection> conn_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;  // records queued, or stopping
-  // The queue: a ring of reusable slots.
+  std::condition_variable wake_;  // records queued, spooled, or stopping
+  // The queue: a ring of reusable slots, and when each record came.
   std::vector<std::string> slots_;
+  std::vector<std::chrono::steady_clock::time_point> arrived_;
   size_t head_ = 0;
   size_t count_ = 0;
   size_t queued_bytes_ = 0;
-  std::chrono::steady_clock::time_point oldest_;  // when the oldest queued record came
-  // The spool: while it holds records, every new record goes to it too (order is kept).
+  // The spool: while spooling_, every new record goes to it (so order is kept); the sender
+  // reads it from spool_read_ and empties it once everything in it is stored.
   int spool_fd_ = -1;
   uint64_t spool_size_ = 0;
-  uint64_t spool_read_ = 0;  // bytes of it already handed to a batch
+  uint64_t spool_read_ = 0;
   bool spooling_ = false;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point deadline_;
   Stats stats_;
+  std::chrono::steady_clock::time_point last_spool_report_{};
   std::chrono::steady_clock::time_point last_drop_report_{};
   uint64_t dropped_reported_ = 0;
 
   // The sending thread's own.
-  std::vector<std::string> batch_;  // rows in order
+  std::vector<std::string> batch_;  // rows in order, not yet stored
   bool batch_from_spool_ = false;
   std::string batch_text_;
   std::string spool_chunk_;
-  unsigned failures_ = 0;
+  unsigned failures_ = 0;  // attempts in a row that failed
   bool connected_ = false;
+  bool schema_ready_ = false;  // the DDL ran on some connection of this run
   bool reported_down_ = false;
   std::thread thread_;
 };

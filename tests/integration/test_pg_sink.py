@@ -311,6 +311,51 @@ class StartupErrors(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("tcpdp's tables are not there in schema empty_s: create them with `tcpdp pg-schema | psql`", err)
 
+    def test_a_silent_server_is_given_up(self):
+        # A listener that never speaks: the connection attempt ends at connect_timeout, and at
+        # the end of a read nothing waits past shutdownTimeout.
+        silent = socket.socket()
+        silent.bind((HOST, 0))
+        silent.listen(16)
+        self.addCleanup(silent.close)
+        dsn = "host=%s port=%d dbname=postgres connect_timeout=2" % (HOST, silent.getsockname()[1])
+        began = time.monotonic()
+        rc, _, err = run(["read", pcap("tcp_close.pcap"), "-d", "conn", "--pg", dsn], cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertIn("timeout expired", err)
+        self.assertLess(time.monotonic() - began, 10)
+        spool_dir = tempfile.mkdtemp(dir=self.dir)
+        config = os.path.join(spool_dir, "tcpdp.toml")
+        with open(config, "w") as f:
+            f.write('[log]\ndir = "%s"\n' % spool_dir)
+        pg_config(config, "host=%s port=%d dbname=postgres" % (HOST, silent.getsockname()[1]),
+                  onStartupError="warn", shutdownTimeout=1)
+        began = time.monotonic()
+        rc, out, err = run(["read", pcap("tcp_close.pcap"), "-d", "conn", "-c", config], cwd=self.dir)
+        self.assertEqual(rc, 0, err)
+        self.assertLess(time.monotonic() - began, 25, "10 s connect timeout, then at most 1 s at the stop")
+        with open(os.path.join(spool_dir, "pg.spool")) as f:
+            self.assertEqual([json.loads(line) for line in f], records(out))
+
+    def test_a_torn_spool_line_is_cut_off(self):
+        # A run killed while writing left half a record: it is taken off, the rest is sent.
+        spool_dir = tempfile.mkdtemp(dir=self.dir)
+        rc, out, err = run(["read", pcap("tcp_close.pcap"), "-d", "conn"])
+        self.assertEqual(rc, 0, err)
+        recs = records(out)
+        with open(os.path.join(spool_dir, "pg.spool"), "wb") as f:
+            f.write(out + out.splitlines()[0][:37])
+        config = os.path.join(spool_dir, "tcpdp.toml")
+        with open(config, "w") as f:
+            f.write('[log]\ndir = "%s"\n' % spool_dir)
+        pg_config(config, self.dsn(), schema="torn")
+        rc, _, err = run(["read", pcap("tcp_lifecycle.pcap"), "-d", "conn", "-c", config], cwd=self.dir)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("37 bytes of a record cut short by an interrupted run were taken off", err)
+        uids = {r["uid"] for r in query(self.server, "SELECT uid FROM torn.tcp_events")}
+        self.assertTrue({r["uid"] for r in recs if r["event"] == "state"} <= uids)
+        self.assertEqual(os.path.getsize(os.path.join(spool_dir, "pg.spool")), 0)
+
     def test_warn_keeps_the_records_for_later(self):
         # From the configuration (not --pg) the default is to warn and go on: what cannot be
         # stored now is spooled, and a later run sends it first.
@@ -452,7 +497,11 @@ class Outage(unittest.TestCase):
             time.sleep(10)
             server.start()
             self.assertGreater(t.load.done - down_from, 100, "the load went on while the database was down")
-            time.sleep(3)
+            # Under the same steady load the spool is sent and emptied.
+            spool = os.path.join(t.logs, "pg.spool")
+            self.assertGreater(os.path.getsize(spool), 0)
+            self.assertTrue(wait_until(lambda: os.path.getsize(spool) == 0, 20), os.path.getsize(spool))
+            time.sleep(1)
             t.load.stop()
             t.stop()
             self.assertEqual(t.load.errors, [])
