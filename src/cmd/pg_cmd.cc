@@ -39,7 +39,8 @@ void apply_pg_flags(const PgOptions& options, Config& config) {
 }
 
 std::unique_ptr<PgSink> start_pg_sink(const Config& config, const PgOptions& options,
-                                      PgSink::Report report, bool* failed, std::string* error) {
+                                      bool wait_when_full, PgSink::Report report, bool* failed,
+                                      std::string* error) {
   *failed = false;
   if (!config.pg.enable) return nullptr;
   PgSinkSettings s;
@@ -47,6 +48,7 @@ std::unique_ptr<PgSink> start_pg_sink(const Config& config, const PgOptions& opt
   s.schema = config.pg.schema;
   s.create_schema = config.pg.create_schema;
   s.dumps = config.pg.dumps;
+  s.wait_when_full = wait_when_full;
   s.host = host_name();
   s.batch_size = config.pg.batch_size;
   s.batch_latency = ms(config.pg.batch_latency);

@@ -25,8 +25,10 @@ void apply_pg_flags(const PgOptions& options, Config& config);
 /// When PostgreSQL cannot be used at start: with onStartupError exit (auto with --pg) *error
 /// says why and nullptr comes back with *failed set; with warn the reason goes to `report` and
 /// the sink keeps trying.
+/// `wait_when_full`: for `read`, whose input can wait for the database.
 std::unique_ptr<PgSink> start_pg_sink(const Config& config, const PgOptions& options,
-                                      PgSink::Report report, bool* failed, std::string* error);
+                                      bool wait_when_full, PgSink::Report report, bool* failed,
+                                      std::string* error);
 
 /// Stops the sink (sending what it can within [pg] shutdownTimeout) and reports its counts.
 void finish_pg_sink(PgSink& sink, const Config& config, const PgSink::Report& report);

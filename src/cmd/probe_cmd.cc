@@ -148,7 +148,7 @@ int run_probe(const ProbeOptions& o) {
     program.log(level, msg);
   };
   bool pg_failed = false;
-  auto pg = start_pg_sink(config, o.pg, report, &pg_failed, &error);
+  auto pg = start_pg_sink(config, o.pg, /*wait_when_full=*/false, report, &pg_failed, &error);
   if (pg_failed) {
     program.log("error", error);
     return fail(error);

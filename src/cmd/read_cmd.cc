@@ -121,7 +121,8 @@ int run_read(const ReadOptions& options) {
     if (std::string_view(level) != "info") std::fprintf(stderr, "tcpdp: %s: %s\n", level, msg.c_str());
   };
   bool pg_failed = false;
-  auto pg = start_pg_sink(config, options.pg, report, &pg_failed, &error);
+  auto pg =
+      start_pg_sink(config, options.pg, /*wait_when_full=*/true, report, &pg_failed, &error);
   if (pg_failed) return fail(error);
 
   // Formatting and writing run on a second thread, so reading never waits for them.

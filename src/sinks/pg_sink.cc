@@ -316,6 +316,7 @@ bool PgSink::start(std::string* error) {
     }
   }
   connected_ = connect(error);
+  set_up(connected_);
   if (connected_) {
     report_("info", "PostgreSQL sink connected (" + conn_->where() + ")");
   } else {
@@ -378,8 +379,15 @@ void PgSink::take(std::string_view encoded) {
 
   std::string spool_message, drop_message;
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     ++stats_.received;
+    if (settings_.wait_when_full) {
+      room_.wait(lock, [&] {
+        return spooling_ || !up_ || stopping_ || count_ == 0 ||
+               (count_ < settings_.queue_max &&
+                queued_bytes_ + row.size() <= settings_.queue_max_bytes);
+      });
+    }
     if (!spooling_ && enqueue(row)) {
       if (row.capacity() > kSlotKeep) row.shrink_to_fit();
       return;
@@ -490,6 +498,7 @@ bool PgSink::fill_batch() {
     }
     count_ -= n;
     shrink_queue();
+    room_.notify_all();
     return true;
   }
   const uint64_t from = spool_read_, to = spool_size_;
@@ -614,6 +623,7 @@ void PgSink::run() {
       }
       std::string error;
       connected_ = connect(&error);
+      set_up(connected_);
       if (!connected_) {
         ++failures_;
         if (!reported_down_) report_("warn", "PostgreSQL sink: " + error + "; trying again");
@@ -628,6 +638,7 @@ void PgSink::run() {
     if (batch_.empty()) continue;
     if (!send_batch()) {
       ++failures_;
+      set_up(false);  // a waiting `read` spools meanwhile
       if (!conn_->ok()) {
         connected_ = false;
         conn_->close();
@@ -641,6 +652,7 @@ void PgSink::run() {
       }
       continue;
     }
+    if (failures_ > 0) set_up(true);
     failures_ = 0;
     if (batch_from_spool_) {
       std::unique_lock lock(mutex_);
@@ -652,6 +664,12 @@ void PgSink::run() {
   }
 }
 
+void PgSink::set_up(bool up) {
+  std::lock_guard lock(mutex_);
+  up_ = up;
+  if (!up) room_.notify_all();
+}
+
 void PgSink::finish(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(mutex_);
@@ -660,6 +678,7 @@ void PgSink::finish(std::chrono::milliseconds timeout) {
     deadline_ = std::chrono::steady_clock::now() + timeout;
   }
   wake_.notify_all();
+  room_.notify_all();
   thread_.join();
   save_leftovers();
   conn_->close();

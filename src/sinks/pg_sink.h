@@ -35,6 +35,9 @@ struct PgSinkSettings {
   std::string schema;    // where the tables are; empty: the connection's search_path
   bool create_schema = true;
   bool dumps = false;  // also the dumpers' records (else only lifecycle records)
+  // A full queue makes take() wait while the database is reachable (for `read`: a file can
+  // wait, live traffic cannot); else, and while it is not, records go to the spool file.
+  bool wait_when_full = false;
   std::string host;  // the sensor's name in every row
   size_t batch_size = 1000;
   std::chrono::milliseconds batch_latency{1000};
@@ -97,6 +100,7 @@ class PgSink : public RecordTap {
   uint64_t read_spool(uint64_t at, uint64_t to);
   bool send_batch();
   void wait_before_retry();
+  void set_up(bool up);
   bool enqueue(const std::string& row);    // under mutex_
   bool spool_append(std::string_view row);  // under mutex_
   bool settle_spool();                      // under mutex_
@@ -110,6 +114,8 @@ class PgSink : public RecordTap {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // records queued, spooled, or stopping
+  std::condition_variable room_;  // the queue has room, or the database went away
+  bool up_ = false;               // connected, and the last batch went through
   // The queue: a ring of reusable slots, and when each record came.
   std::vector<std::string> slots_;
   std::vector<std::chrono::steady_clock::time_point> arrived_;

@@ -147,6 +147,17 @@ class Read(unittest.TestCase):
         self.assertEqual(int(scalar(self.server, "SELECT count(*) FROM audit.tcp_events")), len(states))
         self.assertEqual(int(scalar(self.server, "SELECT count(*) FROM audit.tcp_connections")), len(cases))
 
+    def test_read_waits_for_the_database_instead_of_spooling(self):
+        # A file can wait: with a queue of 16 records, read keeps pace with the database and
+        # nothing goes to the spool file (a spool warning on stderr would fail read()).
+        with open(self.config, "a") as f:
+            f.write("queueMin = 8\nqueueDelta = 8\nqueueMax = 16\nbatchSize = 4\n")
+        recs = self.read("tcp_lifecycle.pcap", "-d", "conn")
+        self.assertGreater(len(recs), 16 * 4)
+        self.assertEqual(int(scalar(self.server, "SELECT (SELECT count(*) FROM audit.tcp_events) + "
+                                                 "(SELECT count(*) FROM audit.tcp_connections)")), len(recs))
+        self.assertEqual(os.path.getsize(os.path.join(self.dir, "pg.spool")), 0)
+
     def test_views_and_functions(self):
         self.read("tcp_lifecycle.pcap", "-d", "conn")
         self.read("tcp_ipv6.pcap", "-d", "conn")
