@@ -65,11 +65,7 @@ git -C "$ROOT" diff --quiet 2>/dev/null || REV="$REV + uncommitted changes"
 
 mkdir -p "$BENCH_DATA"
 FILE=$BENCH_DATA/conns-$BENCH_CONNS.pcap
-if [[ ! -s $FILE ]]; then
-  log "writing $FILE"
-  python3 "$ROOT/bench/conns_pcap.py" "$FILE.tmp" "$BENCH_CONNS"
-  mv "$FILE.tmp" "$FILE"
-fi
+python3 "$ROOT/bench/conns_pcap.py" "$FILE" "$BENCH_CONNS"  # made once, then kept
 SIZE_MB=$(python3 -c "import os,sys; print('%.1f' % (os.path.getsize(sys.argv[1]) / 1e6))" "$FILE")
 PACKETS=$((BENCH_CONNS * 8))
 cat "$FILE" >/dev/null  # into the page cache

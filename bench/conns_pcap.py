@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""bench/conns_pcap.py OUT N: writes the synthetic many-connections capture of conns.sh and pg.sh.
+"""bench/conns_pcap.py OUT N: writes the synthetic many-connections capture of conns.sh and pg.sh
+to OUT, unless OUT already holds it (it is kept between runs, in bench/data).
 
 A classic pcap (microseconds, raw IPv4, link type 101) in which N TCP connections are all open at
 the same time: first every connection does its handshake and sends one request, then every
@@ -8,12 +9,17 @@ connection gets its answer and closes with FIN/FIN. Server 10.0.0.1:5432; client
 packets; 8 packets a connection: SYN, SYN-ACK, ACK, request; later answer, client FIN, server FIN,
 last ACK. `tcpdp read -d conn` makes 10 state changes and one summary of each connection.
 """
+import os
 import struct
 import sys
 
 path, n = sys.argv[1], int(sys.argv[2])
 if not 1 <= n <= 3840000:
     sys.exit("conns_pcap.py: N must be from 1 to 3840000")
+if os.path.exists(path) and os.path.getsize(path) > 0:
+    sys.exit(0)
+print("writing %s" % path, file=sys.stderr)
+final, path = path, path + ".tmp"
 SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
 SERVER = bytes([10, 0, 0, 1])
 clock = [1700000000, 0]
@@ -47,3 +53,4 @@ with open(path, "wb") as out:
         packet(c, p, SERVER, 5432, end, 5008, FIN | ACK)
         packet(SERVER, 5432, c, p, 5008, end + 1, FIN | ACK)
         packet(c, p, SERVER, 5432, end + 1, 5009, ACK)
+os.rename(path, final)

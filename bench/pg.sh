@@ -78,11 +78,7 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------------------------------------
 mkdir -p "$BENCH_DATA"
 CONNS_PCAP=$BENCH_DATA/conns-$BENCH_CONNS.pcap
-if [[ ! -s $CONNS_PCAP ]]; then
-  log "writing $CONNS_PCAP"
-  python3 "$ROOT/bench/conns_pcap.py" "$CONNS_PCAP.tmp" "$BENCH_CONNS"
-  mv "$CONNS_PCAP.tmp" "$CONNS_PCAP"
-fi
+python3 "$ROOT/bench/conns_pcap.py" "$CONNS_PCAP" "$BENCH_CONNS"  # made once, then kept
 DUMPS_PCAP=""
 if ((BENCH_DUMPS_COPIES > 0)); then
   DUMPS_PCAP=$BENCH_DATA/pg_pgbench-x$BENCH_DUMPS_COPIES.pcap
