@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cmd/config_cmd.h"
+#include "digest/digest.h"
 #include "dumpers/dumper.h"
 #include "reader/decode.h"
 #include "reader/pcap_source.h"
@@ -75,6 +76,19 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                    "(default: [tcptrack] maxConnections, 1048576)")
       ->check(above_zero("a whole number above 0"));
   add_pg_flags(*read, options.pg);
+  read->add_flag("--digest", options.digest,
+                 "pg, mysql: instead of the records, a report of the statements by fingerprint "
+                 "(calls, time, percentiles, rows, errors, users, clients), most time first");
+  read->add_option("--top", options.top, "With --digest: the classes reported")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  read->add_option("--digest-format", options.digest_format, "With --digest: text or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  read->add_option("--digest-max-classes", options.digest_max_classes,
+                   "With --digest: classes kept apart at most; further ones are counted as other")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   read->add_flag("--processes", options.processes,
                  "With --conn or -d conn: name the local process at each end of a connection in "
                  "its summary (for a live capture of this host piped in)");
@@ -125,8 +139,17 @@ int run_read(const ReadOptions& options) {
       start_pg_sink(config, options.pg, /*wait_when_full=*/true, report, &pg_failed, &error);
   if (pg_failed) return fail(error);
 
-  // Formatting and writing run on a second thread, so reading never waits for them.
-  StreamSink sink(stdout, *format, /*background=*/true);
+  if (options.digest && dumper_name != "pg" && dumper_name != "mysql" && dumper_name != "auto") {
+    return fail("--digest reports SQL statements: use -d pg, mysql or auto");
+  }
+  Digest digest(options.digest_max_classes);
+
+  // Formatting and writing run on a second thread, so reading never waits for them. With
+  // --digest the records only feed the digest (and the PostgreSQL sink).
+  std::vector<std::unique_ptr<Output>> outputs;
+  if (!options.digest) outputs.push_back(std::make_unique<StdioOutput>(stdout));
+  StreamSink sink(std::move(outputs), *format, /*background=*/true);
+  if (options.digest) sink.add_tap(&digest);
   // With the PostgreSQL sink, the lifecycle records are made for it even when not written out.
   StreamSink lifecycle_for_pg(std::vector<std::unique_ptr<Output>>{}, *format,
                               /*background=*/false);
@@ -187,6 +210,14 @@ int run_read(const ReadOptions& options) {
   }
   if (next == PcapFileSource::Next::kError) {
     return fail(name + ": " + source->error() + " (everything before it was decoded)");
+  }
+  if (options.digest) {
+    const std::string report = digest.report(
+        options.top, options.digest_format == "json" ? Digest::Format::kJson : Digest::Format::kText);
+    if (std::fwrite(report.data(), 1, report.size(), stdout) != report.size() ||
+        std::fflush(stdout) != 0) {
+      return fail("cannot write to standard output");
+    }
   }
   if (!sink.ok()) return fail("cannot write to standard output");
   return 0;

@@ -23,6 +23,10 @@ struct ReadOptions {
   std::optional<double> idle_timeout;
   std::optional<size_t> max_connections;
   PgOptions pg;
+  bool digest = false;  // a query digest on stdout instead of the records
+  size_t top = 20;
+  std::string digest_format = "text";
+  size_t digest_max_classes = 10000;
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -1,0 +1,283 @@
+#include "digest/digest.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "common/record.h"
+#include "digest/fingerprint.h"
+#include "sinks/format.h"
+
+namespace tcpdp {
+namespace {
+
+constexpr size_t kNamesKept = 100;
+constexpr size_t kExampleMax = 64 * 1024;
+
+std::string_view text_of(std::string_view encoded, std::string_view key) {
+  const auto f = Record::find(encoded, key);
+  return f && f->kind == Kind::kString ? f->s : std::string_view();
+}
+
+// "127.0.0.1:5432" or "[::1]:5432": the address without the port.
+std::string_view host_of(std::string_view addr) {
+  if (!addr.empty() && addr.front() == '[') {
+    const size_t end = addr.find(']');
+    return end == std::string_view::npos ? addr : addr.substr(1, end - 1);
+  }
+  const size_t colon = addr.rfind(':');
+  return colon == std::string_view::npos ? addr : addr.substr(0, colon);
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string ms(int64_t usec) { return fixed(static_cast<double>(usec) / 1000.0, 3); }
+std::string seconds(int64_t usec) { return fixed(static_cast<double>(usec) / 1e6, 6); }
+
+}  // namespace
+
+void Digest::Names::add(std::string_view name) {
+  if (name.empty()) return;
+  auto it = counts.find(std::string(name));
+  if (it != counts.end()) {
+    ++it->second;
+  } else if (counts.size() < kNamesKept) {
+    counts.emplace(std::string(name), 1);
+  } else {
+    ++others;
+  }
+}
+
+void Digest::take(std::string_view encoded) {
+  if (Record::find(encoded, "event")) return;  // lifecycle records
+  const std::string_view type = text_of(encoded, "message_type");
+  const std::string_view command = text_of(encoded, "command");
+  std::string_view sql;
+  SqlDialect dialect = SqlDialect::kPostgres;
+  if (type == "Q") {
+    sql = text_of(encoded, "query");
+  } else if (type == "E") {
+    sql = text_of(encoded, "execute_query");
+  } else if (command == "COM_QUERY") {
+    sql = text_of(encoded, "query");
+    dialect = SqlDialect::kMySql;
+  } else if (command == "COM_STMT_EXECUTE") {
+    sql = text_of(encoded, "stmt_prepare_query");
+    dialect = SqlDialect::kMySql;
+  } else {
+    return;
+  }
+  std::string fp = fingerprint(sql, dialect);
+
+  std::lock_guard lock(mutex_);
+  ++executions_;
+  Class* c = nullptr;
+  if (auto it = classes_.find(fp); it != classes_.end()) {
+    c = it->second.get();
+  } else if (classes_.size() < max_classes_) {
+    auto made = std::make_unique<Class>();
+    made->id = fingerprint_id(fp);
+    made->fingerprint = fp;
+    c = made.get();
+    classes_.emplace(std::move(fp), std::move(made));
+  } else {
+    if (!other_) {
+      other_ = std::make_unique<Class>();
+      other_->fingerprint = "other";
+      other_->id = "other";
+    }
+    c = other_.get();
+  }
+  const auto ts = Record::find(encoded, "ts");
+  const Timestamp when = ts && ts->kind == Kind::kTimestamp ? ts->ts : Timestamp{};
+  if (c->count == 0 || when < c->first_seen) c->first_seen = when;
+  if (c->count == 0 || when > c->last_seen) c->last_seen = when;
+  ++c->count;
+  bool slowest = c->count == 1;
+  if (const auto d = Record::find(encoded, "duration"); d && d->kind == Kind::kDuration) {
+    ++c->timed;
+    c->total_usec += d->i;
+    c->durations.add(d->i);
+    if (d->i > c->max_usec) {
+      c->max_usec = d->i;
+      slowest = true;
+    }
+  }
+  if (slowest) c->example.assign(sql.substr(0, kExampleMax));
+  if (const auto r = Record::find(encoded, "rows"); r && r->kind == Kind::kInt && r->i > 0) {
+    c->rows += static_cast<uint64_t>(r->i);
+  }
+  if (const auto e = Record::find(encoded, "error_code")) {
+    ++c->errors[e->kind == Kind::kInt ? std::to_string(e->i) : std::string(e->s)];
+  }
+  c->users.add(text_of(encoded, "username"));
+  c->databases.add(text_of(encoded, "database"));
+  std::string_view client = text_of(encoded, "client_addr");
+  if (client.empty()) {
+    client = text_of(encoded, text_of(encoded, "direction") == "<-" ? "dst_addr" : "src_addr");
+  }
+  c->clients.add(host_of(client));
+}
+
+uint64_t Digest::executions() const {
+  std::lock_guard lock(mutex_);
+  return executions_;
+}
+
+size_t Digest::classes() const {
+  std::lock_guard lock(mutex_);
+  return classes_.size() + (other_ ? 1 : 0);
+}
+
+std::string Digest::report(size_t top, Format format) const {
+  std::lock_guard lock(mutex_);
+  std::vector<const Class*> ranked;
+  int64_t total = 0;
+  for (const auto& [fp, c] : classes_) {
+    ranked.push_back(c.get());
+    total += c->total_usec;
+  }
+  if (other_) total += other_->total_usec;
+  std::sort(ranked.begin(), ranked.end(), [](const Class* a, const Class* b) {
+    if (a->total_usec != b->total_usec) return a->total_usec > b->total_usec;
+    if (a->count != b->count) return a->count > b->count;
+    return a->id < b->id;
+  });
+  if (ranked.size() > top) ranked.resize(top);
+  if (other_) ranked.push_back(other_.get());
+  const auto share = [&](const Class& c) {
+    return total > 0 ? 100.0 * static_cast<double>(c.total_usec) / static_cast<double>(total) : 0.0;
+  };
+  const auto avg = [](const Class& c) {
+    return c.timed ? c.total_usec / static_cast<int64_t>(c.timed) : 0;
+  };
+  std::string out;
+  if (format == Format::kJson) {
+    const auto str = [&](std::string_view s) {
+      out += '"';
+      append_json_escaped(s, out);
+      out += '"';
+    };
+    const auto names = [&](const char* key, const Names& n) {
+      out += ",\"";
+      out += key;
+      out += "\":{";
+      bool first = true;
+      for (const auto& [name, count] : n.counts) {
+        if (!first) out += ',';
+        first = false;
+        str(name);
+        out += ':' + std::to_string(count);
+      }
+      out += '}';
+      if (n.others) out += ",\"" + std::string(key) + "_others\":" + std::to_string(n.others);
+    };
+    out += "{\"executions\":" + std::to_string(executions_) +
+           ",\"classes\":" + std::to_string(classes_.size() + (other_ ? 1 : 0)) +
+           ",\"total_duration\":" + seconds(total) + ",\"top\":[";
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      const Class& c = *ranked[i];
+      if (i) out += ',';
+      out += "{\"rank\":" + std::to_string(i + 1) + ",\"id\":";
+      str(c.id);
+      out += ",\"fingerprint\":";
+      str(c.fingerprint);
+      out += ",\"count\":" + std::to_string(c.count) + ",\"timed\":" + std::to_string(c.timed) +
+             ",\"time_share\":" + fixed(share(c) / 100.0, 6) +
+             ",\"total_duration\":" + seconds(c.total_usec) + ",\"avg\":" + seconds(avg(c)) +
+             ",\"p50\":" + seconds(c.durations.percentile(50)) +
+             ",\"p95\":" + seconds(c.durations.percentile(95)) +
+             ",\"p99\":" + seconds(c.durations.percentile(99)) +
+             ",\"max\":" + seconds(std::max<int64_t>(c.max_usec, 0)) +
+             ",\"rows\":" + std::to_string(c.rows) + ",\"errors\":{";
+      bool first = true;
+      for (const auto& [code, count] : c.errors) {
+        if (!first) out += ',';
+        first = false;
+        str(code);
+        out += ':' + std::to_string(count);
+      }
+      out += '}';
+      names("users", c.users);
+      names("databases", c.databases);
+      names("clients", c.clients);
+      out += ",\"first_seen\":";
+      str(to_rfc3339(c.first_seen));
+      out += ",\"last_seen\":";
+      str(to_rfc3339(c.last_seen));
+      out += ",\"example\":";
+      str(c.example);
+      out += '}';
+    }
+    out += "]}\n";
+    return out;
+  }
+  const auto names = [](const Names& n) {
+    std::vector<std::pair<uint64_t, std::string>> by_count;
+    for (const auto& [name, count] : n.counts) by_count.emplace_back(count, name);
+    std::sort(by_count.begin(), by_count.end(),
+              [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::string s;
+    for (const auto& [count, name] : by_count) s += (s.empty() ? "" : ", ") + name + " " + std::to_string(count);
+    if (n.others) s += (s.empty() ? "" : ", ") + std::string("others ") + std::to_string(n.others);
+    return s.empty() ? std::string("-") : s;
+  };
+  out += "# tcpdp query digest: " + std::to_string(executions_) + " executions in " +
+         std::to_string(classes_.size() + (other_ ? 1 : 0)) + " classes, " + seconds(total) +
+         " s in all; the " + std::to_string(ranked.size()) + " with the most time:\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "# %4s %-16s %8s %6s %11s %9s %9s %9s %9s %9s\n", "rank",
+                "id", "calls", "time%", "total s", "avg ms", "p50 ms", "p95 ms", "p99 ms",
+                "max ms");
+  out += line;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const Class& c = *ranked[i];
+    std::snprintf(line, sizeof line, "# %4zu %-16s %8llu %6.2f %11s %9s %9s %9s %9s %9s\n", i + 1,
+                  c.id.c_str(), static_cast<unsigned long long>(c.count), share(c),
+                  seconds(c.total_usec).c_str(), ms(avg(c)).c_str(),
+                  ms(c.durations.percentile(50)).c_str(), ms(c.durations.percentile(95)).c_str(),
+                  ms(c.durations.percentile(99)).c_str(),
+                  ms(std::max<int64_t>(c.max_usec, 0)).c_str());
+    out += line;
+  }
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const Class& c = *ranked[i];
+    out += "\n# " + std::to_string(i + 1) + ". " + c.id + ": " + std::to_string(c.count) +
+           " calls (" + std::to_string(c.timed) + " with their answer), " + fixed(share(c), 2) +
+           "% of the time\n";
+    out += "#   time: total " + seconds(c.total_usec) + " s, avg " + ms(avg(c)) + " ms, p50 " +
+           ms(c.durations.percentile(50)) + ", p95 " + ms(c.durations.percentile(95)) + ", p99 " +
+           ms(c.durations.percentile(99)) + ", max " + ms(std::max<int64_t>(c.max_usec, 0)) +
+           " ms\n";
+    std::string errors;
+    for (const auto& [code, count] : c.errors) {
+      errors += (errors.empty() ? "" : ", ") + code + " " + std::to_string(count);
+    }
+    out += "#   rows: " + std::to_string(c.rows) + "; errors: " + (errors.empty() ? "-" : errors) +
+           "\n";
+    out += "#   users: " + names(c.users) + "; databases: " + names(c.databases) +
+           "; clients: " + names(c.clients) + "\n";
+    out += "#   first seen " + to_rfc3339(c.first_seen) + ", last seen " +
+           to_rfc3339(c.last_seen) + "\n";
+    out += "#   fingerprint: " + c.fingerprint + "\n";
+    // The example as sent, but for control characters (a NUL MySQL clients end a query with).
+    for (const char ch : c.example) {
+      const auto b = static_cast<unsigned char>(ch);
+      if (b < 0x20 && ch != '\n' && ch != '\t') {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "\\x%02x", b);
+        out += hex;
+      } else {
+        out += ch;
+      }
+    }
+    if (!c.example.empty()) out += "\n";
+  }
+  return out;
+}
+
+}  // namespace tcpdp

@@ -1,0 +1,67 @@
+/// The query digest: the pg and mysql dumpers' records grouped by fingerprint, with counts,
+/// time, percentiles, rows, errors, who and from where, and a report ranked by total time.
+///
+/// A statement execution is a pg `Q` (its query) or `E` (the SQL of the portal it runs), or a
+/// MySQL COM_QUERY or COM_STMT_EXECUTE (the prepared SQL); prepared statements are classed by
+/// their SQL text. Other records are not executions and are left out.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/timestamp.h"
+#include "digest/histogram.h"
+#include "sinks/stream_sink.h"
+
+namespace tcpdp {
+
+class Digest : public RecordTap {
+ public:
+  /// At most max_classes classes; executions of further ones are counted in one "other" class.
+  explicit Digest(size_t max_classes) : max_classes_(max_classes) {}
+
+  /// A record as a log writer has it (Record::encoded()). Thread-safe.
+  void take(std::string_view encoded) override;
+
+  enum class Format { kText, kJson };
+  /// The report of the `top` classes with the most total time.
+  std::string report(size_t top, Format format) const;
+
+  uint64_t executions() const;
+  size_t classes() const;
+
+ private:
+  // Up to kNamesKept distinct names with their counts; the rest counted together.
+  struct Names {
+    std::map<std::string, uint64_t> counts;
+    uint64_t others = 0;
+    void add(std::string_view name);
+  };
+  struct Class {
+    std::string fingerprint;
+    std::string id;
+    uint64_t count = 0;
+    uint64_t timed = 0;  // executions with a duration (their answer seen)
+    int64_t total_usec = 0;
+    int64_t max_usec = -1;
+    LogHistogram durations;
+    uint64_t rows = 0;
+    std::map<std::string, uint64_t> errors;  // by SQLSTATE or MySQL error code
+    Names users, databases, clients;
+    Timestamp first_seen, last_seen;
+    std::string example;  // the slowest execution's text (the first, when none was timed)
+  };
+
+  mutable std::mutex mutex_;
+  size_t max_classes_;
+  std::unordered_map<std::string, std::unique_ptr<Class>> classes_;  // by fingerprint
+  std::unique_ptr<Class> other_;
+  uint64_t executions_ = 0;
+};
+
+}  // namespace tcpdp
