@@ -13,6 +13,7 @@ namespace {
 
 constexpr size_t kNamesKept = 100;
 constexpr size_t kExampleMax = 64 * 1024;
+constexpr size_t kPendingMax = 100000;  // refused Binds waiting for their Execute
 
 std::string_view text_of(std::string_view encoded, std::string_view key) {
   const auto f = Record::find(encoded, key);
@@ -58,6 +59,14 @@ void Digest::take(std::string_view encoded) {
   const std::string_view command = text_of(encoded, "command");
   std::string_view sql;
   SqlDialect dialect = SqlDialect::kPostgres;
+  if (type == "B") {
+    if (const auto e = Record::find(encoded, "error_code"); e && e->kind == Kind::kString) {
+      std::lock_guard lock(mutex_);
+      if (bind_errors_.size() >= kPendingMax) bind_errors_.clear();
+      bind_errors_[std::string(text_of(encoded, "conn_id"))] = std::string(e->s);
+    }
+    return;
+  }
   if (type == "Q") {
     sql = text_of(encoded, "query");
   } else if (type == "E") {
@@ -75,6 +84,14 @@ void Digest::take(std::string_view encoded) {
 
   std::lock_guard lock(mutex_);
   ++executions_;
+  std::string bind_error;
+  if (type == "E" && !bind_errors_.empty()) {
+    if (auto it = bind_errors_.find(std::string(text_of(encoded, "conn_id")));
+        it != bind_errors_.end()) {
+      if (Record::find(encoded, "skipped")) bind_error = std::move(it->second);
+      bind_errors_.erase(it);
+    }
+  }
   Class* c = nullptr;
   if (auto it = classes_.find(fp); it != classes_.end()) {
     c = it->second.get();
@@ -113,6 +130,8 @@ void Digest::take(std::string_view encoded) {
   }
   if (const auto e = Record::find(encoded, "error_code")) {
     ++c->errors[e->kind == Kind::kInt ? std::to_string(e->i) : std::string(e->s)];
+  } else if (!bind_error.empty()) {
+    ++c->errors[bind_error];
   }
   c->users.add(text_of(encoded, "username"));
   c->databases.add(text_of(encoded, "database"));

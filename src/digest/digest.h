@@ -3,7 +3,8 @@
 ///
 /// A statement execution is a pg `Q` (its query) or `E` (the SQL of the portal it runs), or a
 /// MySQL COM_QUERY or COM_STMT_EXECUTE (the prepared SQL); prepared statements are classed by
-/// their SQL text. Other records are not executions and are left out.
+/// their SQL text. An Execute the server skipped because its Bind failed counts with the Bind's
+/// error. Other records are not executions and are left out.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +63,8 @@ class Digest : public RecordTap {
   std::unordered_map<std::string, std::unique_ptr<Class>> classes_;  // by fingerprint
   std::unique_ptr<Class> other_;
   uint64_t executions_ = 0;
+  // A pg Bind refused (by conn_id): the Execute after it, skipped, failed with that error.
+  std::unordered_map<std::string, std::string> bind_errors_;
 };
 
 }  // namespace tcpdp
