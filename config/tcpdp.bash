@@ -13,18 +13,20 @@ _tcpdp() {
   case $prev in
     -d | --dumper) COMPREPLY=($(compgen -W "hex pg mysql conn auto" -- "$cur")); return ;;
     -f | --format) COMPREPLY=($(compgen -W "json ltsv console" -- "$cur")); return ;;
+    --digest-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     -c | --config) _filedir toml; return ;;
     -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
     -s | --snapshot-length) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
     -Z | --relinquish-privileges) COMPREPLY=($(compgen -u -- "$cur")); return ;;
-    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers | --pg | --schema) return ;;
+    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers | --pg | --schema | --top | --digest-max-classes) return ;;
   esac
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
     read)
       if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "-d --dumper -t --target -f --format -c --config --no-response
-          --conn --processes --proxy-protocol --idle-timeout --max-connections --pg --pg-dumps --help" -- "$cur"))
+          --conn --processes --proxy-protocol --idle-timeout --max-connections --pg --pg-dumps --digest
+          --top --digest-format --digest-max-classes --help" -- "$cur"))
       else
         _filedir '@(pcap|pcapng|cap)'
       fi
