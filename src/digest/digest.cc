@@ -1,6 +1,7 @@
 #include "digest/digest.h"
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <vector>
 
@@ -14,11 +15,7 @@ namespace {
 constexpr size_t kNamesKept = 100;
 constexpr size_t kExampleMax = 64 * 1024;
 constexpr size_t kPendingMax = 100000;  // refused Binds waiting for their Execute
-
-std::string_view text_of(std::string_view encoded, std::string_view key) {
-  const auto f = Record::find(encoded, key);
-  return f && f->kind == Kind::kString ? f->s : std::string_view();
-}
+constexpr size_t kSeenBytes = 16 << 20;  // SQL texts remembered with their class
 
 // "127.0.0.1:5432" or "[::1]:5432": the address without the port.
 std::string_view host_of(std::string_view addr) {
@@ -53,45 +50,80 @@ void Digest::Names::add(std::string_view name) {
   }
 }
 
-void Digest::take(std::string_view encoded) {
-  if (Record::find(encoded, "event")) return;  // lifecycle records
-  const std::string_view type = text_of(encoded, "message_type");
-  const std::string_view command = text_of(encoded, "command");
-  std::string_view sql;
-  SqlDialect dialect = SqlDialect::kPostgres;
-  if (type == "B") {
-    if (const auto e = Record::find(encoded, "error_code"); e && e->kind == Kind::kString) {
-      std::lock_guard lock(mutex_);
-      if (bind_errors_.size() >= kPendingMax) bind_errors_.clear();
-      bind_errors_[std::string(text_of(encoded, "conn_id"))] = std::string(e->s);
-    }
-    return;
-  }
-  if (type == "Q") {
-    sql = text_of(encoded, "query");
-  } else if (type == "E") {
-    sql = text_of(encoded, "execute_query");
-  } else if (command == "COM_QUERY") {
-    sql = text_of(encoded, "query");
-    dialect = SqlDialect::kMySql;
-  } else if (command == "COM_STMT_EXECUTE") {
-    sql = text_of(encoded, "stmt_prepare_query");
-    dialect = SqlDialect::kMySql;
-  } else {
-    return;
-  }
-  std::string fp = fingerprint(sql, dialect);
+namespace {
 
-  std::lock_guard lock(mutex_);
-  ++executions_;
-  std::string bind_error;
-  if (type == "E" && !bind_errors_.empty()) {
-    if (auto it = bind_errors_.find(std::string(text_of(encoded, "conn_id")));
-        it != bind_errors_.end()) {
-      if (Record::find(encoded, "skipped")) bind_error = std::move(it->second);
-      bind_errors_.erase(it);
+// The keys the digest reads, found in one pass over a record (groups included).
+struct Fields {
+  bool event = false, skipped = false;
+  std::string_view message_type, command, query, execute_query, stmt_prepare_query, conn_id;
+  std::string_view username, database, client_addr, src_addr, dst_addr, direction;
+  std::string error_code;
+  std::optional<int64_t> duration, rows;
+  Timestamp ts;
+
+  void take(const FieldView& f) {
+    const std::string_view k = f.key;
+    if (k.empty()) return;
+    switch (k[0]) {
+      case 'c':
+        if (k == "command") command = f.s;
+        else if (k == "conn_id") conn_id = f.s;
+        else if (k == "client_addr") client_addr = f.s;
+        break;
+      case 'd':
+        if (k == "duration" && f.kind == Kind::kDuration) duration = f.i;
+        else if (k == "database") database = f.s;
+        else if (k == "dst_addr") dst_addr = f.s;
+        else if (k == "direction") direction = f.s;
+        break;
+      case 'e':
+        if (k == "event") event = true;
+        else if (k == "execute_query") execute_query = f.s;
+        else if (k == "error_code") error_code = f.kind == Kind::kInt ? std::to_string(f.i) : std::string(f.s);
+        break;
+      case 'm':
+        if (k == "message_type") message_type = f.s;
+        break;
+      case 'q':
+        if (k == "query") query = f.s;
+        break;
+      case 'r':
+        if (k == "rows" && f.kind == Kind::kInt) rows = f.i;
+        break;
+      case 's':
+        if (k == "stmt_prepare_query") stmt_prepare_query = f.s;
+        else if (k == "src_addr") src_addr = f.s;
+        else if (k == "skipped") skipped = true;
+        break;
+      case 't':
+        if (k == "ts" && f.kind == Kind::kTimestamp) ts = f.ts;
+        break;
+      case 'u':
+        if (k == "username") username = f.s;
+        break;
     }
   }
+  void read(std::string_view encoded) {
+    Record::Reader r(encoded);
+    while (!r.done()) {
+      const FieldView f = r.next();
+      if (f.kind == Kind::kGroup) {
+        read(f.group->fields().encoded());
+        continue;
+      }
+      take(f);
+      if (f.kind == Kind::kArray || f.kind == Kind::kObject) r.skip_container();
+    }
+  }
+};
+
+}  // namespace
+
+Digest::Class* Digest::class_of(std::string_view sql, SqlDialect dialect) {
+  // Most executions repeat a text seen before (prepared statements always do).
+  auto& cache = seen_[dialect == SqlDialect::kMySql ? 1 : 0];
+  if (auto it = cache.find(sql); it != cache.end()) return it->second;
+  std::string fp = fingerprint(sql, dialect);
   Class* c = nullptr;
   if (auto it = classes_.find(fp); it != classes_.end()) {
     c = it->second.get();
@@ -109,36 +141,74 @@ void Digest::take(std::string_view encoded) {
     }
     c = other_.get();
   }
-  const auto ts = Record::find(encoded, "ts");
-  const Timestamp when = ts && ts->kind == Kind::kTimestamp ? ts->ts : Timestamp{};
-  if (c->count == 0 || when < c->first_seen) c->first_seen = when;
-  if (c->count == 0 || when > c->last_seen) c->last_seen = when;
+  if (seen_bytes_ + sql.size() > kSeenBytes) {
+    seen_[0].clear();
+    seen_[1].clear();
+    seen_bytes_ = 0;
+  }
+  seen_bytes_ += sql.size();
+  cache.emplace(std::string(sql), c);
+  return c;
+}
+
+void Digest::take(std::string_view encoded) {
+  Fields f;
+  f.read(encoded);
+  if (f.event) return;  // lifecycle records
+  std::string_view sql;
+  SqlDialect dialect = SqlDialect::kPostgres;
+  if (f.message_type == "B") {
+    if (!f.error_code.empty()) {
+      std::lock_guard lock(mutex_);
+      if (bind_errors_.size() >= kPendingMax) bind_errors_.clear();
+      bind_errors_[std::string(f.conn_id)] = f.error_code;
+    }
+    return;
+  }
+  if (f.message_type == "Q") {
+    sql = f.query;
+  } else if (f.message_type == "E") {
+    sql = f.execute_query;
+  } else if (f.command == "COM_QUERY") {
+    sql = f.query;
+    dialect = SqlDialect::kMySql;
+  } else if (f.command == "COM_STMT_EXECUTE") {
+    sql = f.stmt_prepare_query;
+    dialect = SqlDialect::kMySql;
+  } else {
+    return;
+  }
+
+  std::lock_guard lock(mutex_);
+  ++executions_;
+  std::string error = std::move(f.error_code);
+  if (f.message_type == "E" && !bind_errors_.empty()) {
+    if (auto it = bind_errors_.find(std::string(f.conn_id)); it != bind_errors_.end()) {
+      if (f.skipped && error.empty()) error = std::move(it->second);
+      bind_errors_.erase(it);
+    }
+  }
+  Class* c = class_of(sql, dialect);
+  if (c->count == 0 || f.ts < c->first_seen) c->first_seen = f.ts;
+  if (c->count == 0 || f.ts > c->last_seen) c->last_seen = f.ts;
   ++c->count;
   bool slowest = c->count == 1;
-  if (const auto d = Record::find(encoded, "duration"); d && d->kind == Kind::kDuration) {
+  if (f.duration) {
     ++c->timed;
-    c->total_usec += d->i;
-    c->durations.add(d->i);
-    if (d->i > c->max_usec) {
-      c->max_usec = d->i;
+    c->total_usec += *f.duration;
+    c->durations.add(*f.duration);
+    if (*f.duration > c->max_usec) {
+      c->max_usec = *f.duration;
       slowest = true;
     }
   }
   if (slowest) c->example.assign(sql.substr(0, kExampleMax));
-  if (const auto r = Record::find(encoded, "rows"); r && r->kind == Kind::kInt && r->i > 0) {
-    c->rows += static_cast<uint64_t>(r->i);
-  }
-  if (const auto e = Record::find(encoded, "error_code")) {
-    ++c->errors[e->kind == Kind::kInt ? std::to_string(e->i) : std::string(e->s)];
-  } else if (!bind_error.empty()) {
-    ++c->errors[bind_error];
-  }
-  c->users.add(text_of(encoded, "username"));
-  c->databases.add(text_of(encoded, "database"));
-  std::string_view client = text_of(encoded, "client_addr");
-  if (client.empty()) {
-    client = text_of(encoded, text_of(encoded, "direction") == "<-" ? "dst_addr" : "src_addr");
-  }
+  if (f.rows && *f.rows > 0) c->rows += static_cast<uint64_t>(*f.rows);
+  if (!error.empty()) ++c->errors[error];
+  c->users.add(f.username);
+  c->databases.add(f.database);
+  std::string_view client = f.client_addr;
+  if (client.empty()) client = f.direction == "<-" ? f.dst_addr : f.src_addr;
   c->clients.add(host_of(client));
 }
 

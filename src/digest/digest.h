@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "common/timestamp.h"
+#include "digest/fingerprint.h"
 #include "digest/histogram.h"
 #include "sinks/stream_sink.h"
 
@@ -58,8 +59,18 @@ class Digest : public RecordTap {
     std::string example;  // the slowest execution's text (the first, when none was timed)
   };
 
+  // The class of an execution's SQL text (under mutex_).
+  Class* class_of(std::string_view sql, SqlDialect dialect);
+
   mutable std::mutex mutex_;
   size_t max_classes_;
+  // SQL texts already classed, by dialect; emptied past 16 MiB of text.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, Class*, TextHash, std::equal_to<>> seen_[2];
+  size_t seen_bytes_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Class>> classes_;  // by fingerprint
   std::unique_ptr<Class> other_;
   uint64_t executions_ = 0;
