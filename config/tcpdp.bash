@@ -26,7 +26,7 @@ _tcpdp() {
       if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "-d --dumper -t --target -f --format -c --config --no-response
           --conn --processes --proxy-protocol --idle-timeout --max-connections --pg --pg-dumps --digest
-          --top --digest-format --digest-max-classes --help" -- "$cur"))
+          --top --digest-format --digest-max-classes -q --quiet --stats --help" -- "$cur"))
       else
         _filedir '@(pcap|pcapng|cap)'
       fi

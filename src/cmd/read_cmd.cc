@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cmd/config_cmd.h"
+#include "cmd/read_progress.h"
 #include "digest/digest.h"
 #include "dumpers/dumper.h"
 #include "reader/decode.h"
@@ -75,6 +76,11 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                    "Connections followed at once; past it the least recently seen is given up "
                    "(default: [tcptrack] maxConnections, 1048576)")
       ->check(above_zero("a whole number above 0"));
+  read->add_flag("-q,--quiet", options.quiet,
+                 "No progress line or closing statistics on a terminal");
+  read->add_flag("--stats", options.stats,
+                 "Write the closing statistics (packets, bytes, connections, records, gaps, decode "
+                 "errors, TLS connections skipped) to stderr even when it is not a terminal");
   add_pg_flags(*read, options.pg);
   read->add_flag("--digest", options.digest,
                  "pg, mysql: instead of the records, a report of the statements by fingerprint "
@@ -150,6 +156,9 @@ int run_read(const ReadOptions& options) {
   if (!options.digest) outputs.push_back(std::make_unique<StdioOutput>(stdout));
   StreamSink sink(std::move(outputs), *format, /*background=*/true);
   if (options.digest) sink.add_tap(&digest);
+  const bool terminal = isatty(STDERR_FILENO) && !options.quiet;
+  ReadProgress progress(terminal);
+  if (terminal || options.stats) sink.add_tap(&progress);
   // With the PostgreSQL sink, the lifecycle records are made for it even when not written out.
   StreamSink lifecycle_for_pg(std::vector<std::unique_ptr<Output>>{}, *format,
                               /*background=*/false);
@@ -176,15 +185,21 @@ int run_read(const ReadOptions& options) {
   TcpSegment segment;
   Timestamp last_ts;
   PcapFileSource::Next next;
+  const auto reading = [&] {
+    return ReadProgress::Reading{source->position(), source->size(), decoder.stats().packets,
+                                 tracker.stats().connections};
+  };
   while ((next = source->next(packet)) == PcapFileSource::Next::kPacket) {
     last_ts = std::max(last_ts, packet.ts);
     if (decoder.decode(packet.ts, packet.data, packet.wire_len, segment) == DecodeResult::kTcp) {
       tracker.on_segment(segment);
     }
+    progress.tick(reading);
   }
   // Whatever went wrong with the file, what was decoded before it still comes out.
   tracker.finish(last_ts);
   sink.flush();
+  if (terminal || options.stats) progress.finish(reading(), tracker.stats().gaps);
   if (pg) finish_pg_sink(*pg, config, report);
 
   const DecodeStats& stats = decoder.stats();

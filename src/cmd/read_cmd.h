@@ -20,6 +20,8 @@ struct ReadOptions {
   bool proxy_protocol = false;
   bool conn = false;       // connection lifecycle records too (always with -d conn)
   bool processes = false;  // local owners of the connections' ends, in the summaries
+  bool quiet = false;      // no progress line or statistics on a terminal
+  bool stats = false;      // the statistics at the end even when stderr is not a terminal
   std::optional<double> idle_timeout;
   std::optional<size_t> max_connections;
   PgOptions pg;

@@ -34,8 +34,22 @@ std::unique_ptr<PcapFileSource> PcapFileSource::open(const std::string& path, st
     return nullptr;
   }
   std::unique_ptr<PcapFileSource> source(new PcapFileSource(handle));
-  if (path != "-") source->map(path);
+  if (path != "-") {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      source->file_size_ = static_cast<uint64_t>(st.st_size);
+    }
+    source->map(path);
+  }
   return source;
+}
+
+uint64_t PcapFileSource::position() const {
+  if (map_) return offset_;
+  if (file_size_ == 0) return 0;
+  FILE* f = pcap_file(handle_);
+  const off_t at = f ? ftello(f) : -1;
+  return at > 0 ? static_cast<uint64_t>(at) : 0;
 }
 
 PcapFileSource::~PcapFileSource() {

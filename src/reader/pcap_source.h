@@ -34,6 +34,9 @@ class PcapFileSource {
   std::string link_type_name() const;
   uint32_t snapshot_length() const;
   const std::string& error() const { return error_; }
+  /// Bytes of the file read so far, and its size: 0 when not known (standard input).
+  uint64_t position() const;
+  uint64_t size() const { return file_size_; }
 
  private:
   explicit PcapFileSource(pcap_t* handle) : handle_(handle) {}
@@ -51,6 +54,7 @@ class PcapFileSource {
   bool swapped_ = false;  // the file's byte order is not ours
   bool nanoseconds_ = false;
   uint32_t snapshot_ = 0;
+  uint64_t file_size_ = 0;
 };
 
 }  // namespace tcpdp

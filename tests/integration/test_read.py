@@ -4,12 +4,14 @@ construction of hand-made files (edge_cases.py), from the workload that made a r
 
 import json
 import os
+import pty
+import re
 import struct
 import subprocess
 import tempfile
 import unittest
 
-from support import (bytes_of_hex_dump, merge, normalize_addr, pcap, records, run, streams,
+from support import (TCPDP, bytes_of_hex_dump, merge, normalize_addr, pcap, records, run, streams,
                      tshark_streams)
 
 import edge_cases
@@ -305,3 +307,56 @@ class AutoDumper(unittest.TestCase):
                         self.assertIn("message_type", records(auto)[0])
                     if dumper == "mysql":
                         self.assertTrue(any("command_id" in r for r in records(auto)))
+
+
+def tshark_packets(path):
+    out = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "frame.number"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
+    return len(out.split())
+
+
+STATS = re.compile(r"tcpdp: (\d+) packets, (\d+) bytes, (\d+) connections, (\d+) records, (\d+) gaps, "
+                   r"(\d+) decode errors, (\d+) TLS connections skipped\n")
+
+
+class Statistics(unittest.TestCase):
+    """The closing statistics of read: with --stats, or on a terminal unless --quiet."""
+
+    def stats(self, name, dumper):
+        rc, out, err = run(["read", pcap(name), "-d", dumper, "--stats"])
+        self.assertEqual(rc, 0, err)
+        m = STATS.fullmatch(err)
+        self.assertIsNotNone(m, err)
+        return [int(x) for x in m.groups()], records(out)
+
+    def test_counts(self):
+        # packets as tshark counts them, bytes as the file's size, TLS as the workload made it
+        (packets, size, conns, recs, gaps, errors, tls), out = self.stats("pg_ssl_accepted.pcap", "pg")
+        self.assertEqual((packets, size), (tshark_packets(pcap("pg_ssl_accepted.pcap")),
+                                           os.path.getsize(pcap("pg_ssl_accepted.pcap"))))
+        self.assertEqual((conns, recs, gaps, errors, tls), (1, len(out), 0, 0, 1))
+        # edge_gap: one 17-byte segment missing (edge_cases.py)
+        (packets, _, conns, recs, gaps, _, tls), out = self.stats("edge_gap.pcap", "hex")
+        self.assertEqual((packets, conns, recs, gaps, tls), (tshark_packets(pcap("edge_gap.pcap")), 1, len(out), 1, 0))
+        self.assertEqual(sum(1 for r in out if "gap_bytes" in r), 1)
+
+    def test_silent_unless_asked_or_a_terminal(self):
+        rc, _, err = run(["read", pcap("pg_psql.pcap"), "-d", "pg"])
+        self.assertEqual((rc, err), (0, ""))
+        for quiet, want in ((False, True), (True, False)):
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([TCPDP, "read", pcap("pg_psql.pcap"), "-d", "pg"] + (["-q"] if quiet else []),
+                                    stdout=subprocess.DEVNULL, stderr=slave)
+            os.close(slave)
+            self.assertEqual(proc.wait(timeout=60), 0)
+            text = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                text += chunk
+            os.close(master)
+            self.assertEqual(bool(STATS.search(text.decode().replace("\r\n", "\n"))), want, text)
