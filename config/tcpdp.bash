@@ -2,12 +2,12 @@
 _tcpdp() {
   local cur prev words cword
   _init_completion || return
-  local commands="read probe proxy config pg-schema version"
+  local commands="read probe proxy config digest pg-schema version"
   local cmd=""
   local i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      read | probe | proxy | config | pg-schema | version) cmd=${words[i]}; break ;;
+      read | probe | proxy | config | digest | pg-schema | version) cmd=${words[i]}; break ;;
     esac
   done
   case $prev in
@@ -42,6 +42,13 @@ _tcpdp() {
         -c --config --help" -- "$cur"))
       ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
+    digest)
+      if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--top --digest-format --digest-max-classes --help" -- "$cur"))
+      else
+        _filedir
+      fi
+      ;;
     pg-schema) COMPREPLY=($(compgen -W "--schema -c --config --help" -- "$cur")) ;;
   esac
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cmd/config_cmd.h"
+#include "cmd/digest_cmd.h"
 #include "cmd/pg_cmd.h"
 #include "cmd/probe_cmd.h"
 #include "cmd/proxy_cmd.h"
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   tcpdp::add_proxy_command(app, proxy_options);
   tcpdp::ConfigOptions config_options;
   tcpdp::add_config_command(app, config_options);
+  tcpdp::DigestOptions digest_options;
+  tcpdp::add_digest_command(app, digest_options);
   tcpdp::PgSchemaOptions pg_schema_options;
   tcpdp::add_pg_schema_command(app, pg_schema_options);
   CLI::App* version = app.add_subcommand("version", "Print the version");
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("config")) return tcpdp::run_config(config_options);
   if (app.got_subcommand("probe")) return tcpdp::run_probe(probe_options);
   if (app.got_subcommand("proxy")) return tcpdp::run_proxy(proxy_options);
+  if (app.got_subcommand("digest")) return tcpdp::run_digest(digest_options);
   if (app.got_subcommand("pg-schema")) return tcpdp::run_pg_schema(pg_schema_options);
   return tcpdp::run_read(read_options);
 }

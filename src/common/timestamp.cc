@@ -84,4 +84,58 @@ std::string to_rfc3339(Timestamp ts) {
   return out;
 }
 
+std::optional<Timestamp> parse_rfc3339(std::string_view t) {
+  size_t i = 0;
+  const auto num = [&](size_t digits, int& out) {
+    if (i + digits > t.size()) return false;
+    out = 0;
+    for (size_t k = 0; k < digits; ++k, ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  const auto sep = [&](char c) { return i < t.size() && (t[i++] == c); };
+  int y, mo, d, h, mi, s;
+  if (!num(4, y) || !sep('-') || !num(2, mo) || !sep('-') || !num(2, d) || i >= t.size() ||
+      (t[i] != 'T' && t[i] != 't' && t[i] != ' ') || !(++i, num(2, h)) || !sep(':') ||
+      !num(2, mi) || !sep(':') || !num(2, s)) {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  int64_t micros = 0;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    int digits = 0;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+      if (digits < 6) micros = micros * 10 + (t[i] - '0');
+      ++digits;
+      ++i;
+    }
+    if (digits == 0) return std::nullopt;
+    for (int k = digits; k < 6; ++k) micros *= 10;
+  }
+  int64_t offset = 0;
+  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+    ++i;
+  } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+    const int sign = t[i++] == '-' ? -1 : 1;
+    int oh, om;
+    if (!num(2, oh) || !sep(':') || !num(2, om)) return std::nullopt;
+    offset = sign * (oh * 3600 + om * 60);
+  } else {
+    return std::nullopt;
+  }
+  if (i != t.size()) return std::nullopt;
+  // Days from the civil date (proleptic Gregorian), after Howard Hinnant's public algorithm.
+  const int yy = y - (mo <= 2);
+  const int era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + doe - 719468;
+  const int64_t secs = days * 86400 + h * 3600 + mi * 60 + s - offset;
+  return Timestamp{secs * 1000000 + micros};
+}
+
 }  // namespace tcpdp

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace tcpdp {
 
@@ -29,5 +31,8 @@ void append_rfc3339(Timestamp ts, std::string& out);
 /// Writes the same 27 characters at p; returns p + 27.
 char* write_rfc3339(Timestamp ts, char* p);
 std::string to_rfc3339(Timestamp ts);
+/// Reads what append_rfc3339 writes (`2026-11-25T04:01:02.123456Z`; 0 to 9 fraction digits, `Z`
+/// or `+hh:mm`/`-hh:mm`); nullopt for anything else.
+std::optional<Timestamp> parse_rfc3339(std::string_view text);
 
 }  // namespace tcpdp

@@ -32,3 +32,19 @@ TEST_CASE("timestamps in the same second and the next one, one after another") {
   CHECK(to_rfc3339(Timestamp::from_parts(1798513446, 0)) == "2026-12-29T03:04:06.000000Z");
   CHECK(to_rfc3339(Timestamp::from_parts(1798513445, 5)) == "2026-12-29T03:04:05.000005Z");
 }
+
+TEST_CASE("RFC 3339 read back") {
+  using tcpdp::parse_rfc3339;
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z")->usec == 0);
+  // 2000-03-01 is 951868800 s after the epoch (a leap-year February before it)
+  CHECK(parse_rfc3339("2000-03-01T00:00:00Z")->usec == 951868800LL * 1000000);
+  CHECK(parse_rfc3339("2000-03-01T01:00:00.5+01:00")->usec == 951868800LL * 1000000 + 500000);
+  CHECK(parse_rfc3339("1969-12-31T23:59:59.999999Z")->usec == -1);
+  const tcpdp::Timestamp t{1764043264394545};
+  CHECK(*parse_rfc3339(tcpdp::to_rfc3339(t)) == t);
+  for (const char* bad : {"", "2026-13-01T00:00:00Z", "2026-11-25 04:01:02", "2026-11-25T04:01:02.Z",
+                          "2026-11-25T04:01:02Zjunk", "yesterday"}) {
+    CAPTURE(bad);
+    CHECK(!parse_rfc3339(bad));
+  }
+}

@@ -2,7 +2,11 @@
 sent of each statement, their times agree with the dumper's records, errors are counted by
 SQLSTATE as the server raised them, and the bounds and formats do what they say."""
 
+import gzip
 import json
+import os
+import shutil
+import tempfile
 import unittest
 
 from support import pcap, records, run
@@ -111,3 +115,51 @@ class Options(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FromLogs(unittest.TestCase):
+    """tcpdp digest LOG...: the same report from tcpdp's dump logs as read --digest gives."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="tcpdp-digest-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def test_json_ltsv_gzip_and_rotated_files(self):
+        want = digest("pg_pgbench.pcap", "pg", "--top", "100")
+        _, as_json, _ = run(["read", pcap("pg_pgbench.pcap"), "-d", "pg"])
+        _, as_ltsv, _ = run(["read", pcap("pg_pgbench.pcap"), "-d", "pg", "-f", "ltsv"])
+        lines = as_json.splitlines(keepends=True)
+        half = len(lines) // 2
+        cases = {
+            "json": [self.write("dump.log", as_json)],
+            "ltsv": [self.write("dump.ltsv", as_ltsv)],
+            "rotated, one gzip'd": [self.write("dump.log.2026120510.gz", gzip.compress(b"".join(lines[:half]))),
+                                    self.write("dump.log.2026120511", b"".join(lines[half:]))],
+        }
+        for what, files in cases.items():
+            with self.subTest(what):
+                rc, out, err = run(["digest"] + files + ["--top", "100", "--digest-format", "json"])
+                self.assertEqual((rc, err), (0, ""))
+                self.assertEqual(json.loads(out), want)
+
+    def test_bad_lines_are_skipped_and_said(self):
+        _, as_json, _ = run(["read", pcap("pg_pgbench.pcap"), "-d", "pg"])
+        path = self.write("dump.log", b"not a record\n" + as_json + b'{"ts": "cut sh')
+        rc, out, err = run(["digest", path, "--digest-format", "json"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["executions"], digest("pg_pgbench.pcap", "pg")["executions"])
+        self.assertRegex(err, r"^tcpdp: warning: 2 lines that are not tcpdp records were skipped "
+                              r"\(the first: .*dump.log:1: an LTSV field without ':' at byte 1\)\n$")
+
+    def test_errors(self):
+        rc, _, err = run(["digest", os.path.join(self.dir, "missing.log")])
+        self.assertEqual(rc, 1)
+        self.assertIn("missing.log: cannot open it: No such file or directory", err)
+        rc, _, err = run(["digest", self.write("empty.log", b"")])
+        self.assertEqual((rc, err), (1, "tcpdp: no tcpdp records in 1 file(s)\n"))

@@ -1,0 +1,104 @@
+#include "cmd/digest_cmd.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "cmd/config_cmd.h"
+#include "digest/digest.h"
+#include "sinks/record_parse.h"
+
+namespace tcpdp {
+
+void add_digest_command(CLI::App& app, DigestOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "digest", "The query digest of read --digest, from tcpdp's dump logs (JSON or LTSV, gzip'd too)");
+  cmd->footer(
+      "Examples:\n"
+      "  tcpdp digest /var/log/tcpdp/dump.log\n"
+      "  tcpdp digest dump.log.2026120510 dump.log.2026120511.gz --top 5\n"
+      "  zcat dump.log.*.gz | tcpdp digest - --digest-format json");
+  cmd->add_option("files", o.files, "Dump logs, in any order; - for standard input")->required();
+  cmd->add_option("--top", o.top, "Classes reported")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--digest-format", o.format, "text or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--digest-max-classes", o.max_classes,
+                  "Classes kept apart at most; further ones are counted as other")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+int run_digest(const DigestOptions& o) {
+  Digest digest(o.max_classes);
+  uint64_t parsed = 0, bad = 0;
+  std::string first_bad;
+  Record record;
+  std::string line, error;
+  for (const std::string& path : o.files) {
+    if (path == "-" && isatty(STDIN_FILENO)) {
+      return fail("standard input is a terminal: name a dump log or pipe one in");
+    }
+    gzFile in = path == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path.c_str(), "rb");
+    if (!in) return fail(path + ": cannot open it: " + std::strerror(errno ? errno : ENOMEM));
+    gzbuffer(in, 1 << 17);
+    uint64_t number = 0;
+    char chunk[1 << 16];
+    bool done = false;
+    line.clear();
+    while (!done) {
+      const int n = gzread(in, chunk, sizeof chunk);
+      if (n < 0) {
+        int z = 0;
+        const std::string why = gzerror(in, &z);
+        gzclose(in);
+        return fail(path + ": " + (z == Z_ERRNO ? std::strerror(errno) : why) +
+                    " (what came before it is in the digest below)", 1);
+      }
+      done = n == 0;
+      size_t from = 0;
+      const std::string_view got(chunk, static_cast<size_t>(n));
+      for (;;) {
+        const size_t nl = got.find('\n', from);
+        if (nl == std::string_view::npos && !done) {
+          line.append(got.substr(from));
+          break;
+        }
+        if (nl != std::string_view::npos) line.append(got.substr(from, nl - from));
+        else line.append(got.substr(from));
+        ++number;
+        if (!line.empty()) {
+          const bool ok = line.front() == '{' ? parse_json_record(line, record, &error)
+                                              : parse_ltsv_record(line, record, &error);
+          if (ok) {
+            ++parsed;
+            digest.take(record.encoded());
+          } else if (bad++ == 0) {
+            first_bad = path + ":" + std::to_string(number) + ": " + error;
+          }
+        }
+        line.clear();
+        if (nl == std::string_view::npos) break;
+        from = nl + 1;
+      }
+    }
+    gzclose(in);
+  }
+  if (bad > 0) {
+    std::fprintf(stderr, "tcpdp: warning: %llu lines that are not tcpdp records were skipped (the first: %s)\n",
+                 static_cast<unsigned long long>(bad), first_bad.c_str());
+  }
+  if (parsed == 0) return fail("no tcpdp records in " + std::to_string(o.files.size()) + " file(s)");
+  const std::string report =
+      digest.report(o.top, o.format == "json" ? Digest::Format::kJson : Digest::Format::kText);
+  if (std::fwrite(report.data(), 1, report.size(), stdout) != report.size() ||
+      std::fflush(stdout) != 0) {
+    return fail("cannot write to standard output");
+  }
+  return 0;
+}
+
+}  // namespace tcpdp
