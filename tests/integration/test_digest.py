@@ -5,10 +5,15 @@ SQLSTATE as the server raised them, and the bounds and formats do what they say.
 import gzip
 import json
 import os
+import re
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 import unittest
 
+from servers import mariadb, postgres
 from support import pcap, records, run
 
 import mysql_workload  # testdata/pcaps, on the path through support
@@ -16,7 +21,7 @@ import pg_workload
 
 
 def digest(name, dumper, *args):
-    rc, out, err = run(["read", pcap(name), "-d", dumper, "--digest", "--digest-format", "json"] + list(args))
+    rc, out, err = run(["read", name if os.path.isabs(name) else pcap(name), "-d", dumper, "--digest", "--digest-format", "json"] + list(args))
     assert rc == 0, err
     return json.loads(out)
 
@@ -163,3 +168,90 @@ class FromLogs(unittest.TestCase):
         self.assertIn("missing.log: cannot open it: No such file or directory", err)
         rc, _, err = run(["digest", self.write("empty.log", b"")])
         self.assertEqual((rc, err), (1, "tcpdp: no tcpdp records in 1 file(s)\n"))
+
+
+class Capture:
+    """tcpdump -i lo on a port into a file, for the duration of a with block; in immediate mode,
+    so that no packet still waits in the kernel's buffer when it is stopped."""
+
+    def __init__(self, path, port):
+        self.path, self.port = path, port
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", self.path, "tcp port %d" % self.port],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert b"listening on" in self.proc.stderr.readline()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+        self.proc.stderr.close()
+
+
+SLEEPS = [0.011, 0.02, 0.035, 0.05, 0.08, 0.013, 0.027]
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("tcpdump"), "a live capture on lo needs root and tcpdump")
+class ServerTimes(unittest.TestCase):
+    """Durations of queries over 10 ms against the server's own timing of them, within 1 ms."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="tcpdp-digest-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def check(self, report, example_start, server_ms):
+        found = [c for c in report["top"] if c["example"].lower().startswith(example_start)]
+        self.assertEqual(len(found), 1, report)
+        (c,) = found
+        self.assertEqual(c["count"], len(SLEEPS))
+        self.assertEqual(len(server_ms), len(SLEEPS))
+        self.assertLess(abs(c["max"] * 1000 - max(server_ms)), 1.0, (c, server_ms))
+        self.assertLess(abs(c["total_duration"] * 1000 - sum(server_ms)), 1.0 * len(SLEEPS), (c, server_ms))
+        for p, q in (("p50", 50), ("p95", 95)):
+            ranked = sorted(server_ms)
+            want = ranked[max(1, -(-q * len(ranked) // 100)) - 1]
+            self.assertLess(abs(c[p] * 1000 - want), 1.0 + want / 256, (p, c, server_ms))
+
+    def test_postgresql_log_min_duration_statement(self):
+        with postgres(options=["log_min_duration_statement=0"]) as server:
+            capture = os.path.join(self.dir, "pg.pcap")
+            since = server.log_position()
+            with Capture(capture, server.port):
+                script = "".join("SELECT pg_sleep(%s);\n" % s for s in SLEEPS)
+                p = subprocess.run([server.bin("psql"), "-X", "-q", "-d", server.dsn], input=script.encode(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server.env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+            entries = server.sync_log()[since:]
+            server_ms = [float(re.match(r"duration: ([0-9.]+) ms", e["message"]).group(1)) for e in entries
+                         if e.get("message", "").startswith("duration:") and e.get("remote_host") not in (None, "[local]")]
+            report = digest(capture, "pg", "-t", str(server.port), "--top", "100")
+            self.check(report, "select pg_sleep(", server_ms)
+
+    def test_mariadb_slow_log(self):
+        slow = os.path.join(self.dir, "slow.log")
+        os.chmod(self.dir, 0o777)  # mariadbd runs as mysql
+        with mariadb(options=["--slow-query-log=1", "--long-query-time=0", "--slow-query-log-file=" + slow]) as server:
+            capture = os.path.join(self.dir, "my.pcap")
+            with Capture(capture, server.port):
+                for s in SLEEPS:
+                    p = subprocess.run(["mariadb"] + server.client_args + ["-e", "SELECT SLEEP(%s)" % s],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server.env)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+            with open(slow) as f:
+                text = f.read()
+            # Each entry: comment lines (one "# Query_time: 0.020123 ..."), "SET timestamp=...;",
+            # perhaps "use db;", then its statement.
+            server_ms, query_time = [], None
+            for line in text.splitlines():
+                if line.startswith("# Query_time: "):
+                    query_time = float(line.split()[2])
+                elif line.startswith("#") or line.startswith("SET timestamp=") or line.startswith("use "):
+                    continue
+                elif query_time is not None:
+                    if line.startswith("SELECT SLEEP("):
+                        server_ms.append(query_time * 1000)
+                    query_time = None
+            report = digest(capture, "mysql", "-t", str(server.port), "--top", "100")
+            self.check(report, "select sleep(", server_ms)
