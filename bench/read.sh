@@ -12,14 +12,22 @@
 # `pgbench -M extended` traffic and times on it, in the same run:
 #   tcpdump -r X -w /dev/null                                          (best of N)
 #   tcpdp read X -d pg -t 55433 > /dev/null                            (best of N)
+#   tcpdp read X -d pg -t 55433 --digest > /dev/null                   (best of N)
 #   tshark -r X -d tcp.port==55433,pgsql -Y pgsql -T fields -e pgsql.query   (once: it is slow)
-# against the targets: tcpdp <= 4x the floor, tshark >= 30x tcpdp's time, tcpdp peak RSS < 64 MiB.
+# against the targets: tcpdp <= 4x the floor, tshark >= 30x tcpdp's time, tcpdp peak RSS < 64 MiB,
+# and for the query digest: --digest <= 1.20x the time of the plain -d pg run (issue 10). One more,
+# untimed run of --digest keeps its report to check it: non-empty and starting with
+# "# tcpdp query digest: " (the script exits with status 1 otherwise; the report is kept in
+# bench/data/read-digest-pg.txt). Peak RSS is reported for --digest too.
 #
 # Then the MySQL dumper, the same way: it builds (once, cached) a capture of mariadb-slap traffic
 # against a throw-away MariaDB server and times on it, in the same run and with the same targets:
 #   tcpdump -r X -w /dev/null                                          (best of N)
 #   tcpdp read X -d mysql -t 53307 > /dev/null                         (best of N)
+#   tcpdp read X -d mysql -t 53307 --digest > /dev/null                (best of N, checked likewise)
 #   tshark -r X -d tcp.port==53307,mysql -Y mysql -T fields -e mysql.query   (once)
+#
+# The report also gives the load average at the start, before measuring and at the end.
 #
 # Run as root on Debian bookworm:  bash bench/read.sh
 # Knobs (environment):
@@ -27,7 +35,7 @@
 #                         prefix with half its packets
 #   BENCH_PG_MB=300       size target in MB of the pgbench -M extended capture (the -d pg part)
 #   BENCH_MYSQL_MB=200    size target in MB of the mariadb-slap capture (the -d mysql part)
-#   BENCH_PG_PREFIX_MB=0  if set, time the -d pg part (all three tools) on a prefix with about this
+#   BENCH_PG_PREFIX_MB=0  if set, time the -d pg part (all its commands) on a prefix with about this
 #                         many MB worth of packets of that capture instead of the whole file (for
 #                         when tshark on the whole file takes too long); 0 = the whole file
 #   BENCH_TSHARK_MAX_MINUTES=30  kill tshark (and count it as failed) after this long
@@ -58,6 +66,11 @@ BENCH_PORT=${BENCH_PORT:-55433}
 BENCH_RUN_SECONDS=${BENCH_RUN_SECONDS:-5}
 BENCH_MAX_MINUTES=${BENCH_MAX_MINUTES:-60}
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
+
+# The load average (1, 5, 15 min) now: the report gives it at the start, before measuring and at
+# the end, since nothing here keeps the machine otherwise idle.
+loadavg() { cut -d ' ' -f 1-3 /proc/loadavg; }
+LOAD_START=$(loadavg)
 
 log() { printf '[read.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -494,7 +507,11 @@ MY_PREP_SECONDS=$((SECONDS - MY_START))
 WORK=$(mktemp -d /tmp/tcpdp-bench-run.XXXXXX)
 
 TOOLS=("tcpdump -r X -w /dev/null" "tcpdp read X -d hex > /dev/null" "tcpdp read X -d conn > /dev/null"
-  "tcpdp read X -d pg -t $BENCH_PORT > /dev/null" "tcpdp read X -d mysql -t $BENCH_MYSQL_PORT > /dev/null")
+  "tcpdp read X -d pg -t $BENCH_PORT > /dev/null" "tcpdp read X -d mysql -t $BENCH_MYSQL_PORT > /dev/null"
+  "tcpdp read X -d pg -t $BENCH_PORT --digest > /dev/null"
+  "tcpdp read X -d mysql -t $BENCH_MYSQL_PORT --digest > /dev/null")
+# The query digest's tool index of a dumper's tool index (-d pg → -d pg --digest, and for mysql).
+declare -A DIGEST_OF=([3]=5 [4]=6)
 # The tshark command of a dumper's part, by key (pg, mysql).
 declare -A TSHARK_LABEL=(
   [pg]="tshark -r X -d tcp.port==$BENCH_PORT,pgsql -Y pgsql -T fields -e pgsql.query"
@@ -508,6 +525,8 @@ tool_cmd() {
     2) CMD=("$TCPDP" read "$2" -d conn) ;;
     3) CMD=("$TCPDP" read "$2" -d pg -t "$BENCH_PORT") ;;
     4) CMD=("$TCPDP" read "$2" -d mysql -t "$BENCH_MYSQL_PORT") ;;
+    5) CMD=("$TCPDP" read "$2" -d pg -t "$BENCH_PORT" --digest) ;;
+    6) CMD=("$TCPDP" read "$2" -d mysql -t "$BENCH_MYSQL_PORT" --digest) ;;
   esac
 }
 
@@ -558,20 +577,24 @@ measure_file() {
   done
 }
 
+LOAD_MEASURE=$(loadavg)
 MEASURE_START=$SECONDS
 measure_file half "$HALF" 0 1 2
 measure_file full "$FULL" 0 1 2
 MEASURE_SECONDS=$((SECONDS - MEASURE_START))
 
 declare -A RECORDS=() TSHARK_WALL=() TSHARK_RSS=() TSHARK_LINES=() TSHARK_FAIL=()
-# measure_dumper KEY INDEX FILE PROTO FIELD: a dumper's part. The floor and tcpdp (tool INDEX),
-# best of BENCH_RUNS; then one untimed run of tcpdp into wc -l to count its records; then tshark
-# once (it is slow) with -d tcp.port==PORT,PROTO -Y PROTO -T fields -e FIELD, its output counted by
-# wc -l.
+declare -A DIGEST_LINES=() DIGEST_HEAD=() DIGEST_BAD=()
+# measure_dumper KEY INDEX FILE PROTO FIELD: a dumper's part. The floor, tcpdp (tool INDEX) and
+# tcpdp with --digest (tool DIGEST_OF[INDEX]), taking turns, best of BENCH_RUNS; then one untimed
+# run of tcpdp into wc -l to count its records; then one untimed run of tcpdp --digest into a file
+# to check its report (non-empty, starting with "# tcpdp query digest: "); then tshark once (it is
+# slow) with -d tcp.port==PORT,PROTO -Y PROTO -T fields -e FIELD, its output counted by wc -l.
 measure_dumper() {
-  local key=$1 idx=$2 file=$3 proto=$4 field=$5 rc rss t0 t1 CMD port
+  local key=$1 idx=$2 file=$3 proto=$4 field=$5 rc rss t0 t1 CMD port didx
+  didx=${DIGEST_OF[$idx]}
   port=$([[ $key == pg ]] && echo "$BENCH_PORT" || echo "$BENCH_MYSQL_PORT")
-  measure_file "$key" "$file" 0 "$idx"
+  measure_file "$key" "$file" 0 "$idx" "$didx"
 
   log "counting the records of ${TOOLS[idx]% > /dev/null} (one more run, into wc -l, not timed)"
   tool_cmd "$idx" "$file"
@@ -588,6 +611,34 @@ measure_dumper() {
     rss=$(tail -n 1 "$WORK/time.count")
     log "  counting run: ${RECORDS[$key]} records, ${rss} KiB"
     if [[ -z ${RSS[$key,$idx]:-} ]] || ((rss > ${RSS[$key,$idx]})); then RSS[$key,$idx]=$rss; fi
+  fi
+
+  # The digest's report: the timed runs wrote it to /dev/null; this run keeps it to check it.
+  log "checking the report of ${TOOLS[didx]% > /dev/null} (one more run, into a file, not timed)"
+  tool_cmd "$didx" "$file"
+  rc=0
+  /usr/bin/time -f '%M' -o "$WORK/time.digest" "${CMD[@]}" >"$WORK/digest.$key" \
+    2>"$WORK/stderr.digest" || rc=$?
+  cp "$WORK/digest.$key" "$BENCH_DATA/read-digest-$key.txt"
+  if ((rc != 0)); then
+    FAILS[$key,$didx]="${FAILS[$key,$didx]:-}exit $rc (check run); "
+    DIGEST_BAD[$key]="the check run failed with exit status $rc"
+  elif [[ ! -s $WORK/digest.$key ]]; then
+    DIGEST_BAD[$key]="the report is empty"
+  elif [[ $(head -c 22 "$WORK/digest.$key") != "# tcpdp query digest: " ]]; then
+    DIGEST_BAD[$key]="the report does not start with \"# tcpdp query digest: \" but with \"$(head -n 1 "$WORK/digest.$key" | head -c 100)\""
+  fi
+  if [[ -n ${DIGEST_BAD[$key]:-} ]]; then
+    log "  ERROR: ${TOOLS[didx]% > /dev/null}: ${DIGEST_BAD[$key]}; stderr: $(head -c 300 "$WORK/stderr.digest" | tr '\n' ' ')"
+    log "  ERROR: the digest's output is kept in $BENCH_DATA/read-digest-$key.txt; the script will exit with status 1"
+  else
+    [[ ! -s $WORK/stderr.digest ]] ||
+      log "  note: ${TOOLS[didx]} wrote to stderr: $(head -c 300 "$WORK/stderr.digest" | tr '\n' ' ')"
+    DIGEST_LINES[$key]=$(wc -l <"$WORK/digest.$key")
+    DIGEST_HEAD[$key]=$(head -n 1 "$WORK/digest.$key")
+    rss=$(tail -n 1 "$WORK/time.digest")
+    log "  check run: ${DIGEST_LINES[$key]} lines, ${rss} KiB: ${DIGEST_HEAD[$key]}"
+    if [[ -z ${RSS[$key,$didx]:-} ]] || ((rss > ${RSS[$key,$didx]})); then RSS[$key,$didx]=$rss; fi
   fi
 
   log "running ${TSHARK_LABEL[$key]} on $file once (this takes a while; limit $BENCH_TSHARK_MAX_MINUTES min)"
@@ -622,29 +673,35 @@ PG_MEASURE_SECONDS=$((SECONDS - PG_MEASURE_START))
 MY_MEASURE_START=$SECONDS
 measure_dumper mysql 4 "$MYX" mysql mysql.query
 MY_MEASURE_SECONDS=$((SECONDS - MY_MEASURE_START))
+LOAD_END=$(loadavg)
 
 # ---------------------------------------------------------------------------------------------
 # 4. Report
 # ---------------------------------------------------------------------------------------------
-# report_dumper KEY INDEX FILE PACKETS PROTO: a dumper's table and the verdicts on its three targets.
+# report_dumper KEY INDEX FILE PACKETS PROTO: a dumper's table, the verdicts on its three targets
+# and on the query digest's target.
 report_dumper() {
-  local key=$1 idx=$2 file=$3 packets=$4 proto=$5 size floor wall lines i c name
+  local key=$1 idx=$2 file=$3 packets=$4 proto=$5 size floor wall lines i c d name didx
+  didx=${DIGEST_OF[$idx]}
   name=${TOOLS[idx]#tcpdp read X }
   name=${name% -t *}
   echo "- $(tshark --version 2>/dev/null | head -n 1)"
   echo "- tcpdump and tcpdp: best of $BENCH_RUNS runs; tshark: one run; file in page cache;" \
-    "peak RSS = highest of the runs (/usr/bin/time %M), for tcpdp including the counting run"
+    "peak RSS = highest of the runs (/usr/bin/time %M), for tcpdp including the counting run" \
+    "(for $name --digest, the check run)"
   echo "- output lines: tcpdp's records, counted in one more run \`| wc -l\` (not timed);" \
+    "for $name --digest, the lines of its report, written to a file in one more run (not timed);" \
     "tshark's lines, counted by \`| wc -l\` on its one timed run (instead of > /dev/null)"
   echo
   echo "| tool | file size MB | packets | runs | best wall s | MB/s | × floor | peak RSS MiB | output lines |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   size=$(file_size "$file")
   floor=${BEST[$key,0]:-}
-  for i in 0 "$idx"; do
+  for i in 0 "$idx" "$didx"; do
     wall=${BEST[$key,$i]:-}
     lines=""
     ((i == idx)) && lines=${RECORDS[$key]:-}
+    ((i == didx)) && lines=${DIGEST_LINES[$key]:-}
     if [[ -z $wall ]]; then
       echo "| \`${TOOLS[i]}\` | $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') | $packets | $BENCH_RUNS | FAILED (${FAILS[$key,$i]%; }) | | | | |"
       continue
@@ -692,6 +749,26 @@ report_dumper() {
     echo "- memory: not measured (a run failed); target < 64 MiB: NOT met"
   fi
   echo "- scale: tcpdp $name wrote ${RECORDS[$key]:-?} records; tshark wrote ${TSHARK_LINES[$key]:-?} lines (one per packet with $proto messages)"
+  # The query digest's target: at most 20% more time than the plain dumper.
+  d=${BEST[$key,$didx]:-}
+  if [[ -n $c && -n $d ]]; then
+    # A wrong report meets no target, however fast.
+    awk -v n="$name" -v c="$c" -v d="$d" -v bad="${DIGEST_BAD[$key]:-}" 'BEGIN {
+      printf "- query digest: %s --digest takes %.2f× the time of %s (%.3f s vs %.3f s); target ≤ 1.20×: %s\n",
+             n, d / c, n, d, c, bad != "" ? "NOT met (its report is wrong)" : (d <= 1.2 * c) ? "met" : "NOT met" }'
+  else
+    echo "- query digest: not measured (a run failed); target ≤ 1.20×: NOT met"
+  fi
+  if [[ -n ${RSS[$key,$didx]:-} && -n ${RSS[$key,$idx]:-} ]]; then
+    awk -v n="$name" -v d="${RSS[$key,$didx]}" -v c="${RSS[$key,$idx]}" 'BEGIN {
+      printf "- query digest memory: peak RSS of %s --digest is %.1f MiB (%d KiB), %.2f× that of %s (%.1f MiB)\n",
+             n, d / 1024, d, d / c, n, c / 1024 }'
+  fi
+  if [[ -n ${DIGEST_BAD[$key]:-} ]]; then
+    echo "- query digest report: **WRONG**: ${DIGEST_BAD[$key]}"
+  else
+    echo "- query digest report: ${DIGEST_LINES[$key]:-?} lines; its first: \`${DIGEST_HEAD[$key]:-?}\`"
+  fi
 }
 
 REPORT=$WORK/report.md
@@ -709,6 +786,7 @@ REPORT=$WORK/report.md
   if [[ -s $FULL.log ]]; then
     echo "- generated with $(gen_summary "$FULL")"
   fi
+  echo "- load average (1, 5, 15 min): $LOAD_START at the start, $LOAD_MEASURE before measuring, $LOAD_END at the end"
   echo "- best of $BENCH_RUNS runs, file in page cache; peak RSS = highest of the runs (/usr/bin/time %M)"
   echo
   echo "| tool | file size MB | packets | best wall s | MB/s | × floor | peak RSS MiB |"
@@ -790,7 +868,13 @@ REPORT=$WORK/report.md
 } >"$REPORT"
 cp "$REPORT" "$BENCH_DATA/read-report-$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$REPORT"
+status=0
+for key in "${!DIGEST_BAD[@]}"; do
+  log "error: the $key query digest (--digest) is wrong: ${DIGEST_BAD[$key]} (its output: $BENCH_DATA/read-digest-$key.txt)"
+  status=1
+done
 if ((${#FAILS[@]})) || ((${#TSHARK_FAIL[@]})); then
   log "some tcpdp, tcpdump or tshark runs failed (see the tables and the log above)"
-  exit 1
+  status=1
 fi
+exit "$status"
