@@ -93,6 +93,32 @@ CREATE INDEX IF NOT EXISTS queries_ts ON queries (ts);
 CREATE INDEX IF NOT EXISTS queries_conn_id ON queries (conn_id);
 CREATE INDEX IF NOT EXISTS queries_src_ip ON queries USING gist (src_ip inet_ops);
 
+CREATE TABLE IF NOT EXISTS query_digests (
+  host           TEXT NOT NULL,
+  id             TEXT NOT NULL,         -- the fingerprint's id: 16 hex digits
+  interval_start TIMESTAMPTZ NOT NULL,  -- probe's or proxy's --digest-interval
+  interval_end   TIMESTAMPTZ NOT NULL,
+  fingerprint    TEXT NOT NULL,
+  count          BIGINT NOT NULL,       -- executions, and those with their answer (timed)
+  timed          BIGINT,
+  total_duration DOUBLE PRECISION,      -- seconds
+  avg            DOUBLE PRECISION,
+  p50            DOUBLE PRECISION,
+  p95            DOUBLE PRECISION,
+  p99            DOUBLE PRECISION,
+  max            DOUBLE PRECISION,
+  rows           BIGINT,
+  errors         JSONB,                 -- by SQLSTATE or MySQL error code
+  users          JSONB,
+  databases      JSONB,
+  clients        JSONB,
+  first_seen     TIMESTAMPTZ,
+  last_seen      TIMESTAMPTZ,
+  example        TEXT,
+  PRIMARY KEY (host, id, interval_start)
+);
+CREATE INDEX IF NOT EXISTS query_digests_interval ON query_digests (interval_start);
+
 -- "127.0.0.1:5432" or "[::1]:5432": the address and the port.
 CREATE OR REPLACE FUNCTION tcpdp_addr_ip(addr TEXT) RETURNS INET
 LANGUAGE sql IMMUTABLE AS $$
@@ -106,8 +132,8 @@ $$;
 
 -- Stores a batch of records (a JSON array) from the sensor named p_host: lifecycle state
 -- changes into tcp_events, summaries into tcp_connections, the pg and mysql dumpers' records
--- into queries. Rows already stored (a batch sent again after a lost answer, a replayed spool)
--- are left as they are. Returns the number of rows added.
+-- into queries, query digests into query_digests. Rows already stored (a batch sent again after
+-- a lost answer, a replayed spool) are left as they are. Returns the number of rows added.
 CREATE OR REPLACE FUNCTION tcpdp_insert(p_host TEXT, p_records JSONB) RETURNS INTEGER
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
@@ -180,6 +206,22 @@ BEGIN
                                 CASE WHEN r->>'direction' = '<-' THEN r->>'src_addr'
                                      ELSE r->>'dst_addr' END) AS server) AS ends
   WHERE r->>'event' IS NULL;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  added := added + n;
+
+  INSERT INTO query_digests (host, id, interval_start, interval_end, fingerprint, count, timed,
+                             total_duration, avg, p50, p95, p99, max, rows, errors, users,
+                             databases, clients, first_seen, last_seen, example)
+  SELECT p_host, r->>'id', (r->>'interval_start')::timestamptz, (r->>'interval_end')::timestamptz,
+         r->>'fingerprint', (r->>'count')::bigint, (r->>'timed')::bigint,
+         (r->>'total_duration')::double precision, (r->>'avg')::double precision,
+         (r->>'p50')::double precision, (r->>'p95')::double precision,
+         (r->>'p99')::double precision, (r->>'max')::double precision, (r->>'rows')::bigint,
+         r->'errors', r->'users', r->'databases', r->'clients',
+         (r->>'first_seen')::timestamptz, (r->>'last_seen')::timestamptz, r->>'example'
+  FROM jsonb_array_elements(p_records) AS r
+  WHERE r->>'event' = 'digest'
+  ON CONFLICT DO NOTHING;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN added + n;
 END

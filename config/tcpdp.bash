@@ -18,7 +18,7 @@ _tcpdp() {
     -i | --interface) COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
     -s | --snapshot-length) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
     -Z | --relinquish-privileges) COMPREPLY=($(compgen -u -- "$cur")); return ;;
-    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers | --pg | --schema | --top | --digest-max-classes) return ;;
+    -l | --listen | -r | --remote | -t | --target | --idle-timeout | --max-connections | -B | --buffer-size | --filter | --workers | --pg | --schema | --top | --digest-max-classes | --digest-interval) return ;;
   esac
   case $cmd in
     "") COMPREPLY=($(compgen -W "$commands --help" -- "$cur")) ;;
@@ -34,12 +34,13 @@ _tcpdp() {
     probe)
       COMPREPLY=($(compgen -W "-i --interface -t --target -d --dumper -B --buffer-size
         -s --snapshot-length --filter --immediate-mode --promisc --workers -Z
-        --relinquish-privileges --proxy-protocol --stdout --no-response --pg --pg-dumps -c --config --help" -- "$cur"))
+        --relinquish-privileges --proxy-protocol --stdout --no-response --pg --pg-dumps
+        --digest-interval --digest-max-classes -c --config --help" -- "$cur"))
       ;;
     proxy)
       COMPREPLY=($(compgen -W "-l --listen -r --remote -d --dumper -s --use-server-starter
         --workers --proxy-protocol --proxy-protocol-forward --stdout --no-response --pg --pg-dumps
-        -c --config --help" -- "$cur"))
+        --digest-interval --digest-max-classes -c --config --help" -- "$cur"))
       ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
     digest)

@@ -450,6 +450,18 @@ bool parse_size(const std::string& text, uint64_t& bytes) {
   return false;
 }
 
+bool parse_seconds(const std::string& text, double& seconds) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str()) return false;
+  const std::string_view unit(end);
+  const double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (scale == 0 || !(v > 0) || !std::isfinite(v)) return false;
+  seconds = v * scale;
+  return true;
+}
+
 bool load_config(const std::string& path, Config& config, std::string* error) {
   if (FILE* f = std::fopen(path.c_str(), "r")) {
     std::fclose(f);

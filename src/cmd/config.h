@@ -105,4 +105,7 @@ std::string config_to_toml(const Config& config);
 /// KiB, MiB and GiB powers of 1024.
 bool parse_size(const std::string& text, uint64_t& bytes);
 
+/// "60", "60s", "1.5m", "1h": seconds above 0; false for anything else.
+bool parse_seconds(const std::string& text, double& seconds);
+
 }  // namespace tcpdp

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
+#include "cmd/config.h"
 #include "cmd/config_cmd.h"
 #include "digest/digest.h"
 #include "sinks/record_parse.h"
@@ -30,6 +32,68 @@ void add_digest_command(CLI::App& app, DigestOptions& o) {
                   "Classes kept apart at most; further ones are counted as other")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+}
+
+void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& o) {
+  command.add_option("--digest-interval", o.interval,
+                     "Every this many seconds (60, 60s, 5m) one digest record per statement class "
+                     "to dump.log (pg, mysql)");
+  command.add_option("--digest-max-classes", o.max_classes,
+                     "With --digest-interval: classes kept apart in an interval at most; further "
+                     "ones are counted as other")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+namespace {
+Timestamp wall_now() {
+  timespec t{};
+  clock_gettime(CLOCK_REALTIME, &t);
+  return Timestamp::from_parts(t.tv_sec, t.tv_nsec / 1000);
+}
+}  // namespace
+
+std::unique_ptr<DigestClock> DigestClock::make(const DigestIntervalOptions& options,
+                                               StreamSink* dump, std::string* error) {
+  double seconds = 0;
+  if (!parse_seconds(*options.interval, seconds)) {
+    *error = "--digest-interval " + *options.interval +
+             ": seconds above 0 are wanted, such as 60, 60s or 5m";
+    return nullptr;
+  }
+  if (!dump) {
+    *error = "--digest-interval writes to dump.log: enable [dumpLog] or add --stdout";
+    return nullptr;
+  }
+  return std::unique_ptr<DigestClock>(new DigestClock(
+      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)), options.max_classes, *dump));
+}
+
+DigestClock::DigestClock(std::chrono::milliseconds every, size_t max_classes, StreamSink& dump)
+    : digest_(max_classes),
+      every_(std::max(every, std::chrono::milliseconds(1))),
+      dump_(dump),
+      next_(std::chrono::steady_clock::now() + every_),
+      from_(wall_now()) {
+  dump_.add_tap(&digest_);
+}
+
+void DigestClock::emit() {
+  const Timestamp to = wall_now();
+  digest_.emit(dump_, from_, to);
+  from_ = to;
+}
+
+void DigestClock::tick() {
+  if (std::chrono::steady_clock::now() < next_) return;
+  next_ += every_;
+  emit();
+  dump_.tick();
+}
+
+void DigestClock::finish() {
+  dump_.flush();  // every record through the digest first
+  emit();
 }
 
 int run_digest(const DigestOptions& o) {

@@ -3,8 +3,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "digest/digest.h"
+#include "sinks/stream_sink.h"
 
 namespace tcpdp {
 
@@ -16,6 +22,39 @@ struct DigestOptions {
 };
 
 void add_digest_command(CLI::App& app, DigestOptions& options);
+
+/// probe's and proxy's --digest-interval and --digest-max-classes.
+struct DigestIntervalOptions {
+  std::optional<std::string> interval;  // "60s": a digest record per class this often
+  size_t max_classes = 10000;
+};
+
+void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& options);
+
+/// probe's and proxy's --digest-interval: a digest of what dump.log's sink writes, emitted into
+/// it as `event: digest` records every interval and at the stop.
+class DigestClock {
+ public:
+  /// nullptr and *error for an interval that does not parse or no dump log to write to.
+  static std::unique_ptr<DigestClock> make(const DigestIntervalOptions& options, StreamSink* dump,
+                                           std::string* error);
+  /// From the one thread that uses the dump sink's own write() and flush(): emits the digest
+  /// records when an interval has passed.
+  void tick();
+  /// After every record has gone through the sink: the last, partial interval.
+  void finish();
+
+ private:
+  DigestClock(std::chrono::milliseconds every, size_t max_classes, StreamSink& dump);
+  void emit();
+
+  Digest digest_;
+  std::chrono::milliseconds every_;
+  StreamSink& dump_;
+  std::chrono::steady_clock::time_point next_;
+  Timestamp from_;
+};
+
 int run_digest(const DigestOptions& options);
 
 }  // namespace tcpdp

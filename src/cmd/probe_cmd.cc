@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cmd/config_cmd.h"
+#include "cmd/digest_cmd.h"
 #include "cmd/logs.h"
 #include "cmd/pg_cmd.h"
 #include "cmd/pidfile.h"
@@ -76,6 +77,7 @@ void add_probe_command(CLI::App& app, ProbeOptions& o) {
   p->add_flag("--no-response", o.no_response,
               "pg, mysql: write each client message at once, without the server's answer");
   add_pg_flags(*p, o.pg);
+  add_digest_interval_flags(*p, o.digest);
   p->add_option("expression", o.expression, "BPF expression, as tcpdump takes it");
 }
 
@@ -156,6 +158,14 @@ int run_probe(const ProbeOptions& o) {
   auto dump = make_record_log(config.dump_log, o.to_stdout, program,
                               config.pg.dumps ? pg.get() : nullptr);
   auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());
+  std::unique_ptr<DigestClock> digest;
+  if (o.digest.interval) {
+    digest = DigestClock::make(o.digest, dump.get(), &error);
+    if (!digest) {
+      program.log("error", error);
+      return fail(error, 2);
+    }
+  }
 
   EngineSettings engine_settings;
   engine_settings.workers =
@@ -229,6 +239,7 @@ int run_probe(const ProbeOptions& o) {
       }
       last = st;
     }
+    if (digest) digest->tick();
     return !g_stop;
   }, capture.buffer_size);
   int status = 0;
@@ -238,6 +249,7 @@ int run_probe(const ProbeOptions& o) {
   }
   // Whatever was captured is decoded and written before exiting.
   engine.stop();
+  if (digest) digest->finish();
   if (dump) dump->flush();
   if (conn) conn->flush();
   if (pg) finish_pg_sink(*pg, config, report);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cmd/digest_cmd.h"
 #include "cmd/pg_cmd.h"
 
 namespace tcpdp {
@@ -30,6 +31,7 @@ struct ProbeOptions {
   bool proxy_protocol = false;
   std::vector<std::string> expression;  // a trailing BPF expression, as tcpdump takes it
   PgOptions pg;
+  DigestIntervalOptions digest;
 };
 
 void add_probe_command(CLI::App& app, ProbeOptions& options);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cmd/config_cmd.h"
+#include "cmd/digest_cmd.h"
 #include "cmd/logs.h"
 #include "cmd/pidfile.h"
 #include "dumpers/dumper.h"
@@ -55,6 +56,7 @@ void add_proxy_command(CLI::App& app, ProxyOptions& o) {
   p->add_flag("--no-response", o.no_response,
               "pg, mysql: write each client message at once, without the server's answer");
   add_pg_flags(*p, o.pg);
+  add_digest_interval_flags(*p, o.digest);
 }
 
 int run_proxy(const ProxyOptions& o) {
@@ -125,6 +127,14 @@ int run_proxy(const ProxyOptions& o) {
   auto dump = make_record_log(config.dump_log, o.to_stdout, *program,
                               config.pg.dumps ? pg.get() : nullptr);
   auto conn = make_record_log(config.conn_log, o.to_stdout, *program, pg.get());
+  std::unique_ptr<DigestClock> digest;
+  if (o.digest.interval) {
+    digest = DigestClock::make(o.digest, dump.get(), &error);
+    if (!digest) {
+      program->log("error", error);
+      return fail(error, 2);
+    }
+  }
   for (StreamSink* sink : {dump.get(), conn.get()}) {
     if (sink && config.proxy.log_queue_full == "drop") {
       sink->set_when_full(StreamSink::WhenFull::kDrop);
@@ -157,6 +167,7 @@ int run_proxy(const ProxyOptions& o) {
   for (;;) {
     timespec wait{0, 100 * 1000 * 1000};
     const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (digest) digest->tick();
     if (sig == SIGHUP) {
       program->reopen();
       if (dump) dump->reopen();
@@ -184,6 +195,7 @@ int run_proxy(const ProxyOptions& o) {
     }
   }
   server.join();
+  if (digest) digest->finish();
   if (dump) dump->flush();
   if (conn) conn->flush();
   if (pg) finish_pg_sink(*pg, config, report);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cmd/digest_cmd.h"
 #include "cmd/pg_cmd.h"
 
 namespace tcpdp {
@@ -23,6 +24,7 @@ struct ProxyOptions {
   bool to_stdout = false;
   bool no_response = false;
   PgOptions pg;
+  DigestIntervalOptions digest;
 };
 
 void add_proxy_command(CLI::App& app, ProxyOptions& options);

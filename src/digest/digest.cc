@@ -369,4 +369,63 @@ std::string Digest::report(size_t top, Format format) const {
   return out;
 }
 
+void Digest::fill(Record& r, const Class& c) {
+  r.add("id", c.id);
+  r.add("fingerprint", c.fingerprint);
+  r.add("count", c.count);
+  r.add("timed", c.timed);
+  r.add("total_duration", Duration{c.total_usec});
+  r.add("avg", Duration{c.timed ? c.total_usec / static_cast<int64_t>(c.timed) : 0});
+  r.add("p50", Duration{c.durations.percentile(50)});
+  r.add("p95", Duration{c.durations.percentile(95)});
+  r.add("p99", Duration{c.durations.percentile(99)});
+  r.add("max", Duration{std::max<int64_t>(c.max_usec, 0)});
+  r.add("rows", c.rows);
+  r.begin_object("errors");
+  for (const auto& [code, count] : c.errors) r.add(code, count);
+  r.end();
+  const auto names = [&](const char* key, const Names& n) {
+    r.begin_object(key);
+    for (const auto& [name, count] : n.counts) r.add(name, count);
+    if (n.others) r.add("(others)", n.others);
+    r.end();
+  };
+  names("users", c.users);
+  names("databases", c.databases);
+  names("clients", c.clients);
+  r.add("first_seen", c.first_seen);
+  r.add("last_seen", c.last_seen);
+  r.add("example", c.example);
+}
+
+void Digest::emit(RecordSink& out, Timestamp from, Timestamp to) {
+  std::unordered_map<std::string, std::unique_ptr<Class>> classes;
+  std::unique_ptr<Class> other;
+  {
+    std::lock_guard lock(mutex_);
+    classes.swap(classes_);
+    other.swap(other_);
+    seen_[0].clear();
+    seen_[1].clear();
+    seen_bytes_ = 0;
+    executions_ = 0;
+  }
+  // Written without the lock: the sink's writer may be handing this digest its next records.
+  std::vector<const Class*> all;
+  for (const auto& [fp, c] : classes) all.push_back(c.get());
+  std::sort(all.begin(), all.end(),
+            [](const Class* a, const Class* b) { return a->total_usec > b->total_usec; });
+  if (other) all.push_back(other.get());
+  Record r;
+  for (const Class* c : all) {
+    r.clear();
+    r.add("ts", to);
+    r.add("event", "digest");
+    r.add("interval_start", from);
+    r.add("interval_end", to);
+    fill(r, *c);
+    out.write(r);
+  }
+}
+
 }  // namespace tcpdp

@@ -37,6 +37,11 @@ class Digest : public RecordTap {
   uint64_t executions() const;
   size_t classes() const;
 
+  /// One record per class (`event: digest`, the report's keys, times as durations) for the
+  /// interval [from, to) to `out`, then starts afresh. For probe's and proxy's
+  /// --digest-interval; nothing is written when nothing ran.
+  void emit(RecordSink& out, Timestamp from, Timestamp to);
+
  private:
   // Up to kNamesKept distinct names with their counts; the rest counted together.
   struct Names {
@@ -61,6 +66,8 @@ class Digest : public RecordTap {
 
   // The class of an execution's SQL text (under mutex_).
   Class* class_of(std::string_view sql, SqlDialect dialect);
+
+  static void fill(Record& r, const Class& c);
 
   mutable std::mutex mutex_;
   size_t max_classes_;

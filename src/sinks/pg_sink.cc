@@ -365,10 +365,13 @@ void PgSink::shrink_queue() {
 }
 
 void PgSink::take(std::string_view encoded) {
-  // Lifecycle records have an event; of the dumpers' records, the hex dumper's (ascii,
-  // gap_bytes) are not database traffic and are never stored.
-  if (!Record::find(encoded, "event") &&
-      (!settings_.dumps || Record::find(encoded, "ascii") || Record::find(encoded, "gap_bytes"))) {
+  // Lifecycle records (event state or summary) always; the dumpers' records and the query
+  // digests (event digest) with dumps, but never the hex dumper's (ascii, gap_bytes), which
+  // are not database traffic.
+  const auto event = Record::find(encoded, "event");
+  if (event ? (event->s == "digest" && !settings_.dumps)
+            : (!settings_.dumps || Record::find(encoded, "ascii") ||
+               Record::find(encoded, "gap_bytes"))) {
     return;
   }
   thread_local std::string row;

@@ -48,6 +48,23 @@ TEST_CASE("sizes: bytes, decimal and binary units") {
   CHECK_FALSE(tcpdp::parse_size("99999999999999999999", b));
 }
 
+TEST_CASE("intervals: seconds, minutes, hours; above 0") {
+  double s = 0;
+  CHECK((tcpdp::parse_seconds("60", s) && s == 60));
+  CHECK((tcpdp::parse_seconds("60s", s) && s == 60));
+  CHECK((tcpdp::parse_seconds("1.5m", s) && s == 90));
+  CHECK((tcpdp::parse_seconds("2h", s) && s == 7200));
+  CHECK((tcpdp::parse_seconds("0.25", s) && s == 0.25));
+  CHECK_FALSE(tcpdp::parse_seconds("", s));
+  CHECK_FALSE(tcpdp::parse_seconds("s", s));
+  CHECK_FALSE(tcpdp::parse_seconds("0", s));
+  CHECK_FALSE(tcpdp::parse_seconds("-5s", s));
+  CHECK_FALSE(tcpdp::parse_seconds("10d", s));
+  CHECK_FALSE(tcpdp::parse_seconds("5 s", s));
+  CHECK_FALSE(tcpdp::parse_seconds("nan", s));
+  CHECK_FALSE(tcpdp::parse_seconds("inf", s));
+}
+
 TEST_CASE("a file sets what it names and leaves the rest at the defaults") {
   TomlFile f(
       "[tcpdp]\n"

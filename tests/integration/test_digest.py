@@ -13,8 +13,8 @@ import tempfile
 import time
 import unittest
 
-from servers import mariadb, postgres
-from support import pcap, records, run
+from servers import free_port, mariadb, postgres
+from support import TcpdpRun, pcap, records, run
 
 import mysql_workload  # testdata/pcaps, on the path through support
 import pg_workload
@@ -255,3 +255,77 @@ class ServerTimes(unittest.TestCase):
                     query_time = None
             report = digest(capture, "mysql", "-t", str(server.port), "--top", "100")
             self.check(report, "select sleep(", server_ms)
+
+
+class Intervals(unittest.TestCase):
+    """probe's and proxy's --digest-interval: digest records in dump.log, and in PostgreSQL with
+    the sink's dumps."""
+
+    def log(self, t, name):
+        with open(os.path.join(t.logs, name)) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def workload(self, server, port):
+        """12 psql runs 0.25 s apart, two statement classes; -> executions sent per class."""
+        env = dict(server.env, PGPORT=str(port))
+        sent = {"select ?": 0, "select ?, ?": 0}
+        for i in range(12):
+            sql = "SELECT %d" % i if i % 3 else "SELECT %d, 'x'" % i
+            sent["select ?" if i % 3 else "select ?, ?"] += 1
+            p = subprocess.run([server.bin("psql"), "-X", "-q", "-c", sql], env=env, stdout=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 0)
+            time.sleep(0.25)
+        return sent
+
+    def check_dump_log(self, t, sent):
+        """The digest records of dump.log add up to what was sent, over more than one interval."""
+        digests = [r for r in self.log(t, "dump.log") if r.get("event") == "digest"]
+        got = {}
+        for r in digests:
+            got[r["fingerprint"]] = got.get(r["fingerprint"], 0) + r["count"]
+            self.assertLess(r["interval_start"], r["interval_end"])
+            self.assertEqual(r["ts"], r["interval_end"])
+            self.assertEqual(r["users"], {"postgres": r["count"]})
+            self.assertLessEqual(r["p50"], r["max"])
+        self.assertEqual(got, sent)
+        starts = sorted({r["interval_start"] for r in digests})
+        self.assertGreater(len(starts), 1, "more than one interval")
+        return digests
+
+    def test_proxy_writes_digests_to_dump_log_and_postgresql(self):
+        with postgres() as remote, postgres() as sink_db:
+            t = TcpdpRun(self, "proxy", "tcpdp-digest-")
+            port = free_port()
+            self.assertTrue(t.launch(["-l", "127.0.0.1:%d" % port, "-r", "127.0.0.1:%d" % remote.port, "-d", "pg",
+                                      "--digest-interval", "1s", "--pg", sink_db.dsn, "--pg-dumps"], "relaying"),
+                            t.stderr())
+            sent = self.workload(remote, port)
+            t.stop()
+            digests = self.check_dump_log(t, sent)
+            rows = json.loads(sink_db.psql_local(
+                "SELECT coalesce(json_agg(t), '[]') FROM (SELECT fingerprint, count, id,"
+                " first_seen <= last_seen AND last_seen <= interval_end AS ordered FROM query_digests) t"))
+            self.assertEqual(len(rows), len(digests))
+            self.assertTrue(all(r["ordered"] for r in rows), rows)
+            by_fp = {}
+            for r in rows:
+                by_fp[r["fingerprint"]] = by_fp.get(r["fingerprint"], 0) + r["count"]
+            self.assertEqual(by_fp, sent)
+
+    def test_probe_writes_digests_to_dump_log(self):
+        with postgres() as server:
+            t = TcpdpRun(self, "probe", "tcpdp-digest-")
+            self.assertTrue(t.launch(["-i", "lo", "-t", str(server.port), "-d", "pg", "--digest-interval", "1"],
+                                     "listening"), t.stderr())
+            sent = self.workload(server, server.port)
+            time.sleep(0.5)
+            t.stop()
+            self.check_dump_log(t, sent)
+
+    def test_bad_interval(self):
+        for interval in ("soon", "0", "-5s", "10d"):
+            with self.subTest(interval=interval), tempfile.TemporaryDirectory() as d:
+                rc, _, err = run(["proxy", "-l", "127.0.0.1:%d" % free_port(), "-r", "127.0.0.1:1",
+                                  "--digest-interval", interval], cwd=d)
+                self.assertEqual(rc, 2)
+                self.assertIn("--digest-interval %s: seconds above 0 are wanted" % interval, err)

@@ -75,7 +75,7 @@ class Schema(unittest.TestCase):
                 self.assertEqual(p.returncode, 0, p.stderr.decode())
             names = {r["name"] for r in query(server, "SELECT table_name AS name FROM information_schema.tables "
                                                       "WHERE table_schema = 'audit'")}
-            self.assertEqual(names, {"tcp_events", "tcp_connections", "queries", "ips", "agg_ips", "nets_24",
+            self.assertEqual(names, {"tcp_events", "tcp_connections", "queries", "query_digests", "ips", "agg_ips", "nets_24",
                                      "nets_16", "nets_8", "nets_64", "nets_48", "agg_nets_24", "agg_nets_16",
                                      "agg_nets_8", "agg_nets_64", "agg_nets_48"})
 
