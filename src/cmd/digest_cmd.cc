@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,14 +25,31 @@ void add_digest_command(CLI::App& app, DigestOptions& o) {
       "  tcpdp digest dump.log.2026120510 dump.log.2026120511.gz --top 5\n"
       "  zcat dump.log.*.gz | tcpdp digest - --digest-format json");
   cmd->add_option("files", o.files, "Dump logs, in any order; - for standard input")->required();
-  cmd->add_option("--top", o.top, "Classes reported")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--digest-format", o.format, "text or json")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
-  cmd->add_option("--digest-max-classes", o.max_classes,
-                  "Classes kept apart at most; further ones are counted as other")
+  add_digest_report_flags(*cmd, o.report, "");
+}
+
+void add_digest_report_flags(CLI::App& command, DigestReportOptions& o, const std::string& with) {
+  const auto help = [&](std::string text) {
+    if (with.empty()) text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+    return with + text;
+  };
+  command.add_option("--top", o.top, help("classes reported"))
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  command.add_option("--digest-format", o.format, help("text or json"))
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  command.add_option("--digest-max-classes", o.max_classes,
+                     help("classes kept apart at most; further ones are counted as other"))
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+bool write_digest_report(const Digest& digest, const DigestReportOptions& o) {
+  const std::string report =
+      digest.report(o.top, o.format == "json" ? Digest::Format::kJson : Digest::Format::kText);
+  return std::fwrite(report.data(), 1, report.size(), stdout) == report.size() &&
+         std::fflush(stdout) == 0;
 }
 
 void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& o) {
@@ -97,7 +115,7 @@ void DigestClock::finish() {
 }
 
 int run_digest(const DigestOptions& o) {
-  Digest digest(o.max_classes);
+  Digest digest(o.report.max_classes);
   uint64_t parsed = 0, bad = 0;
   std::string first_bad;
   Record record;
@@ -156,12 +174,7 @@ int run_digest(const DigestOptions& o) {
                  static_cast<unsigned long long>(bad), first_bad.c_str());
   }
   if (parsed == 0) return fail("no tcpdp records in " + std::to_string(o.files.size()) + " file(s)");
-  const std::string report =
-      digest.report(o.top, o.format == "json" ? Digest::Format::kJson : Digest::Format::kText);
-  if (std::fwrite(report.data(), 1, report.size(), stdout) != report.size() ||
-      std::fflush(stdout) != 0) {
-    return fail("cannot write to standard output");
-  }
+  if (!write_digest_report(digest, o.report)) return fail("cannot write to standard output");
   return 0;
 }
 

@@ -14,11 +14,22 @@
 
 namespace tcpdp {
 
-struct DigestOptions {
-  std::vector<std::string> files;  // "-": standard input
+/// The report's flags, of tcpdp digest and read --digest.
+struct DigestReportOptions {
   size_t top = 20;
   std::string format = "text";
   size_t max_classes = 10000;
+};
+
+/// --top, --digest-format and --digest-max-classes; `with` starts their help ("With --digest: ").
+void add_digest_report_flags(CLI::App& command, DigestReportOptions& options,
+                             const std::string& with);
+/// The report on standard output; false when it could not be written.
+bool write_digest_report(const Digest& digest, const DigestReportOptions& options);
+
+struct DigestOptions {
+  std::vector<std::string> files;  // "-": standard input
+  DigestReportOptions report;
 };
 
 void add_digest_command(CLI::App& app, DigestOptions& options);

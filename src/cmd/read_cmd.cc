@@ -85,16 +85,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
   read->add_flag("--digest", options.digest,
                  "pg, mysql: instead of the records, a report of the statements by fingerprint "
                  "(calls, time, percentiles, rows, errors, users, clients), most time first");
-  read->add_option("--top", options.top, "With --digest: the classes reported")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  read->add_option("--digest-format", options.digest_format, "With --digest: text or json")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
-  read->add_option("--digest-max-classes", options.digest_max_classes,
-                   "With --digest: classes kept apart at most; further ones are counted as other")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_digest_report_flags(*read, options.digest_report, "With --digest: ");
   read->add_flag("--processes", options.processes,
                  "With --conn or -d conn: name the local process at each end of a connection in "
                  "its summary (for a live capture of this host piped in)");
@@ -148,7 +139,7 @@ int run_read(const ReadOptions& options) {
   if (options.digest && dumper_name != "pg" && dumper_name != "mysql" && dumper_name != "auto") {
     return fail("--digest reports SQL statements: use -d pg, mysql or auto");
   }
-  Digest digest(options.digest_max_classes);
+  Digest digest(options.digest_report.max_classes);
 
   // Formatting and writing run on a second thread, so reading never waits for them. With
   // --digest the records only feed the digest (and the PostgreSQL sink).
@@ -227,10 +218,7 @@ int run_read(const ReadOptions& options) {
     return fail(name + ": " + source->error() + " (everything before it was decoded)");
   }
   if (options.digest) {
-    const std::string report = digest.report(
-        options.top, options.digest_format == "json" ? Digest::Format::kJson : Digest::Format::kText);
-    if (std::fwrite(report.data(), 1, report.size(), stdout) != report.size() ||
-        std::fflush(stdout) != 0) {
+    if (!write_digest_report(digest, options.digest_report)) {
       return fail("cannot write to standard output");
     }
   }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "cmd/digest_cmd.h"
 #include "cmd/pg_cmd.h"
 
 namespace tcpdp {
@@ -26,9 +27,7 @@ struct ReadOptions {
   std::optional<size_t> max_connections;
   PgOptions pg;
   bool digest = false;  // a query digest on stdout instead of the records
-  size_t top = 20;
-  std::string digest_format = "text";
-  size_t digest_max_classes = 10000;
+  DigestReportOptions digest_report;
 };
 
 void add_read_command(CLI::App& app, ReadOptions& options);

@@ -246,61 +246,17 @@ std::string Digest::report(size_t top, Format format) const {
   };
   std::string out;
   if (format == Format::kJson) {
-    const auto str = [&](std::string_view s) {
-      out += '"';
-      append_json_escaped(s, out);
-      out += '"';
-    };
-    const auto names = [&](const char* key, const Names& n) {
-      out += ",\"";
-      out += key;
-      out += "\":{";
-      bool first = true;
-      for (const auto& [name, count] : n.counts) {
-        if (!first) out += ',';
-        first = false;
-        str(name);
-        out += ':' + std::to_string(count);
-      }
-      out += '}';
-      if (n.others) out += ",\"" + std::string(key) + "_others\":" + std::to_string(n.others);
-    };
     out += "{\"executions\":" + std::to_string(executions_) +
            ",\"classes\":" + std::to_string(classes_.size() + (other_ ? 1 : 0)) +
            ",\"total_duration\":" + seconds(total) + ",\"top\":[";
+    Record r;
     for (size_t i = 0; i < ranked.size(); ++i) {
-      const Class& c = *ranked[i];
+      r.clear();
+      r.add("rank", i + 1);
+      fill(r, *ranked[i], share(*ranked[i]) / 100.0);
       if (i) out += ',';
-      out += "{\"rank\":" + std::to_string(i + 1) + ",\"id\":";
-      str(c.id);
-      out += ",\"fingerprint\":";
-      str(c.fingerprint);
-      out += ",\"count\":" + std::to_string(c.count) + ",\"timed\":" + std::to_string(c.timed) +
-             ",\"time_share\":" + fixed(share(c) / 100.0, 6) +
-             ",\"total_duration\":" + seconds(c.total_usec) + ",\"avg\":" + seconds(avg(c)) +
-             ",\"p50\":" + seconds(c.durations.percentile(50)) +
-             ",\"p95\":" + seconds(c.durations.percentile(95)) +
-             ",\"p99\":" + seconds(c.durations.percentile(99)) +
-             ",\"max\":" + seconds(std::max<int64_t>(c.max_usec, 0)) +
-             ",\"rows\":" + std::to_string(c.rows) + ",\"errors\":{";
-      bool first = true;
-      for (const auto& [code, count] : c.errors) {
-        if (!first) out += ',';
-        first = false;
-        str(code);
-        out += ':' + std::to_string(count);
-      }
-      out += '}';
-      names("users", c.users);
-      names("databases", c.databases);
-      names("clients", c.clients);
-      out += ",\"first_seen\":";
-      str(to_rfc3339(c.first_seen));
-      out += ",\"last_seen\":";
-      str(to_rfc3339(c.last_seen));
-      out += ",\"example\":";
-      str(c.example);
-      out += '}';
+      append_formatted(r, tcpdp::Format::kJson, out);
+      out.pop_back();  // its newline
     }
     out += "]}\n";
     return out;
@@ -369,11 +325,12 @@ std::string Digest::report(size_t top, Format format) const {
   return out;
 }
 
-void Digest::fill(Record& r, const Class& c) {
+void Digest::fill(Record& r, const Class& c, std::optional<double> time_share) {
   r.add("id", c.id);
   r.add("fingerprint", c.fingerprint);
   r.add("count", c.count);
   r.add("timed", c.timed);
+  if (time_share) r.add("time_share", *time_share);
   r.add("total_duration", Duration{c.total_usec});
   r.add("avg", Duration{c.timed ? c.total_usec / static_cast<int64_t>(c.timed) : 0});
   r.add("p50", Duration{c.durations.percentile(50)});
@@ -387,8 +344,8 @@ void Digest::fill(Record& r, const Class& c) {
   const auto names = [&](const char* key, const Names& n) {
     r.begin_object(key);
     for (const auto& [name, count] : n.counts) r.add(name, count);
-    if (n.others) r.add("(others)", n.others);
     r.end();
+    if (n.others) r.add(std::string(key) + "_others", n.others);
   };
   names("users", c.users);
   names("databases", c.databases);

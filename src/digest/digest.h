@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -67,7 +68,8 @@ class Digest : public RecordTap {
   // The class of an execution's SQL text (under mutex_).
   Class* class_of(std::string_view sql, SqlDialect dialect);
 
-  static void fill(Record& r, const Class& c);
+  // The class's keys (with time_share, its fraction of the total time, when given).
+  static void fill(Record& r, const Class& c, std::optional<double> time_share = std::nullopt);
 
   mutable std::mutex mutex_;
   size_t max_classes_;

@@ -288,6 +288,10 @@ class Intervals(unittest.TestCase):
             self.assertEqual(r["users"], {"postgres": r["count"]})
             self.assertLessEqual(r["p50"], r["max"])
         self.assertEqual(got, sent)
+        # The keys of read --digest's JSON classes, as the README says.
+        report_keys = set(digest("pg_pgbench.pcap", "pg")["top"][0]) - {"rank", "time_share"}
+        for r in digests:
+            self.assertEqual(set(r) - {"event", "ts", "interval_start", "interval_end"}, report_keys)
         starts = sorted({r["interval_start"] for r in digests})
         self.assertGreater(len(starts), 1, "more than one interval")
         return digests
