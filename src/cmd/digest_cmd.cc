@@ -71,14 +71,23 @@ Timestamp wall_now() {
 }
 }  // namespace
 
+std::string DigestClock::check(const DigestIntervalOptions& options, const std::string& dumper) {
+  if (!options.interval) return "";
+  double seconds = 0;
+  if (!parse_seconds(*options.interval, seconds)) {
+    return "--digest-interval " + *options.interval +
+           ": seconds above 0 are wanted, such as 60, 60s or 5m";
+  }
+  if (dumper != "pg" && dumper != "mysql" && dumper != "auto") {
+    return "--digest-interval digests SQL statements: use -d pg, mysql or auto";
+  }
+  return "";
+}
+
 std::unique_ptr<DigestClock> DigestClock::make(const DigestIntervalOptions& options,
                                                StreamSink* dump, std::string* error) {
   double seconds = 0;
-  if (!parse_seconds(*options.interval, seconds)) {
-    *error = "--digest-interval " + *options.interval +
-             ": seconds above 0 are wanted, such as 60, 60s or 5m";
-    return nullptr;
-  }
+  parse_seconds(*options.interval, seconds);
   if (!dump) {
     *error = "--digest-interval writes to dump.log: enable [dumpLog] or add --stdout";
     return nullptr;

@@ -46,7 +46,10 @@ void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& options
 /// it as `event: digest` records every interval and at the stop.
 class DigestClock {
  public:
-  /// nullptr and *error for an interval that does not parse or no dump log to write to.
+  /// Before anything starts: "" or why these options do not go with this dumper (an interval
+  /// that does not parse, a dumper of no SQL).
+  static std::string check(const DigestIntervalOptions& options, const std::string& dumper);
+  /// For checked options; nullptr and *error when there is no dump log to write to.
   static std::unique_ptr<DigestClock> make(const DigestIntervalOptions& options, StreamSink* dump,
                                            std::string* error);
   /// From the one thread that uses the dump sink's own write() and flush(): emits the digest

@@ -88,6 +88,9 @@ int run_probe(const ProbeOptions& o) {
   if (o.interface) config.probe.interface = *o.interface;
   if (o.target) config.probe.target = *o.target;
   if (o.dumper) config.tcpdp.dumper = *o.dumper;
+  if (const std::string e = DigestClock::check(o.digest, config.tcpdp.dumper); !e.empty()) {
+    return fail(e, 2);
+  }
   if (o.filter) config.probe.filter = *o.filter;
   if (o.snapshot_length) {
     if (*o.snapshot_length == "auto") {

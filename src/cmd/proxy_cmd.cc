@@ -66,6 +66,9 @@ int run_proxy(const ProxyOptions& o) {
   if (o.listen) config.proxy.listen_addr = *o.listen;
   if (o.remote) config.proxy.remote_addr = *o.remote;
   if (o.dumper) config.tcpdp.dumper = *o.dumper;
+  if (const std::string e = DigestClock::check(o.digest, config.tcpdp.dumper); !e.empty()) {
+    return fail(e, 2);
+  }
   if (o.workers) config.proxy.workers = *o.workers;
   if (o.use_server_starter) config.proxy.use_server_starter = true;
   if (o.proxy_protocol) config.tcpdp.proxy_protocol = true;

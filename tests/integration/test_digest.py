@@ -333,3 +333,9 @@ class Intervals(unittest.TestCase):
                                   "--digest-interval", interval], cwd=d)
                 self.assertEqual(rc, 2)
                 self.assertIn("--digest-interval %s: seconds above 0 are wanted" % interval, err)
+                self.assertEqual(os.listdir(d), [], "nothing started")
+        for command in (["proxy", "-l", "127.0.0.1:%d" % free_port(), "-r", "127.0.0.1:1"], ["probe", "-i", "lo"]):
+            with self.subTest(command=command[0]), tempfile.TemporaryDirectory() as d:
+                rc, _, err = run(command + ["-d", "hex", "--digest-interval", "60"], cwd=d)
+                self.assertEqual(rc, 2)
+                self.assertIn("--digest-interval digests SQL statements: use -d pg, mysql or auto", err)
