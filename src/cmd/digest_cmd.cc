@@ -74,9 +74,9 @@ Timestamp wall_now() {
 std::string DigestClock::check(const DigestIntervalOptions& options, const std::string& dumper) {
   if (!options.interval) return "";
   double seconds = 0;
-  if (!parse_seconds(*options.interval, seconds)) {
+  if (!parse_seconds(*options.interval, seconds) || seconds > 7 * 86400) {
     return "--digest-interval " + *options.interval +
-           ": seconds above 0 are wanted, such as 60, 60s or 5m";
+           ": seconds above 0 are wanted, such as 60, 60s or 5m (a week at most)";
   }
   if (dumper != "pg" && dumper != "mysql" && dumper != "auto") {
     return "--digest-interval digests SQL statements: use -d pg, mysql or auto";
@@ -112,8 +112,9 @@ void DigestClock::emit() {
 }
 
 void DigestClock::tick() {
-  if (std::chrono::steady_clock::now() < next_) return;
-  next_ += every_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_) return;
+  while (next_ <= now) next_ += every_;  // after a stall, one interval, not a burst
   emit();
   dump_.tick();
 }
@@ -123,12 +124,78 @@ void DigestClock::finish() {
   emit();
 }
 
-int run_digest(const DigestOptions& o) {
-  Digest digest(o.report.max_classes);
+namespace {
+
+// A line longer than this is not a record of tcpdp's (whose queries stop at 64 MiB): it is
+// skipped as a bad line without being held whole.
+constexpr size_t kLineMax = 512u << 20;
+
+// Dump logs' lines into the digest, bad ones counted.
+struct LogReader {
+  explicit LogReader(Digest& d) : digest(d) {}
+
+  Digest& digest;
   uint64_t parsed = 0, bad = 0;
   std::string first_bad;
   Record record;
   std::string line, error;
+
+  void take_line(const std::string& path, uint64_t number, bool overlong) {
+    if (line.empty() && !overlong) return;
+    const bool ok = !overlong && (line.front() == '{' ? parse_json_record(line, record, &error)
+                                                      : parse_ltsv_record(line, record, &error));
+    if (ok) {
+      ++parsed;
+      digest.take(record.encoded());
+    } else if (bad++ == 0) {
+      first_bad = path + ":" + std::to_string(number) + ": " + (overlong ? "a line over 512 MiB" : error);
+    }
+  }
+
+  // One file: "" or, for one damaged part-way, what went wrong (its lines before that are in
+  // the digest).
+  std::string read(const std::string& path, gzFile in) {
+    uint64_t number = 0;
+    bool overlong = false;
+    char chunk[1 << 16];
+    line.clear();
+    for (;;) {
+      const int n = gzread(in, chunk, sizeof chunk);
+      int z = Z_OK;
+      const char* why = n <= 0 ? gzerror(in, &z) : "";
+      if (n < 0 || (n == 0 && z != Z_OK)) {
+        // A data error, or (Z_BUF_ERROR) compressed data cut short; a line it cut is dropped.
+        std::string_view what = z == Z_ERRNO ? std::strerror(errno) : why;
+        if (what.starts_with(path + ": ")) what.remove_prefix(path.size() + 2);  // zlib's own
+        return path + ": " + std::string(what) + " after line " + std::to_string(number);
+      }
+      if (n == 0) {
+        take_line(path, number + 1, overlong);
+        return "";
+      }
+      std::string_view got(chunk, static_cast<size_t>(n));
+      for (size_t nl; (nl = got.find('\n')) != std::string_view::npos; got.remove_prefix(nl + 1)) {
+        if (!overlong) line.append(got.substr(0, nl));
+        take_line(path, ++number, overlong);
+        line.clear();
+        overlong = false;
+      }
+      if (!overlong) line.append(got);
+      if (line.size() > kLineMax) {
+        overlong = true;
+        line.clear();
+        line.shrink_to_fit();
+      }
+    }
+  }
+};
+
+}  // namespace
+
+int run_digest(const DigestOptions& o) {
+  Digest digest(o.report.max_classes);
+  LogReader reader(digest);
+  std::string damaged;
   for (const std::string& path : o.files) {
     if (path == "-" && isatty(STDIN_FILENO)) {
       return fail("standard input is a terminal: name a dump log or pipe one in");
@@ -136,55 +203,22 @@ int run_digest(const DigestOptions& o) {
     gzFile in = path == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path.c_str(), "rb");
     if (!in) return fail(path + ": cannot open it: " + std::strerror(errno ? errno : ENOMEM));
     gzbuffer(in, 1 << 17);
-    uint64_t number = 0;
-    char chunk[1 << 16];
-    bool done = false;
-    line.clear();
-    while (!done) {
-      const int n = gzread(in, chunk, sizeof chunk);
-      if (n < 0) {
-        int z = 0;
-        const std::string why = gzerror(in, &z);
-        gzclose(in);
-        return fail(path + ": " + (z == Z_ERRNO ? std::strerror(errno) : why) +
-                    " (what came before it is in the digest below)", 1);
-      }
-      done = n == 0;
-      size_t from = 0;
-      const std::string_view got(chunk, static_cast<size_t>(n));
-      for (;;) {
-        const size_t nl = got.find('\n', from);
-        if (nl == std::string_view::npos && !done) {
-          line.append(got.substr(from));
-          break;
-        }
-        if (nl != std::string_view::npos) line.append(got.substr(from, nl - from));
-        else line.append(got.substr(from));
-        ++number;
-        if (!line.empty()) {
-          const bool ok = line.front() == '{' ? parse_json_record(line, record, &error)
-                                              : parse_ltsv_record(line, record, &error);
-          if (ok) {
-            ++parsed;
-            digest.take(record.encoded());
-          } else if (bad++ == 0) {
-            first_bad = path + ":" + std::to_string(number) + ": " + error;
-          }
-        }
-        line.clear();
-        if (nl == std::string_view::npos) break;
-        from = nl + 1;
-      }
-    }
+    std::string why = reader.read(path, in);
     gzclose(in);
+    if (!why.empty()) {
+      std::fprintf(stderr, "tcpdp: %s (the lines before it are in the digest)\n", why.c_str());
+      if (damaged.empty()) damaged = std::move(why);
+    }
   }
-  if (bad > 0) {
+  if (reader.bad > 0) {
     std::fprintf(stderr, "tcpdp: warning: %llu lines that are not tcpdp records were skipped (the first: %s)\n",
-                 static_cast<unsigned long long>(bad), first_bad.c_str());
+                 static_cast<unsigned long long>(reader.bad), reader.first_bad.c_str());
   }
-  if (parsed == 0) return fail("no tcpdp records in " + std::to_string(o.files.size()) + " file(s)");
+  if (reader.parsed == 0) {
+    return fail("no tcpdp records in " + std::to_string(o.files.size()) + " file(s)");
+  }
   if (!write_digest_report(digest, o.report)) return fail("cannot write to standard output");
-  return 0;
+  return damaged.empty() ? 0 : 1;
 }
 
 }  // namespace tcpdp

@@ -55,7 +55,8 @@ namespace {
 // The keys the digest reads, found in one pass over a record (groups included).
 struct Fields {
   bool event = false, skipped = false;
-  std::string_view message_type, command, query, execute_query, stmt_prepare_query, conn_id;
+  std::string_view message_type, command, query, conn_id;
+  std::optional<std::string_view> execute_query, stmt_prepare_query;  // absent: text not seen
   std::string_view username, database, client_addr, src_addr, dst_addr, direction;
   std::string error_code;
   std::optional<int64_t> duration, rows;
@@ -119,20 +120,22 @@ struct Fields {
 
 }  // namespace
 
-Digest::Class* Digest::class_of(std::string_view sql, SqlDialect dialect) {
+Digest::Class* Digest::class_of(std::string_view sql, SqlDialect dialect, bool text_seen) {
   // Most executions repeat a text seen before (prepared statements always do).
   auto& cache = seen_[dialect == SqlDialect::kMySql ? 1 : 0];
-  if (auto it = cache.find(sql); it != cache.end()) return it->second;
-  std::string fp = fingerprint(sql, dialect);
+  if (text_seen) {
+    if (auto it = cache.find(sql); it != cache.end()) return it->second;
+  }
+  std::string fp = text_seen ? fingerprint(sql, dialect) : std::string(sql);
   Class* c = nullptr;
   if (auto it = classes_.find(fp); it != classes_.end()) {
     c = it->second.get();
   } else if (classes_.size() < max_classes_) {
     auto made = std::make_unique<Class>();
     made->id = fingerprint_id(fp);
-    made->fingerprint = fp;
+    made->fingerprint = std::move(fp);
     c = made.get();
-    classes_.emplace(std::move(fp), std::move(made));
+    classes_.emplace(c->fingerprint, std::move(made));
   } else {
     if (!other_) {
       other_ = std::make_unique<Class>();
@@ -141,6 +144,7 @@ Digest::Class* Digest::class_of(std::string_view sql, SqlDialect dialect) {
     }
     c = other_.get();
   }
+  if (!text_seen) return c;
   if (seen_bytes_ + sql.size() > kSeenBytes) {
     seen_[0].clear();
     seen_[1].clear();
@@ -165,22 +169,29 @@ void Digest::take(std::string_view encoded) {
     }
     return;
   }
+  // An Execute or COM_STMT_EXECUTE whose statement was prepared before the capture began (or
+  // forgotten past the dumper's bound) has no SQL text: such executions form a class of their
+  // own, never mixed with the SQL that is known.
+  bool text_seen = true;
   if (f.message_type == "Q") {
     sql = f.query;
   } else if (f.message_type == "E") {
-    sql = f.execute_query;
+    // The server's: an ErrorResponse that answers no client message (a FATAL at shutdown).
+    if (f.direction == "<-") return;
+    text_seen = f.execute_query.has_value();
+    sql = f.execute_query.value_or(kUnseenText);
   } else if (f.command == "COM_QUERY") {
     sql = f.query;
     dialect = SqlDialect::kMySql;
   } else if (f.command == "COM_STMT_EXECUTE") {
-    sql = f.stmt_prepare_query;
+    text_seen = f.stmt_prepare_query.has_value();
+    sql = f.stmt_prepare_query.value_or(kUnseenText);
     dialect = SqlDialect::kMySql;
   } else {
     return;
   }
 
   std::lock_guard lock(mutex_);
-  ++executions_;
   std::string error = std::move(f.error_code);
   if (f.message_type == "E" && !bind_errors_.empty()) {
     if (auto it = bind_errors_.find(std::string(f.conn_id)); it != bind_errors_.end()) {
@@ -188,12 +199,16 @@ void Digest::take(std::string_view encoded) {
       bind_errors_.erase(it);
     }
   }
-  Class* c = class_of(sql, dialect);
+  // An Execute the server skipped after an earlier error of its pipeline never ran; one whose
+  // own Bind was refused counts, with the Bind's error.
+  if (f.skipped && error.empty()) return;
+  ++executions_;
+  Class* c = class_of(sql, dialect, text_seen);
   if (c->count == 0 || f.ts < c->first_seen) c->first_seen = f.ts;
   if (c->count == 0 || f.ts > c->last_seen) c->last_seen = f.ts;
   ++c->count;
   bool slowest = c->count == 1;
-  if (f.duration) {
+  if (f.duration && *f.duration >= 0) {
     ++c->timed;
     c->total_usec += *f.duration;
     c->durations.add(*f.duration);
@@ -356,7 +371,7 @@ void Digest::fill(Record& r, const Class& c, std::optional<double> time_share) {
 }
 
 void Digest::emit(RecordSink& out, Timestamp from, Timestamp to) {
-  std::unordered_map<std::string, std::unique_ptr<Class>> classes;
+  decltype(classes_) classes;
   std::unique_ptr<Class> other;
   {
     std::lock_guard lock(mutex_);

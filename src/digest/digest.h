@@ -25,6 +25,10 @@ namespace tcpdp {
 
 class Digest : public RecordTap {
  public:
+  /// The class of the executions of prepared statements whose SQL text the capture never had
+  /// (prepared before it began).
+  static constexpr std::string_view kUnseenText = "(prepared statement, text not seen)";
+
   /// At most max_classes classes; executions of further ones are counted in one "other" class.
   explicit Digest(size_t max_classes) : max_classes_(max_classes) {}
 
@@ -65,8 +69,9 @@ class Digest : public RecordTap {
     std::string example;  // the slowest execution's text (the first, when none was timed)
   };
 
-  // The class of an execution's SQL text (under mutex_).
-  Class* class_of(std::string_view sql, SqlDialect dialect);
+  // The class of an execution's SQL text (under mutex_); without text_seen, `sql` is
+  // kUnseenText, the class's fingerprint as it is.
+  Class* class_of(std::string_view sql, SqlDialect dialect, bool text_seen);
 
   // The class's keys (with time_share, its fraction of the total time, when given).
   static void fill(Record& r, const Class& c, std::optional<double> time_share = std::nullopt);
@@ -80,7 +85,8 @@ class Digest : public RecordTap {
   };
   std::unordered_map<std::string, Class*, TextHash, std::equal_to<>> seen_[2];
   size_t seen_bytes_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<Class>> classes_;  // by fingerprint
+  // By fingerprint: the key is the class's own fingerprint.
+  std::unordered_map<std::string_view, std::unique_ptr<Class>> classes_;
   std::unique_ptr<Class> other_;
   uint64_t executions_ = 0;
   // A pg Bind refused (by conn_id): the Execute after it, skipped, failed with that error.

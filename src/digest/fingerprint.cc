@@ -197,16 +197,29 @@ class Lexer {
     i_ = j;
   }
 
+  // A digit of base `base`, or (PostgreSQL 16) an underscore between digits.
+  bool digit_at(size_t j, int base) const {
+    if (j >= s_.size()) return false;
+    const char c = s_[j];
+    if (c == '_') return !mysql_ && j > i_ && digit_at(j + 1, base);
+    if (base == 16) return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+    return c >= '0' && c < static_cast<char>('0' + base);
+  }
+
   void number() {
     size_t j = i_;
-    if (s_[j] == '0' && j + 1 < s_.size() && (s_[j + 1] == 'x' || s_[j + 1] == 'X')) {
+    const char prefix = j + 1 < s_.size() && s_[j] == '0' ? lower(s_[j + 1]) : 0;
+    const int base = prefix == 'x' ? 16 : prefix == 'b' ? 2 : prefix == 'o' && !mysql_ ? 8 : 10;
+    if (base != 10) {
+      // 0x1F, 0b101 (both), 0o17 (PostgreSQL 16); PostgreSQL also takes 0x_1F.
       j += 2;
-      while (j < s_.size() && std::isxdigit(static_cast<unsigned char>(s_[j]))) ++j;
+      if (!mysql_ && j < s_.size() && s_[j] == '_') ++j;
+      while (digit_at(j, base)) ++j;
     } else {
-      while (j < s_.size() && is_digit(s_[j])) ++j;
+      while (digit_at(j, 10)) ++j;
       if (j < s_.size() && s_[j] == '.') {
         ++j;
-        while (j < s_.size() && is_digit(s_[j])) ++j;
+        while (digit_at(j, 10)) ++j;
       }
       if (j < s_.size() && (s_[j] == 'e' || s_[j] == 'E')) {
         size_t k = j + 1;
@@ -272,15 +285,19 @@ size_t values_only(const std::vector<Token>& t, size_t at) {
   }
 }
 
-// The end of the bracketed group starting at `at` (a "("), or 0.
-size_t group_end(const std::vector<Token>& t, size_t at) {
-  if (at >= t.size() || !is(t[at], Tok::kPunct, "(")) return 0;
-  int depth = 0;
-  for (size_t i = at; i < t.size(); ++i) {
-    if (is(t[i], Tok::kPunct, "(")) ++depth;
-    if (is(t[i], Tok::kPunct, ")") && --depth == 0) return i + 1;
+// For each "(" the index after its ")", 0 for other tokens and a "(" never closed.
+std::vector<size_t> group_ends(const std::vector<Token>& t) {
+  std::vector<size_t> ends(t.size(), 0);
+  std::vector<size_t> open;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (is(t[i], Tok::kPunct, "(")) {
+      open.push_back(i);
+    } else if (is(t[i], Tok::kPunct, ")") && !open.empty()) {
+      ends[open.back()] = i + 1;
+      open.pop_back();
+    }
   }
-  return 0;
+  return ends;
 }
 
 bool same(const std::vector<Token>& t, size_t a, size_t b, size_t n) {
@@ -291,6 +308,7 @@ bool same(const std::vector<Token>& t, size_t a, size_t b, size_t n) {
 }
 
 std::vector<Token> collapse_lists(std::vector<Token> t) {
+  const std::vector<size_t> group_end = group_ends(t);
   std::vector<Token> out;
   out.reserve(t.size());
   for (size_t i = 0; i < t.size();) {
@@ -308,20 +326,21 @@ std::vector<Token> collapse_lists(std::vector<Token> t) {
     } else if (values) {
       // Rows of values only are (?+); a row repeated (the same shape) is written once.
       const size_t first = i;
-      const size_t first_end = group_end(t, first);
+      const size_t first_end = first < t.size() ? group_end[first] : 0;
       if (!first_end) continue;
+      const bool first_values = values_only(t, first) != 0;
       size_t end = first_end;
       while (end + 1 < t.size() && is(t[end], Tok::kPunct, ",")) {
         const size_t next = end + 1;
-        const size_t next_end = group_end(t, next);
-        const bool both_values = values_only(t, first) && values_only(t, next);
+        const size_t next_end = group_end[next];
+        const bool both_values = first_values && values_only(t, next);
         if (!next_end || (!both_values && (next_end - next != first_end - first ||
                                            !same(t, first, next, first_end - first)))) {
           break;
         }
         end = next_end;
       }
-      if (values_only(t, first)) {
+      if (first_values) {
         out.push_back({Tok::kPunct, "("});
         out.push_back({Tok::kList, "?+"});
         out.push_back({Tok::kPunct, ")"});
@@ -334,10 +353,32 @@ std::vector<Token> collapse_lists(std::vector<Token> t) {
   return out;
 }
 
+// A statement longer than kFingerprintMax: its tokens up to the last point the cut cannot reach
+// (its last token may be cut short) where every bracket opened is closed again, so that where
+// the cut falls in a long list does not matter.
+void drop_cut_tail(std::vector<Token>& t) {
+  if (!t.empty()) t.pop_back();
+  size_t keep = 0;
+  int depth = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (is(t[i], Tok::kPunct, "(")) ++depth;
+    if (is(t[i], Tok::kPunct, ")") && depth > 0) --depth;
+    if (depth == 0) keep = i + 1;
+  }
+  t.resize(keep);
+  while (!t.empty() && (is(t.back(), Tok::kPunct, ",") || is(t.back(), Tok::kPunct, ";"))) {
+    t.pop_back();
+  }
+}
+
 }  // namespace
 
 std::string fingerprint(std::string_view sql, SqlDialect dialect) {
-  std::vector<Token> tokens = collapse_lists(Lexer(sql, dialect).run());
+  const bool cut = sql.size() > kFingerprintMax;
+  std::vector<Token> tokens = Lexer(sql.substr(0, kFingerprintMax), dialect).run();
+  if (cut) drop_cut_tail(tokens);
+  tokens = collapse_lists(std::move(tokens));
+  if (cut) tokens.push_back({Tok::kWord, "..."});
   while (!tokens.empty() && is(tokens.back(), Tok::kPunct, ";")) tokens.pop_back();
   std::string out;
   const Token* prev = nullptr;

@@ -7,9 +7,12 @@
 /// becomes `in(?+)`, as does each row of VALUES, whose repeated rows collapse into one; words
 /// are lower-cased (quoted identifiers are kept as written), white space is one space between
 /// tokens and none inside brackets, before commas, around dots and casts, or between a name and
-/// its ( or [; trailing `;`s go.
+/// its ( or [; trailing `;`s go. A statement longer than kFingerprintMax is fingerprinted by
+/// its first kFingerprintMax bytes, up to the last point where every bracket opened is closed,
+/// followed by `...`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,6 +20,8 @@
 namespace tcpdp {
 
 enum class SqlDialect { kPostgres, kMySql };
+
+inline constexpr size_t kFingerprintMax = 64 * 1024;
 
 std::string fingerprint(std::string_view sql, SqlDialect dialect);
 

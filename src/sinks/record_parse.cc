@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 namespace tcpdp {
 namespace {
@@ -24,6 +26,12 @@ void put_utf8(uint32_t cp, std::string& out) {
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
     out += static_cast<char>(0x80 | (cp & 0x3f));
   }
+}
+
+// Seconds as a duration: finite, from 0 to about 31 years; nothing otherwise.
+std::optional<Duration> seconds_to_duration(double d) {
+  if (!std::isfinite(d) || d < 0 || d > 1e9) return std::nullopt;
+  return Duration{static_cast<int64_t>(std::llround(d * 1e6))};
 }
 
 class JsonParser {
@@ -127,8 +135,18 @@ class JsonParser {
       return false;
     }
     const char c = s_[i_];
-    if (c == '{') return object(key, false);
+    if ((c == '{' || c == '[') && depth_ >= kMaxDepth) {
+      why_ = "more than " + std::to_string(kMaxDepth) + " nested objects and arrays";
+      return false;
+    }
+    if (c == '{') {
+      ++depth_;
+      const bool ok = object(key, false);
+      --depth_;
+      return ok;
+    }
     if (c == '[') {
+      ++depth_;
       ++i_;
       out_.begin_array(key);
       if (!eat(']')) {
@@ -141,6 +159,7 @@ class JsonParser {
         }
       }
       out_.end();
+      --depth_;
       return true;
     }
     if (c == '"') {
@@ -187,7 +206,12 @@ class JsonParser {
       return false;
     }
     if (key == "duration") {
-      out_.add(key, Duration{static_cast<int64_t>(std::llround(d * 1e6))});
+      const auto duration = seconds_to_duration(d);
+      if (!duration) {
+        why_ = "a duration out of range";
+        return false;
+      }
+      out_.add(key, *duration);
     } else {
       out_.add(key, d);
     }
@@ -218,9 +242,13 @@ class JsonParser {
     return true;
   }
 
+  // tcpdp's records nest two deep; far deeper is not one of them (and would exhaust the stack).
+  static constexpr int kMaxDepth = 64;
+
   std::string_view s_;
   Record& out_;
   size_t i_ = 0;
+  int depth_ = 0;
   std::string why_;
 };
 
@@ -265,10 +293,13 @@ bool parse_ltsv_record(std::string_view line, Record& out, std::string* error) {
     } else if (key == "duration" && !value.empty()) {
       char* end = nullptr;
       const double d = std::strtod(value.c_str(), &end);
-      if (end == value.c_str() + value.size()) {
-        out.add(key, Duration{static_cast<int64_t>(std::llround(d * 1e6))});
-      } else {
+      if (end != value.c_str() + value.size()) {
         out.add(key, value);
+      } else if (const auto duration = seconds_to_duration(d)) {
+        out.add(key, *duration);
+      } else {
+        *error = "a duration out of range at byte " + std::to_string(at + 1);
+        return false;
       }
     } else if (key == "rows" &&
                std::from_chars(value.data(), value.data() + value.size(), n).ptr ==

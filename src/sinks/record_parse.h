@@ -11,9 +11,10 @@
 
 namespace tcpdp {
 
-/// False (and *error: what is wrong, and where in the line) when the line is not one object.
+/// False (and *error: what is wrong, and where in the line) when the line is not one object, it
+/// nests objects and arrays more than 64 deep, or its duration is not 0 to 1e9 seconds.
 bool parse_json_record(std::string_view line, Record& out, std::string* error);
-/// False when a field has no `:`.
+/// False when a field has no `:` or a number in duration is not 0 to 1e9 seconds.
 bool parse_ltsv_record(std::string_view line, Record& out, std::string* error);
 
 }  // namespace tcpdp

@@ -109,6 +109,8 @@ constexpr Case kPostgres[] = {
     {"select pg_sleep(0.25)", "select pg_sleep(?)"},
     {"SET application_name = 'psql'", "set application_name = ?"},
     {"select t1.a, t2.b from s.t1, s.t2", "select t1.a, t2.b from s.t1, s.t2"},
+    // PostgreSQL 16's integer literals: other bases and underscores between digits.
+    {"SELECT 0b101, 0o17, 0x1F, 0x_1F, 1_000_000, 1_000.5", "select ?, ?, ?, ?, ?, ?"},
 };
 
 constexpr Case kMySql[] = {
@@ -129,6 +131,9 @@ constexpr Case kMySql[] = {
     {"select * from t where a = -1 and b = TRUE", "select * from t where a = ? and b = ?"},
     {"insert into t (a,b) values (1,2),(3,4)", "insert into t(a, b) values(?+)"},
     {"select * from 1col", "select * from 1col"},
+    // Bit-value and hexadecimal literals; 1_000 is an identifier in MySQL (digits and a letter).
+    {"SELECT 0b101, 0x1F, b'01', X'1F'", "select ?, ?, ?, ?"},
+    {"SELECT 1_000 FROM t", "select 1_000 from t"},
 };
 
 }  // namespace
@@ -148,6 +153,44 @@ TEST_CASE("MySQL fingerprints") {
   // The NUL mariadb-slap ends its queries with is white space.
   CHECK(fingerprint(std::string_view("SELECT a FROM t1\0", 17), SqlDialect::kMySql) ==
         "select a from t1");
+}
+
+TEST_CASE("statements longer than kFingerprintMax: up to the last point every bracket is closed") {
+  // A bulk INSERT: rows of values, cut somewhere in a row; where the cut falls does not matter.
+  std::string insert = "INSERT INTO t (a, b) VALUES ";
+  for (int i = 0; insert.size() < 3 * tcpdp::kFingerprintMax; ++i) {
+    insert += (i ? ", (" : "(") + std::to_string(i) + ", 'row " + std::to_string(i) + "')";
+  }
+  CHECK(fingerprint(insert, SqlDialect::kPostgres) == "insert into t(a, b) values(?+) ...");
+  for (size_t extra : {1, 7, 13, 500}) {
+    CAPTURE(extra);
+    // The cut moved by a comment in front of the statement.
+    CHECK(fingerprint("/*" + std::string(extra, 'x') + "*/ " + insert, SqlDialect::kMySql) ==
+          "insert into t(a, b) values(?+) ...");
+  }
+  // A long IN list is cut where its bracket opened.
+  std::string in = "SELECT * FROM t WHERE id IN (";
+  for (int i = 0; in.size() < 2 * tcpdp::kFingerprintMax; ++i) in += std::to_string(i) + ", ";
+  in += "0)";
+  CHECK(fingerprint(in, SqlDialect::kPostgres) == "select * from t where id in ...");
+  // A huge string literal: the literal is cut, so the statement ends before it.
+  const std::string literal = "SELECT '" + std::string(2 * tcpdp::kFingerprintMax, 'y') + "'";
+  CHECK(fingerprint(literal, SqlDialect::kPostgres) == "select ...");
+  // At the bound itself nothing is cut.
+  std::string exact = "SELECT 1";
+  exact.resize(tcpdp::kFingerprintMax, ' ');
+  CHECK(fingerprint(exact, SqlDialect::kPostgres) == "select ?");
+}
+
+TEST_CASE("brackets never closed, and many rows after a long first one") {
+  std::string open;
+  for (int i = 0; i < 5000; ++i) open += "values(";
+  CHECK(fingerprint("select " + open, SqlDialect::kPostgres).substr(0, 16) == "select values(va");
+  std::string rows = "insert into t values (";
+  for (int i = 0; i < 3000; ++i) rows += i ? ", 1" : "1";
+  rows += ")";
+  for (int i = 0; i < 3000; ++i) rows += ", (1)";
+  CHECK(fingerprint(rows, SqlDialect::kPostgres) == "insert into t values(?+)");
 }
 
 TEST_CASE("at least 60 real-world queries are checked") {

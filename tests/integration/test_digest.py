@@ -118,9 +118,6 @@ class Options(unittest.TestCase):
         self.assertEqual(err, "tcpdp: --digest reports SQL statements: use -d pg, mysql or auto\n")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class FromLogs(unittest.TestCase):
     """tcpdp digest LOG...: the same report from tcpdp's dump logs as read --digest gives."""
@@ -161,6 +158,25 @@ class FromLogs(unittest.TestCase):
         self.assertEqual(json.loads(out)["executions"], digest("pg_pgbench.pcap", "pg")["executions"])
         self.assertRegex(err, r"^tcpdp: warning: 2 lines that are not tcpdp records were skipped "
                               r"\(the first: .*dump.log:1: an LTSV field without ':' at byte 1\)\n$")
+
+    def test_gzip_cut_short(self):
+        # A rotated log whose compression was cut off: what it holds up to the cut is reported,
+        # and the damage said with exit status 1.
+        _, as_json, _ = run(["read", pcap("pg_pgbench.pcap"), "-d", "pg"])
+        packed = gzip.compress(as_json)
+        path = self.write("dump.log.gz", packed[:len(packed) * 6 // 10])
+        rc, out, err = run(["digest", path, "--digest-format", "json"])
+        self.assertEqual(rc, 1, err)
+        m = re.search(r"^tcpdp: .*dump.log.gz: .* after line (\d+) \(the lines before it are in the digest\)\n$", err)
+        self.assertTrue(m, err)
+        self.assertEqual(err.count("dump.log.gz"), 1, err)
+        kept = int(m.group(1))
+        self.assertGreater(kept, 0)
+        self.assertLess(kept, len(as_json.splitlines()))
+        before = self.write("before.log", b"".join(as_json.splitlines(keepends=True)[:kept]))
+        rc, whole, err = run(["digest", before, "--digest-format", "json"])
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(json.loads(out), json.loads(whole))
 
     def test_errors(self):
         rc, _, err = run(["digest", os.path.join(self.dir, "missing.log")])
@@ -327,7 +343,7 @@ class Intervals(unittest.TestCase):
             self.check_dump_log(t, sent)
 
     def test_bad_interval(self):
-        for interval in ("soon", "0", "-5s", "10d"):
+        for interval in ("soon", "0", "-5s", "10d", "169h"):
             with self.subTest(interval=interval), tempfile.TemporaryDirectory() as d:
                 rc, _, err = run(["proxy", "-l", "127.0.0.1:%d" % free_port(), "-r", "127.0.0.1:1",
                                   "--digest-interval", interval], cwd=d)
@@ -339,3 +355,7 @@ class Intervals(unittest.TestCase):
                 rc, _, err = run(command + ["-d", "hex", "--digest-interval", "60"], cwd=d)
                 self.assertEqual(rc, 2)
                 self.assertIn("--digest-interval digests SQL statements: use -d pg, mysql or auto", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
