@@ -12,7 +12,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   g++ cmake make pkg-config libpcap-dev libpq-dev libcli11-dev libtoml11-dev zlib1g-dev doctest-dev python3 \
   tcpdump tshark clang libclang-rt-14-dev dpkg-dev man-db \
-  postgresql postgresql-contrib mariadb-server mariadb-client haproxy libserver-starter-perl >/dev/null
+  postgresql postgresql-contrib mariadb-server mariadb-client haproxy libserver-starter-perl percona-toolkit >/dev/null
 
 echo "== build and test (warnings are errors)"
 cmake -S . -B build/release -DTCPDP_WERROR=ON >/dev/null
@@ -41,14 +41,19 @@ cmake --build build/asan -j"$(nproc)"
 # integration_probe, the proxy's in integration_proxy.
 ctest --test-dir build/asan --output-on-failure -E 'integration_(probe_load|proxy_load)$'
 
-echo "== fuzz packet decode + reassembly, the pg and the mysql decoders, ${FUZZ_SECONDS}s each"
+echo "== fuzz packet decode + reassembly, the pg and the mysql decoders, the digest's log parsing and fingerprints, ${FUZZ_SECONDS}s each"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DTCPDP_FUZZ=ON -DTCPDP_TESTS=OFF >/dev/null
-cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg fuzz_mysql
+cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg fuzz_mysql fuzz_digest
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir "$corpus/decode" "$corpus/pg" "$corpus/mysql"
+mkdir "$corpus/decode" "$corpus/pg" "$corpus/mysql" "$corpus/digest"
 python3 tests/fuzz/seeds.py "$corpus/decode" testdata/pcaps/*.pcap
-for target in decode pg mysql; do
+# The digest's seeds: dump log lines in both formats, one a file.
+build/release/tcpdp read testdata/pcaps/pg_pgbench.pcap -d pg >"$corpus/pg.log"
+build/release/tcpdp read testdata/pcaps/mysql_slap.pcap -d mysql -f ltsv >"$corpus/mysql.log"
+head -n 30 "$corpus/pg.log" | split -l 1 - "$corpus/digest/json-"
+head -n 30 "$corpus/mysql.log" | split -l 1 - "$corpus/digest/ltsv-"
+for target in decode pg mysql digest; do
   build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -max_len=16384 -print_final_stats=1 \
     "$corpus/$target" 2>&1 | tail -n 3
 done

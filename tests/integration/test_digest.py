@@ -55,6 +55,33 @@ class Counts(unittest.TestCase):
         self.assertEqual(selects[0]["databases"], {"mysqlslap": slap["selects"]})
 
 
+class PtQueryDigest(unittest.TestCase):
+    """Against pt-query-digest (Percona Toolkit), the MySQL digest DBAs know, reading the same
+    capture as tcpdump -x text: the same statement classes with the same counts. Its fingerprints
+    are written differently (digits in names made ?), so classes are matched by their counts; its
+    "administrator command" classes (COM_INIT_DB, ...) are commands without SQL, which tcpdp's
+    digest leaves out."""
+
+    def test_mariadb_slap_classes(self):
+        name = pcap("mysql_slap.pcap")
+        text = subprocess.run(["tcpdump", "-r", name, "-x", "-n", "-q", "-tttt"], check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+        with tempfile.NamedTemporaryFile(suffix=".txt") as f:
+            f.write(text)
+            f.flush()
+            pt = subprocess.run(["pt-query-digest", "--type", "tcpdump", "--no-version-check",
+                                 "--watch-server", "%s:%d" % (mysql_workload.MY_HOST, mysql_workload.MY_PORT),
+                                 "--output", "json", "--limit", "100%", f.name],
+                                check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
+        pt = json.loads(pt[pt.index("{"):])
+        pt_counts = sorted(c["query_count"] for c in pt["classes"]
+                           if not c["fingerprint"].startswith("administrator command"))
+        report = digest("mysql_slap.pcap", "mysql", "--top", "1000")
+        self.assertEqual(sorted(c["count"] for c in report["top"]), pt_counts)
+        self.assertEqual(report["executions"], sum(pt_counts))
+        self.assertGreaterEqual(len(pt_counts), 5)
+
+
 class Times(unittest.TestCase):
     def test_durations_agree_with_the_records(self):
         rc, out, err = run(["read", pcap("pg_pgbench.pcap"), "-d", "pg"])
