@@ -15,7 +15,10 @@ namespace {
 constexpr size_t kNamesKept = 100;
 constexpr size_t kExampleMax = 64 * 1024;
 constexpr size_t kPendingMax = 100000;  // refused Binds waiting for their Execute
-constexpr size_t kSeenBytes = 16 << 20;  // SQL texts remembered with their class
+// SQL texts remembered with their class: their bytes and the hash table's own for each (its
+// node, the string and the bucket), at most.
+constexpr size_t kSeenBytes = 16 << 20;
+constexpr size_t kSeenEntryBytes = 80;
 
 // "127.0.0.1:5432" or "[::1]:5432": the address without the port.
 std::string_view host_of(std::string_view addr) {
@@ -145,12 +148,13 @@ Digest::Class* Digest::class_of(std::string_view sql, SqlDialect dialect, bool t
     c = other_.get();
   }
   if (!text_seen) return c;
-  if (seen_bytes_ + sql.size() > kSeenBytes) {
+  const size_t cost = sql.size() + kSeenEntryBytes;
+  if (seen_bytes_ + cost > kSeenBytes) {
     seen_[0].clear();
     seen_[1].clear();
     seen_bytes_ = 0;
   }
-  seen_bytes_ += sql.size();
+  seen_bytes_ += cost;
   cache.emplace(std::string(sql), c);
   return c;
 }

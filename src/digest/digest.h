@@ -78,7 +78,7 @@ class Digest : public RecordTap {
 
   mutable std::mutex mutex_;
   size_t max_classes_;
-  // SQL texts already classed, by dialect; emptied past 16 MiB of text.
+  // SQL texts already classed, by dialect; emptied when they would take more than 16 MiB.
   struct TextHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
