@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/digest.sh: the query digest against pt-query-digest, and its memory bound.
 #
-# 1. On a prefix (BENCH_PT_MB) of the mariadb-slap capture bench/read.sh makes and caches
+# 1. On the mariadb-slap capture bench/read.sh makes and caches (or a prefix of it, BENCH_PT_MB)
 #    (bench/data/mysqlslap-200MB.pcap; run read.sh first, or name another capture of MySQL traffic
 #    to port BENCH_MYSQL_PORT in BENCH_MYSQL_PCAP), side by side:
 #      tcpdp read P -d mysql -t PORT --digest --digest-format json          (best of BENCH_RUNS)
@@ -17,7 +17,7 @@
 # Run as root on Debian bookworm:  bash bench/digest.sh
 # Knobs (environment):
 #   BENCH_MYSQL_PCAP=bench/data/mysqlslap-200MB.pcap   BENCH_MYSQL_PORT=53307
-#   BENCH_PT_MB=200          the prefix of the capture both tools read, in MB (10^6 bytes)
+#   BENCH_PT_MB=0            read only a prefix of the capture of this many MB (10^6 bytes); 0: all
 #   BENCH_RUNS=3             timed runs of tcpdp (best one reported)
 #   BENCH_EXECUTIONS=2000000 BENCH_DISTINCT=500000   the synthetic logs
 #   TCPDP=/path/to/tcpdp     use this binary instead of building build-bench/tcpdp in Release
@@ -31,11 +31,12 @@ source "$ROOT/bench/lib.sh"
 BENCH_DATA=${BENCH_DATA:-$ROOT/bench/data}
 BENCH_MYSQL_PCAP=${BENCH_MYSQL_PCAP:-$BENCH_DATA/mysqlslap-200MB.pcap}
 BENCH_MYSQL_PORT=${BENCH_MYSQL_PORT:-53307}
-BENCH_PT_MB=${BENCH_PT_MB:-200}
+BENCH_PT_MB=${BENCH_PT_MB:-0}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_EXECUTIONS=${BENCH_EXECUTIONS:-2000000}
 BENCH_DISTINCT=${BENCH_DISTINCT:-500000}
-for v in BENCH_MYSQL_PORT BENCH_PT_MB BENCH_RUNS BENCH_EXECUTIONS BENCH_DISTINCT; do
+[[ $BENCH_PT_MB =~ ^(0|[1-9][0-9]*)$ ]] || die "BENCH_PT_MB must be 0 or a positive integer (got '$BENCH_PT_MB')"
+for v in BENCH_MYSQL_PORT BENCH_RUNS BENCH_EXECUTIONS BENCH_DISTINCT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs packages)"
@@ -77,8 +78,11 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # ---------------------------------------------------------------------------------------------
 # 1. tcpdp read --digest against pt-query-digest
 # ---------------------------------------------------------------------------------------------
-log "cutting the first $BENCH_PT_MB MB of $BENCH_MYSQL_PCAP"
-python3 - "$BENCH_MYSQL_PCAP" "$WORK/prefix.pcap" "$((BENCH_PT_MB * 1000000))" <<'EOF'
+PREFIX=$BENCH_MYSQL_PCAP
+if ((BENCH_PT_MB > 0)); then
+  log "cutting the first $BENCH_PT_MB MB of $BENCH_MYSQL_PCAP"
+  PREFIX=$WORK/prefix.pcap
+  python3 - "$BENCH_MYSQL_PCAP" "$WORK/prefix.pcap" "$((BENCH_PT_MB * 1000000))" <<'EOF'
 import struct, sys
 src, dst, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(src, "rb") as f, open(dst, "wb") as out:
@@ -94,7 +98,7 @@ with open(src, "rb") as f, open(dst, "wb") as out:
         out.write(record + f.read(caplen))
         written += 16 + caplen
 EOF
-PREFIX=$WORK/prefix.pcap
+fi
 PREFIX_BYTES=$(stat -c %s "$PREFIX")
 
 log "tcpdp read --digest, best of $BENCH_RUNS"
@@ -173,7 +177,7 @@ mem_row "$BENCH_DISTINCT distinct statements, --digest-max-classes $((BENCH_DIST
   echo
   echo "## The same capture through tcpdp and pt-query-digest"
   echo
-  echo "Capture: the first $PREFIX_BYTES bytes of $(basename "$BENCH_MYSQL_PCAP") (mariadb-slap on port $BENCH_MYSQL_PORT); as tcpdump -x text for pt-query-digest: $TEXT_BYTES bytes."
+  echo "Capture: $PREFIX_BYTES bytes of $(basename "$BENCH_MYSQL_PCAP") (mariadb-slap on port $BENCH_MYSQL_PORT); as tcpdump -x text for pt-query-digest: $TEXT_BYTES bytes."
   echo
   echo "| tool | wall s | peak RSS MiB | executions answered | SQL classes |"
   echo "| --- | ---: | ---: | ---: | ---: |"
