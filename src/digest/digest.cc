@@ -241,22 +241,26 @@ size_t Digest::classes() const {
   return classes_.size() + (other_ ? 1 : 0);
 }
 
-std::string Digest::report(size_t top, Format format) const {
-  std::lock_guard lock(mutex_);
-  std::vector<const Class*> ranked;
-  int64_t total = 0;
-  for (const auto& [fp, c] : classes_) {
-    ranked.push_back(c.get());
-    total += c->total_usec;
-  }
-  if (other_) total += other_->total_usec;
-  std::sort(ranked.begin(), ranked.end(), [](const Class* a, const Class* b) {
+auto Digest::rank(const Classes& classes, const Class* other, size_t top)
+    -> std::vector<const Class*> {
+  std::vector<const Class*> all;
+  all.reserve(classes.size() + 1);
+  for (const auto& [fp, c] : classes) all.push_back(c.get());
+  std::sort(all.begin(), all.end(), [](const Class* a, const Class* b) {
     if (a->total_usec != b->total_usec) return a->total_usec > b->total_usec;
     if (a->count != b->count) return a->count > b->count;
     return a->id < b->id;
   });
-  if (ranked.size() > top) ranked.resize(top);
-  if (other_) ranked.push_back(other_.get());
+  if (all.size() > top) all.resize(top);
+  if (other) all.push_back(other);
+  return all;
+}
+
+std::string Digest::report(size_t top, Format format) const {
+  std::lock_guard lock(mutex_);
+  int64_t total = other_ ? other_->total_usec : 0;
+  for (const auto& [fp, c] : classes_) total += c->total_usec;
+  const std::vector<const Class*> ranked = rank(classes_, other_.get(), top);
   const auto share = [&](const Class& c) {
     return total > 0 ? 100.0 * static_cast<double>(c.total_usec) / static_cast<double>(total) : 0.0;
   };
@@ -387,13 +391,8 @@ void Digest::emit(RecordSink& out, Timestamp from, Timestamp to) {
     executions_ = 0;
   }
   // Written without the lock: the sink's writer may be handing this digest its next records.
-  std::vector<const Class*> all;
-  for (const auto& [fp, c] : classes) all.push_back(c.get());
-  std::sort(all.begin(), all.end(),
-            [](const Class* a, const Class* b) { return a->total_usec > b->total_usec; });
-  if (other) all.push_back(other.get());
   Record r;
-  for (const Class* c : all) {
+  for (const Class* c : rank(classes, other.get(), classes.size())) {
     r.clear();
     r.add("ts", to);
     r.add("event", "digest");

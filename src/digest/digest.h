@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/timestamp.h"
 #include "digest/fingerprint.h"
@@ -68,6 +69,8 @@ class Digest : public RecordTap {
     Timestamp first_seen, last_seen;
     std::string example;  // the slowest execution's text (the first, when none was timed)
   };
+  // By fingerprint: the key is the class's own fingerprint.
+  using Classes = std::unordered_map<std::string_view, std::unique_ptr<Class>>;
 
   // The class of an execution's SQL text (under mutex_); without text_seen, `sql` is
   // kUnseenText, the class's fingerprint as it is.
@@ -75,6 +78,9 @@ class Digest : public RecordTap {
 
   // The class's keys (with time_share, its fraction of the total time, when given).
   static void fill(Record& r, const Class& c, std::optional<double> time_share = std::nullopt);
+  // The `top` classes with the most total time, most first (then by calls, then by id), and
+  // `other` last when there is one: the order of the report and of the --digest-interval records.
+  static std::vector<const Class*> rank(const Classes& classes, const Class* other, size_t top);
 
   mutable std::mutex mutex_;
   size_t max_classes_;
@@ -85,8 +91,7 @@ class Digest : public RecordTap {
   };
   std::unordered_map<std::string, Class*, TextHash, std::equal_to<>> seen_[2];
   size_t seen_bytes_ = 0;
-  // By fingerprint: the key is the class's own fingerprint.
-  std::unordered_map<std::string_view, std::unique_ptr<Class>> classes_;
+  Classes classes_;
   std::unique_ptr<Class> other_;
   uint64_t executions_ = 0;
   // A pg Bind refused (by conn_id): the Execute after it, skipped, failed with that error.
