@@ -135,32 +135,15 @@ class JsonParser {
       return false;
     }
     const char c = s_[i_];
-    if ((c == '{' || c == '[') && depth_ >= kMaxDepth) {
-      why_ = "more than " + std::to_string(kMaxDepth) + " nested objects and arrays";
-      return false;
-    }
-    if (c == '{') {
+    if (c == '{' || c == '[') {
+      if (depth_ >= kMaxDepth) {
+        why_ = "more than " + std::to_string(kMaxDepth) + " nested objects and arrays";
+        return false;
+      }
       ++depth_;
-      const bool ok = object(key, false);
+      const bool ok = c == '{' ? object(key, false) : array(key);
       --depth_;
       return ok;
-    }
-    if (c == '[') {
-      ++depth_;
-      ++i_;
-      out_.begin_array(key);
-      if (!eat(']')) {
-        do {
-          if (!value("")) return false;
-        } while (eat(','));
-        if (!eat(']')) {
-          why_ = "] is wanted";
-          return false;
-        }
-      }
-      out_.end();
-      --depth_;
-      return true;
     }
     if (c == '"') {
       std::string text;
@@ -216,6 +199,21 @@ class JsonParser {
       out_.add(key, d);
     }
     i_ = j;
+    return true;
+  }
+  bool array(std::string_view key) {
+    ++i_;
+    out_.begin_array(key);
+    if (!eat(']')) {
+      do {
+        if (!value("")) return false;
+      } while (eat(','));
+      if (!eat(']')) {
+        why_ = "] is wanted";
+        return false;
+      }
+    }
+    out_.end();
     return true;
   }
   bool object(std::string_view key, bool top) {
