@@ -1614,7 +1614,8 @@ def my_value(r, t, uns, encoding="utf-8"):
     if t == MT_BIT:
         return str(int.from_bytes(r.lenenc_bytes(), "big"))
     if t in MT_STRINGS or t == MT_DECIMAL:
-        return r.lenenc_bytes().decode(encoding)
+        b = r.lenenc_bytes()
+        return M.bytes_text(b) if encoding == "utf-8" else b.decode(encoding)
     raise ValueError("unknown type %d" % t)
 
 
@@ -1801,10 +1802,12 @@ def my_commands(sess, encoding="utf-8"):
                 if st["types"] is None:
                     raise ValueError("execute without types")
                 for i, (t, f) in enumerate(st["types"]):
-                    if bitmap[i // 8] >> (i % 8) & 1:
+                    # a parameter sent by COM_STMT_SEND_LONG_DATA has that
+                    # value, NULL bit or not (MariaDB reads it so)
+                    if i in st["long"]:
+                        c["values"].append(M.bytes_text(b"".join(st["long"][i])))
+                    elif bitmap[i // 8] >> (i % 8) & 1:
                         c["values"].append(None)
-                    elif i in st["long"]:          # sent by COM_STMT_SEND_LONG_DATA
-                        c["values"].append(b"".join(st["long"][i]).decode(encoding))
                     else:
                         c["values"].append(my_value(r, t, bool(f & 0x80), encoding))
             if r.left():
@@ -2001,7 +2004,7 @@ def my_check_stmt(name, json_name, handshake, text_commands, tshark_commands=Tru
         if c["flags"] != 0 or c["iterations"] != 1:
             fail("%s: flags %d iterations %d" % (label, c["flags"], c["iterations"]))
         want_long = {ld["param"]: ld["chunks"] for ld in e.get("long_data", [])}
-        got_long = {k: [x.decode() for x in v] for k, v in c["long_data"].items()}
+        got_long = {k: [M.bytes_text(x) for x in v] for k, v in c["long_data"].items()}
         if got_long != want_long:
             fail("%s: long data %r" % (label, got_long))
         res = c["results"]
@@ -2021,7 +2024,7 @@ def my_check_stmt(name, json_name, handshake, text_commands, tshark_commands=Tru
     disc = [e for e in entries if e.get("discarded_chunks")]
     for e in disc:
         i = seq.index(("COM_STMT_RESET", e["stmt_id"]))
-        if rest[i - 1]["data"].decode() != e["discarded_chunks"][0] or \
+        if M.bytes_text(rest[i - 1]["data"]) != e["discarded_chunks"][0] or \
                 my_public_results(rest[i]["results"]) != [{"type": "ok", "affected_rows": 0,
                                                            "last_insert_id": 0, "warnings": 0}]:
             fail("%s: discarded chunk / COM_STMT_RESET answer differ" % name)

@@ -23,6 +23,10 @@
  *  - a BLOB parameter sent with mysql_stmt_send_long_data: one chunk that
  *    mysql_stmt_reset() discards (COM_STMT_RESET), then three chunks, then
  *    the execution;
+ *  - a BLOB parameter sent in two long-data chunks but bound with
+ *    is_null = 1: the execute's NULL bitmap marks it NULL, the server takes
+ *    the long data all the same;
+ *  - a BLOB parameter holding the 256 bytes 0x00 ... 0xFF (not UTF-8);
  *  - an INSERT into stmt_t that succeeds and one that violates the primary
  *    key (error 1062, SQLSTATE 23000);
  *  - finally mysql_stmt_close() on every statement, in order of creation.
@@ -30,7 +34,11 @@
  * OUT.json gets one object per COM_STMT_EXECUTE, in order (see
  * mysql_workload.py, STMT_EXPECTED_JSON, for the keys).  Every value in it
  * is checked here against what the server sent back; the program exits
- * non-zero when anything differs.
+ * non-zero when anything differs.  Strings and BLOBs are written as their
+ * text when they are valid UTF-8 and do not begin with the two characters
+ * backslash 'x', otherwise as "\x" and two lower-case hex digits per byte
+ * (PostgreSQL's bytea hex form), so every byte string has one text and
+ * different byte strings have different texts.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -93,6 +101,63 @@ static void json_str(const char *s, size_t n) {
 static void json_cstr(const char *s) { json_str(s, strlen(s)); }
 
 /* ------------------------------------------------------- canonical text */
+
+/* strict UTF-8 as Python's bytes.decode("utf-8") reads it: no overlong
+   forms, no surrogates, nothing above U+10FFFF */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    size_t k, need;
+    unsigned long cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) need = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) need = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) need = 3, cp = c & 0x07;
+    else return 0;
+    if (n - i <= need) return 0;
+    for (k = 1; k <= need; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return 0;
+    i += need + 1;
+  }
+  return 1;
+}
+
+/* the canonical text of n bytes (see the top of this file) into buf */
+static void bytes_text(char *buf, size_t bufn, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i;
+  if (utf8_valid(u, n) && !(n >= 2 && s[0] == '\\' && s[1] == 'x')) {
+    if (n >= bufn) die("value too long");
+    /* this program keeps canonical texts as C strings: refuse a NUL
+       rather than cut the value short */
+    if (memchr(s, 0, n)) die("a UTF-8 value with a NUL byte");
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return;
+  }
+  if (2 + 2 * n >= bufn) die("value too long");
+  buf[0] = '\\';
+  buf[1] = 'x';
+  for (i = 0; i < n; i++) snprintf(buf + 2 + 2 * i, 3, "%02x", u[i]);
+}
+
+static void json_bytes(const char *s, size_t n) {
+  size_t bufn = 2 * n + 3;
+  char *buf = malloc(bufn);
+  if (!buf) die("out of memory");
+  bytes_text(buf, bufn, s, n);
+  json_cstr(buf);
+  free(buf);
+}
 
 /* shortest %.Ng that reads back as the same float / double */
 static void fmt_float(char *buf, size_t n, float f) {
@@ -225,9 +290,7 @@ static int value_text(const value_t *v, char *buf, size_t n) {
       if (is_time_type(v->type)) {
         fmt_time(buf, n, v->type, &v->v.t);
       } else {
-        if (v->len >= n) die("value too long");
-        memcpy(buf, v->s, v->len);
-        buf[v->len] = 0;
+        bytes_text(buf, n, v->s, v->len);
       }
   }
   return 1;
@@ -273,12 +336,15 @@ static value_t U64(unsigned long long x) { value_t v = P(MYSQL_TYPE_LONGLONG, 1)
 static value_t F32(float x) { value_t v = P(MYSQL_TYPE_FLOAT, 0); v.v.f = x; return v; }
 static value_t F64(double x) { value_t v = P(MYSQL_TYPE_DOUBLE, 0); v.v.d = x; return v; }
 static value_t YEAR(unsigned short x) { value_t v = P(MYSQL_TYPE_YEAR, 0); v.v.u16 = x; return v; }
-static value_t TXT(enum enum_field_types type, const char *s) {
+static value_t BYTES(enum enum_field_types type, const void *s, unsigned long n) {
   value_t v = P(type, 0);
-  v.len = strlen(s);
-  if (v.len >= MAXSTR) die("literal too long");
-  memcpy(v.s, s, v.len);
+  if (n >= MAXSTR) die("literal too long");
+  memcpy(v.s, s, n);
+  v.len = n;
   return v;
+}
+static value_t TXT(enum enum_field_types type, const char *s) {
+  return BYTES(type, s, (unsigned long)strlen(s));
 }
 static value_t DT(enum enum_field_types type, unsigned y, unsigned mo, unsigned d, unsigned h,
                   unsigned mi, unsigned s, unsigned long us) {
@@ -439,11 +505,12 @@ static void execute(MYSQL_STMT *st, const char *query, value_t *p, int np, const
   for (i = 0; i < np; i++) {
     if (i) fputs(", ", out);
     if (i == 0 && o->long_data_chunks[0]) {
-      /* the concatenated chunks */
+      /* the concatenated chunks, also when is_null marks the parameter
+         NULL: the server takes the long data then too */
       char buf[MAXSTR];
       buf[0] = 0;
       for (j = 0; o->long_data_chunks[j]; j++) strcat(buf, o->long_data_chunks[j]);
-      json_cstr(buf);
+      json_bytes(buf, strlen(buf));
     } else {
       json_value(&p[i]);
     }
@@ -453,12 +520,12 @@ static void execute(MYSQL_STMT *st, const char *query, value_t *p, int np, const
     fputs(",\n   \"long_data\": [{\"param\": 0, \"chunks\": [", out);
     for (j = 0; o->long_data_chunks[j]; j++) {
       if (j) fputs(", ", out);
-      json_cstr(o->long_data_chunks[j]);
+      json_bytes(o->long_data_chunks[j], strlen(o->long_data_chunks[j]));
     }
     fputs("]}]", out);
     if (o->discarded_chunk) {
       fputs(", \"reset_before\": true, \"discarded_chunks\": [", out);
-      json_cstr(o->discarded_chunk);
+      json_bytes(o->discarded_chunk, strlen(o->discarded_chunk));
       fputs("]", out);
     }
   }
@@ -515,6 +582,9 @@ static void execute(MYSQL_STMT *st, const char *query, value_t *p, int np, const
       snprintf(b, sizeof b, "%d rows", nrows);
       mismatch(label, a, b);
     }
+    /* canonical texts stand for the bytes one to one (hex where they are
+       not UTF-8), so comparing them compares contents and lengths, NUL
+       bytes included */
     for (i = 0; i < nrows && i < want_nrows; i++)
       for (j = 0; j < ncols; j++)
         if (strcmp(want_rows[i][j], rows[i][j])) mismatch(label, want_rows[i][j], rows[i][j]);
@@ -748,6 +818,59 @@ int main(int argc, char **argv) {
     strcpy(want[0][1], "5");
     strcpy(want[0][2], "after the long data");
     execute(st, q, p, 3, &o, 0, NULL, want, 1);
+  }
+
+  /* long data under the NULL bit.  Bound with is_null = 1 (buffer and
+     length set as for any BLOB), libmariadb 3.3 still sends the chunks
+     with mysql_stmt_send_long_data and, in the COM_STMT_EXECUTE, sets the
+     parameter's NULL bit and sends no value for it: its execute request
+     checks long_data_used and is_null independently.  MariaDB reads a
+     parameter that got long data from that data whatever the NULL bitmap
+     says, so the row gives back the chunks.  The second parameter is NULL
+     without long data: its NULL bit means NULL (LENGTH(NULL)) */
+  {
+    static const char *q = "SELECT ?, LENGTH(?)";
+    static char want[1][MAXCOL][MAXSTR];
+    MYSQL_STMT *st = prepare(q);
+    value_t p[2];
+    MYSQL_BIND bind[2];
+    exec_opts o;
+    memset(&o, 0, sizeof o);
+    o.name = "long data under NULL bit";
+    o.new_params_bound = 1;
+    o.long_data_chunks[0] = "chunk one|";
+    o.long_data_chunks[1] = "chunk two";
+    p[0] = NUL(MYSQL_TYPE_BLOB, 0);
+    p[1] = NUL(MYSQL_TYPE_BLOB, 0);
+    for (i = 0; i < 2; i++) bind_value(&bind[i], &p[i]);
+    if (mysql_stmt_bind_param(st, bind)) die("bind_param: %s", mysql_stmt_error(st));
+    strcpy(want[0][0], "chunk one|chunk two");
+    strcpy(want[0][1], NULLTXT);
+    execute(st, q, p, 2, &o, 0, NULL, want, 1);
+  }
+
+  /* a BLOB of the 256 bytes 0x00 ... 0xFF in order: not UTF-8, with NULs;
+     the row must give back all 256 bytes and LENGTH 256 */
+  {
+    static const char *q = "SELECT ?, LENGTH(?)";
+    static char want[1][MAXCOL][MAXSTR];
+    unsigned char all[256];
+    MYSQL_STMT *st = prepare(q);
+    value_t p[2];
+    MYSQL_BIND bind[2];
+    exec_opts o;
+    for (i = 0; i < 256; i++) all[i] = (unsigned char)i;
+    memset(&o, 0, sizeof o);
+    o.name = "BLOB bytes 0x00-0xFF";
+    o.new_params_bound = 1;
+    p[0] = BYTES(MYSQL_TYPE_BLOB, all, sizeof all);
+    p[1] = BYTES(MYSQL_TYPE_BLOB, all, sizeof all);
+    for (i = 0; i < 2; i++) bind_value(&bind[i], &p[i]);
+    if (mysql_stmt_bind_param(st, bind)) die("bind_param: %s", mysql_stmt_error(st));
+    bytes_text(want[0][0], MAXSTR, (const char *)all, sizeof all);
+    if (strlen(want[0][0]) != 2 + 2 * sizeof all) die("0x00-0xFF: not in hex form");
+    strcpy(want[0][1], "256");
+    execute(st, q, p, 2, &o, 0, NULL, want, 1);
   }
 
   /* an INSERT that works, then one that violates the primary key */

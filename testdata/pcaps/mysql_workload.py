@@ -74,7 +74,7 @@ executes statements with binary parameters of every type libmariadb can
 bind, and writes one JSON entry per COM_STMT_EXECUTE:
 STMT_EXPECTED_JSON (mysql_stmt.expected.json) and COMPRESS_EXPECTED_JSON
 (mysql_compress.expected.json, same executions, other stmt_ids: MariaDB
-10.11 went on counting across connections, 27.. in the second run).  load_stmt_expected(path) loads one; each
+10.11 went on counting across connections, 29.. in the second run).  load_stmt_expected(path) loads one; each
 entry is a dict:
     "name"       label, e.g. "TINY UNSIGNED", "BLOB long data"
     "query"      the SQL of the COM_STMT_PREPARE (one prepare per distinct
@@ -90,22 +90,33 @@ entry is a dict:
                  integers in decimal (signed unless unsigned), FLOAT and
                  DOUBLE as the shortest %g that reads back to the same
                  value ("3.14", "-1.5e+30", "1e+100"), DECIMAL and strings
-                 and BLOBs as their (UTF-8) text, DATE "YYYY-MM-DD",
+                 and BLOBs as bytes_text() of their bytes (their UTF-8
+                 text, or "\\x" and hex: "BLOB bytes 0x00-0xFF" has
+                 "\\x000102...feff"), DATE "YYYY-MM-DD",
                  DATETIME/TIMESTAMP "YYYY-MM-DD HH:MM:SS[.ffffff]", TIME
                  "[-]HH:MM:SS[.ffffff]" with days folded into the hours
                  ("-26:00:00.123456" was sent as days=1 hours=2), YEAR as
                  a number; the fraction is 6 digits, left out when 0.  For
                  a parameter sent with COM_STMT_SEND_LONG_DATA the value is
-                 the concatenation of its chunks.
-    "long_data"  (only then) [{"param": 0, "chunks": [str, str, str]}]; also
-                 "reset_before": true and "discarded_chunks": [str] when a
-                 chunk was sent and then dropped by COM_STMT_RESET
+                 the concatenation of its chunks, also when the execute's
+                 NULL bitmap marks it NULL (entry "long data under NULL
+                 bit": libmariadb sets the bit for a long-data parameter
+                 bound with is_null = 1, and MariaDB takes the long data).
+    "long_data"  (only then) [{"param": 0, "chunks": [str, ...]}], each chunk
+                 as bytes_text(); also "reset_before": true and
+                 "discarded_chunks": [str] when a chunk was sent and then
+                 dropped by COM_STMT_RESET
     and the outcome, one of
     "error", "sql_state"              the execution failed
     "affected_rows", "last_insert_id" OK packet
     "result_types", "result_unsigned", "rows"
                  a binary result set: column types and unsigned flags, rows
                  of canonical text (as above; BIT as its unsigned integer)
+bytes_text(b)
+    the canonical text of a string or BLOB value: the bytes decoded as
+    UTF-8 when they are valid UTF-8 and do not begin with the two
+    characters backslash and "x", otherwise "\\x" followed by two
+    lower-case hex digits per byte (PostgreSQL's bytea hex form).
 stmt_command_sequence(entries)
     the order of the commands in these captures after the text queries,
     derived from the entries (prepare before first execute, long data,
@@ -353,7 +364,23 @@ STMT_NOTES = {
                 "carry a metadata-follows byte after the column count",
     "stmt_ids": "statement ids went on counting across connections (mysql_compress.pcap's "
                 "start where mysql_stmt.pcap's end)",
+    "long_data_null": "a parameter bound with is_null = 1 that got COM_STMT_SEND_LONG_DATA: "
+                      "libmariadb 3.3 sets its NULL bit in COM_STMT_EXECUTE and sends no "
+                      "value; MariaDB uses the long data all the same (entry 'long data "
+                      "under NULL bit')",
 }
+
+
+def bytes_text(b):
+    """The canonical text of a string or BLOB value's bytes (see the module
+    docstring): different byte strings get different texts."""
+    try:
+        text = b.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or text.startswith("\\x"):
+        return "\\x" + b.hex()
+    return text
 
 
 def load_stmt_expected(path=STMT_EXPECTED_JSON):

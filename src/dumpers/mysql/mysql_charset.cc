@@ -176,16 +176,20 @@ Charset charset_of_collation(uint16_t id) {
   return {"collation " + std::to_string(id), nullptr};
 }
 
-std::string to_utf8(std::string_view bytes, const Charset& cs) {
-  if (!cs.iconv) return std::string(bytes);
+namespace {
+
+// `bytes` in `cs` as UTF-8 into out. A byte that does not decode is written as \xNN and decoding
+// goes on after it, or with `exact` the conversion stops there and answers false.
+bool convert(std::string_view bytes, const Charset& cs, bool exact, std::string& out) {
+  out.assign(bytes);
+  if (!cs.iconv) return true;
   bool ascii = true;
   for (char c : bytes) ascii &= static_cast<uint8_t>(c) < 0x80;
-  if (ascii) return std::string(bytes);  // every supported set is ASCII-compatible
+  if (ascii) return true;  // every supported set is ASCII-compatible
   iconv_t cd = converter(cs.iconv);
-  if (cd == reinterpret_cast<iconv_t>(-1)) return std::string(bytes);
+  if (cd == reinterpret_cast<iconv_t>(-1)) return !exact;
   iconv(cd, nullptr, nullptr, nullptr, nullptr);
-  std::string out;
-  out.resize(bytes.size() * 4 + 16);
+  out.assign(bytes.size() * 4 + 16, '\0');
   char* in = const_cast<char*>(bytes.data());
   size_t in_left = bytes.size();
   size_t used = 0;
@@ -199,7 +203,8 @@ std::string to_utf8(std::string_view bytes, const Charset& cs) {
       out.resize(out.size() * 2);
       continue;
     }
-    // EILSEQ or EINVAL: a byte that does not decode; keep it visibly and go on after it.
+    // EILSEQ or EINVAL: a byte that does not decode.
+    if (exact) return false;
     std::string escaped;
     append_escaped_byte(escaped, static_cast<uint8_t>(*in));
     if (out.size() - used < escaped.size()) out.resize(out.size() * 2 + escaped.size());
@@ -210,7 +215,19 @@ std::string to_utf8(std::string_view bytes, const Charset& cs) {
     iconv(cd, nullptr, nullptr, nullptr, nullptr);
   }
   out.resize(used);
+  return true;
+}
+
+}  // namespace
+
+std::string to_utf8(std::string_view bytes, const Charset& cs) {
+  std::string out;
+  convert(bytes, cs, false, out);
   return out;
+}
+
+bool to_utf8_exact(std::string_view bytes, const Charset& cs, std::string& out) {
+  return convert(bytes, cs, true, out);
 }
 
 }  // namespace tcpdp::mysql

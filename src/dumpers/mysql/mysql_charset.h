@@ -21,5 +21,7 @@ Charset charset_named(std::string_view name);
 
 /// `bytes` in `cs` as UTF-8.
 std::string to_utf8(std::string_view bytes, const Charset& cs);
+/// `bytes` in `cs` as UTF-8 into out; false when a byte does not decode (cs has an iconv name).
+bool to_utf8_exact(std::string_view bytes, const Charset& cs, std::string& out);
 
 }  // namespace tcpdp::mysql

@@ -1,0 +1,174 @@
+#include "dumpers/mysql/mysql_decoder.h"
+
+#include "dumpers/value_text.h"
+
+namespace tcpdp::mysql {
+namespace {
+constexpr int kMaxErrorRecords = 10;  // decode-error records per connection and side
+}  // namespace
+
+MysqlDecoder::MysqlDecoder(const ConnInfo& conn, RecordSink& sink, const MysqlOptions& options)
+    : conn_(conn), options_(options), pending_(sink, options.max_pending) {
+  if (conn.mid_stream) {
+    // The handshake was missed: assume commands, find packet boundaries, pair nothing until
+    // the server has finished an answer.
+    phase_ = Phase::kCommand;
+    client_.mode = server_.mode = Mode::kOutOfSync;
+    pairing_ = false;
+  }
+}
+
+void MysqlDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) {
+  Side& s = side(dir);
+  if (!s.heard && phase_ == Phase::kGreeting && dir == Direction::kClientToServer &&
+      !server_.heard && other_protocol(bytes, ts)) {
+    return;
+  }
+  s.heard = true;
+  if (s.compressed) {
+    feed_compressed(s, dir, ts, bytes);
+  } else {
+    feed(s, dir, ts, bytes);
+  }
+  flush_done();
+}
+
+void MysqlDecoder::on_gap(Direction dir, Timestamp, uint64_t) {
+  Side& s = side(dir);
+  s.heard = true;
+  if (s.mode == Mode::kSilent) return;
+  s.buf.clear();
+  s.joined.clear();
+  s.zbuf.clear();
+  s.in_body = false;
+  s.mode = Mode::kOutOfSync;
+  suspend_pairing();
+}
+
+void MysqlDecoder::describe(Record& r) const {
+  if (!username_.empty()) r.add("username", username_);
+  if (!database_.empty()) r.add("database", database_);
+}
+
+void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
+  for (Request& r : pending_) {
+    if (r.done) continue;
+    if (r.has_outcome) {
+      complete(r, ts);
+    } else {
+      r.done = true;
+    }
+  }
+  flush_done();
+}
+
+// The connection's fields and the session's for one direction, made once per session change.
+const GroupRef& MysqlDecoder::session_fields(Direction dir) const {
+  GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
+  if (!fields) fields = connection_fields(conn_, dir, session(database_));
+  return fields;
+}
+
+Record MysqlDecoder::session(std::string_view database) const {
+  Record r;
+  if (!username_.empty()) r.add("username", username_);
+  if (!database.empty()) r.add("database", database);
+  return r;
+}
+
+// ts, then the connection's and the session's fields.
+Record MysqlDecoder::record(Direction dir, Timestamp ts) const {
+  return base_record(session_fields(dir), ts);
+}
+
+std::string MysqlDecoder::text(std::span<const uint8_t> bytes) const {
+  return to_utf8(as_text(bytes), charset_);
+}
+
+// A string value of a parameter or attribute: text when its bytes are text in the connection's
+// character set, else every byte kept in the escaped form of value_text.h.
+void MysqlDecoder::add_value(Record& r, std::string_view key,
+                             std::span<const uint8_t> bytes) const {
+  if (!charset_.iconv) return add_lossless(r, key, as_text(bytes));
+  std::string utf8;
+  if (to_utf8_exact(as_text(bytes), charset_, utf8) && plain_text(utf8)) {
+    r.add(key, utf8);
+  } else {
+    r.add(key, hex_value(bytes));
+  }
+}
+
+void MysqlDecoder::decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
+  if (s.error_records >= kMaxErrorRecords) return;
+  ++s.error_records;
+  Record r = record(dir, ts);
+  r.add("decode_error", what);
+  emit_now(std::move(r));
+}
+
+void MysqlDecoder::emit_now(Record r) {
+  pending_.push_done(std::move(r));
+  flush_done();
+}
+
+// `database`, when given, replaces the session's on this record only (COM_INIT_DB's own).
+MysqlDecoder::Request& MysqlDecoder::add_request(uint8_t command, uint8_t seq, bool waits,
+                                                 std::string_view database) {
+  Request& q = pending_.push();
+  if (database.empty()) {
+    start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts);
+  } else {
+    start_record(q.rec, connection_fields(conn_, Direction::kClientToServer, session(database)),
+                 client_.msg_ts);
+  }
+  q.start = client_.msg_ts;
+  q.command = command;
+  q.done = !waits || !options_.pair_responses || !pairing_;
+  if (command != 0) {
+    q.rec.add("command_id", command);
+    q.rec.add("command", command_name(command));
+    q.rec.add("seq_num", seq);
+  }
+  return q;
+}
+
+void MysqlDecoder::complete(Request& r, Timestamp ts) {
+  if (r.done) return;
+  r.done = true;
+  if (r.prepared) {
+    r.rec.add("stmt_id", r.stmt_id);
+    r.rec.add("param_count", r.param_count);
+  }
+  if (r.have_rows) r.rec.add("rows", r.rows);
+  if (r.have_ok) {
+    r.rec.add("affected_rows", r.affected_rows);
+    r.rec.add("last_insert_id", r.last_insert_id);
+  }
+  if (r.result_sets > 1) r.rec.add("result_sets", r.result_sets);
+  if (r.have_ok || r.have_rows) r.rec.add("warnings", r.warnings);
+  if (!r.local_infile.empty()) {
+    r.rec.add("local_infile", r.local_infile);
+    r.rec.add("local_infile_bytes", r.local_infile_bytes);
+  }
+  if (r.has_error) {
+    r.rec.add("error_code", r.error_code);
+    if (!r.sql_state.empty()) r.rec.add("sql_state", r.sql_state);
+    r.rec.add("error_message", r.error_message);
+  }
+  r.rec.add("duration", Duration{ts.usec - r.start.usec});
+}
+
+void MysqlDecoder::flush_done() {
+  pending_.flush([this](const Request& r) {
+    if (handshake_ == &r) handshake_ = nullptr;
+  });
+}
+
+void MysqlDecoder::suspend_pairing() {
+  pairing_ = false;
+  resp_ = Resp::kFirst;
+  for (Request& r : pending_) r.done = true;
+  flush_done();
+}
+
+}  // namespace tcpdp::mysql

@@ -1,0 +1,239 @@
+#include <zlib.h>
+
+#include <algorithm>
+
+#include "dumpers/mysql/mysql_decoder.h"
+
+namespace tcpdp::mysql {
+namespace {
+constexpr size_t kResyncWindow = 1 << 20;  // bytes searched for a boundary before dropping them
+}  // namespace
+
+// Compressed packets: 3-byte compressed length, sequence, 3-byte uncompressed length (0: the
+// body is not compressed), then the body: a piece of the ordinary packet stream.
+void MysqlDecoder::feed_compressed(Side& s, Direction dir, Timestamp ts,
+                                   std::span<const uint8_t> data) {
+  while (!data.empty() && s.compressed && s.mode != Mode::kSilent) {
+    if (s.mode == Mode::kOutOfSync) return;  // a gap in compressed data: nothing can be trusted
+    const size_t have = s.zbuf.size();
+    size_t need = 7;
+    if (have >= 7) need = 7 + le24(reinterpret_cast<const uint8_t*>(s.zbuf.data()));
+    const size_t take = std::min(need - have, data.size());
+    s.zbuf.append(reinterpret_cast<const char*>(data.data()), take);
+    data = data.subspan(take);
+    if (s.zbuf.size() < need) continue;
+    if (need == 7) continue;  // the header is complete; its body comes next
+    const auto* h = reinterpret_cast<const uint8_t*>(s.zbuf.data());
+    const uint32_t stored = le24(h);
+    const uint32_t plain_len = le24(h + 4);
+    std::string plain;
+    if (plain_len == 0) {
+      plain.assign(s.zbuf, 7, stored);
+    } else if (plain_len > options_.max_message) {
+      decode_error(
+          s, dir, ts,
+          "compressed packet inflates to " + std::to_string(plain_len) + " bytes, over the limit");
+      return lose(s);
+    } else {
+      plain.resize(plain_len);
+      uLongf out_len = plain_len;
+      if (uncompress(reinterpret_cast<Bytef*>(plain.data()), &out_len, h + 7, stored) != Z_OK ||
+          out_len != plain_len) {
+        decode_error(s, dir, ts, "compressed packet does not inflate");
+        return lose(s);
+      }
+    }
+    s.zbuf.clear();
+    feed(s, dir, ts, {reinterpret_cast<const uint8_t*>(plain.data()), plain.size()});
+  }
+  if (!data.empty() && !s.compressed) feed(s, dir, ts, data);
+}
+
+void MysqlDecoder::feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
+  while (!data.empty()) {
+    if (s.mode == Mode::kSilent) return;
+    if (s.mode == Mode::kOutOfSync) {
+      resync(s, dir, ts, data);
+      return;
+    }
+    if (s.skip_left > 0) {
+      const size_t n = std::min<uint64_t>(s.skip_left, data.size());
+      s.skip_left -= n;
+      data = data.subspan(n);
+      continue;
+    }
+    if (!s.in_body) {
+      if (s.buf.empty() && s.joined.empty()) s.msg_ts = ts;
+      const size_t take = std::min<size_t>(4 - s.buf.size(), data.size());
+      s.buf.append(reinterpret_cast<const char*>(data.data()), take);
+      data = data.subspan(take);
+      if (s.buf.size() < 4) return;
+      const auto* h = reinterpret_cast<const uint8_t*>(s.buf.data());
+      s.body_len = le24(h);
+      s.seq = h[3];
+      if (s.joined.empty()) s.first_seq = s.seq;
+      s.buf.clear();
+      if (s.joined.size() + s.body_len > options_.max_message) {
+        decode_error(s, dir, s.msg_ts,
+                     "payload over the limit of " + std::to_string(options_.max_message) +
+                         " bytes: skipped");
+        s.skip_left = s.body_len;
+        s.joined.clear();
+        if (dir == Direction::kClientToServer) suspend_pairing();
+        continue;
+      }
+      s.in_body = true;
+    }
+    std::span<const uint8_t> payload;
+    if (s.buf.empty() && data.size() >= s.body_len) {
+      payload = data.first(s.body_len);
+      data = data.subspan(s.body_len);
+    } else {
+      const size_t take = std::min<size_t>(s.body_len - s.buf.size(), data.size());
+      s.buf.append(reinterpret_cast<const char*>(data.data()), take);
+      data = data.subspan(take);
+      if (s.buf.size() < s.body_len) return;
+      payload = {reinterpret_cast<const uint8_t*>(s.buf.data()), s.buf.size()};
+    }
+    s.in_body = false;
+    if (s.body_len == kMaxPacket || !s.joined.empty()) {
+      // A payload of 16 MB or more arrives in pieces: the last one is shorter than 16 MB.
+      s.joined.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+      s.buf.clear();
+      if (s.body_len == kMaxPacket) continue;
+      const std::string whole = std::move(s.joined);
+      s.joined.clear();
+      packet(dir, s.first_seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
+      continue;
+    }
+    if (!s.buf.empty()) {
+      const std::string whole = std::move(s.buf);
+      s.buf.clear();
+      packet(dir, s.seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
+    } else {
+      packet(dir, s.seq, payload);
+    }
+  }
+}
+
+void MysqlDecoder::lose(Side& s) {
+  s.buf.clear();
+  s.joined.clear();
+  s.zbuf.clear();
+  s.in_body = false;
+  s.skip_left = 0;
+  s.mode = s.compressed ? Mode::kSilent : Mode::kOutOfSync;
+  suspend_pairing();
+}
+
+bool MysqlDecoder::plausible_command(std::span<const uint8_t> payload) const {
+  if (payload.empty() || !command_name(payload[0])) return false;
+  const size_t fixed = fixed_length(payload[0]);
+  if (fixed) return payload.size() == fixed;
+  switch (payload[0]) {
+    case kStmtExecute:
+      return payload.size() >= 10;
+    case kStmtSendLongData:
+      return payload.size() >= 7;
+    case kQuery:
+    case kInitDb:
+    case kStmtPrepare:
+      return payload.size() >= 2;
+    default:
+      return false;  // rarer commands carry too little to recognise a boundary by
+  }
+}
+
+// The end of an answer: an OK or ERR packet that parses completely.
+bool MysqlDecoder::plausible_answer_end(std::span<const uint8_t> payload) const {
+  if (payload.empty()) return false;
+  Reader r(payload.subspan(1));
+  if (payload[0] == 0x00) {
+    uint64_t affected, insert_id;
+    uint16_t status, warnings;
+    return r.lenenc(affected) && r.lenenc(insert_id) && r.u16(status) && r.u16(warnings);
+  }
+  if (payload[0] == 0xFF) {
+    uint16_t code;
+    uint8_t hash;
+    return r.u16(code) && r.u8(hash) && hash == '#' && r.remaining() >= 5;
+  }
+  return false;
+}
+
+// Out of sync: look for a packet that is surely a boundary. On the client side, a command
+// (sequence 0) of the right shape followed by another plausible header or the end of the data;
+// on the server side, the end of an answer (OK or ERR, sequence 1 or more), after which the
+// next answer starts clean. Nothing is decoded before it.
+void MysqlDecoder::resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
+  s.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
+  const auto* b = reinterpret_cast<const uint8_t*>(s.buf.data());
+  const size_t n = s.buf.size();
+  // A candidate whose packet is not all here yet cannot be judged; a later one that can wins.
+  size_t keep_from = n > 3 ? n - 3 : 0;
+  const bool client = dir == Direction::kClientToServer;
+  for (size_t pos = 0; pos + 4 <= n; ++pos) {
+    const uint32_t len = le24(b + pos);
+    const uint8_t seq = b[pos + 3];
+    if (len == 0 || len > kResyncWindow || (client ? seq != 0 : seq == 0)) continue;
+    const size_t end = pos + 4 + len;
+    if (end > n) {
+      keep_from = std::min(keep_from, pos);
+      continue;
+    }
+    const std::span<const uint8_t> payload(b + pos + 4, len);
+    if (client ? !plausible_command(payload) : !plausible_answer_end(payload)) continue;
+    if (end + 4 <= n) {
+      const uint32_t next_len = le24(b + end);
+      const uint8_t next_seq = b[end + 3];
+      if (next_len == 0 || next_len > kMaxPacket) continue;
+      if (client && next_seq != 0 && next_seq != 2) continue;
+      if (!client && next_seq != 1) continue;
+    } else if (end != n) {
+      keep_from = std::min(keep_from, pos);
+      continue;
+    }
+    s.skipped += client ? pos : end;
+    if (s.skipped > 0) {
+      Record r = record(dir, ts);
+      r.add("skipped_bytes", s.skipped);
+      r.add("decode_error", "bytes skipped to find a packet boundary after a gap or pickup");
+      emit_now(std::move(r));
+    }
+    s.skipped = 0;
+    s.mode = Mode::kPackets;
+    if (!client) {
+      resp_ = Resp::kFirst;
+      pairing_ = true;  // the server has finished an answer: the next one is the next command's
+    }
+    const std::string rest = s.buf.substr(client ? pos : end);
+    s.buf.clear();
+    feed(s, dir, ts, {reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+    return;
+  }
+  if (keep_from == 0 && n > kResyncWindow) keep_from = n - kResyncWindow / 2;
+  s.skipped += keep_from;
+  s.buf.erase(0, keep_from);
+}
+
+// The classic protocol's server speaks first. A client that speaks before any greeting is
+// something else: MySQL's X Protocol (port 33060: frames of a 4-byte length and a message type,
+// the first one a CapabilitiesGet or an authentication start) is named, anything else too, once;
+// nothing of it is decoded.
+bool MysqlDecoder::other_protocol(std::span<const uint8_t> data, Timestamp ts) {
+  Record r = record(Direction::kClientToServer, ts);
+  const bool x_frame = data.size() >= 5 && data[3] == 0 &&
+                       (data[0] | data[1] << 8 | data[2] << 16) >= 1 && data[4] >= 1 &&
+                       data[4] <= 4;  // CapabilitiesGet/Set, Close, AuthenticateStart
+  if (x_frame) {
+    r.add("message_type", "XProtocol");
+    r.add("decode_error", "MySQL X Protocol (mysqlx): not decoded");
+  } else {
+    r.add("decode_error", "the client spoke before the server's greeting: not the MySQL protocol");
+  }
+  emit_now(std::move(r));
+  client_.mode = server_.mode = Mode::kSilent;
+  return true;
+}
+
+}  // namespace tcpdp::mysql
