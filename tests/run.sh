@@ -48,6 +48,15 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir "$corpus/decode" "$corpus/pg" "$corpus/mysql" "$corpus/digest"
 python3 tests/fuzz/seeds.py "$corpus/decode" testdata/pcaps/*.pcap
+# The decoders' seeds: each connection of the real captures, MySQL 8's too when shared/ has them.
+python3 tests/fuzz/seeds.py --streams 25432 "$corpus/pg" testdata/pcaps/pg_*.pcap
+python3 tests/fuzz/seeds.py --streams 23306 "$corpus/mysql" testdata/pcaps/mysql_*.pcap
+mysql8=../shared/captures/mysql8
+if [[ -d $mysql8 ]]; then
+  python3 tests/fuzz/seeds.py --streams 3306 "$corpus/mysql" "$mysql8"/*.pcap
+else
+  echo "no MySQL 8 captures at $mysql8: their fuzz seeds and tests are skipped"
+fi
 # The digest's seeds: dump log lines in both formats, one a file.
 build/release/tcpdp read testdata/pcaps/pg_pgbench.pcap -d pg >"$corpus/pg.log"
 build/release/tcpdp read testdata/pcaps/mysql_slap.pcap -d mysql -f ltsv >"$corpus/mysql.log"
