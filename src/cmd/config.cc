@@ -139,7 +139,7 @@ const std::vector<Key>& keys() {
     k.push_back({"tcpdp", "pidfile", Type::kString, "Process id file of probe and proxy", {},
                  field([](Config& c) -> Field { return &c.tcpdp.pidfile; })});
     k.push_back({"tcpdp", "dumper", Type::kChoice,
-                 "Protocol dumper (auto: pg for server port 5432, mysql for 3306, else hex)",
+                 "Protocol dumper (auto: pg for server port 5432, mysql for 3306 and 33060, else hex)",
                  {"hex", "pg", "mysql", "conn", "auto"},
                  field([](Config& c) -> Field { return &c.tcpdp.dumper; })});
     k.push_back({"tcpdp", "proxyProtocol", Type::kBool,

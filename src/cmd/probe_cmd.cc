@@ -57,8 +57,8 @@ void add_probe_command(CLI::App& app, ProbeOptions& o) {
   p->add_option("-t,--target", o.target,
                 "Server side to look at: PORT, HOST:PORT or [V6]:PORT, several joined by , or ||");
   p->add_option("-d,--dumper", o.dumper,
-                "Dumper: hex, pg, mysql, conn, or auto (by server port: 5432 pg, 3306 mysql, "
-                "else hex) (default: [tcpdp] dumper)")
+                "Dumper: hex, pg, mysql, conn, or auto (by server port: 5432 pg, 3306 and "
+                "33060 mysql, else hex) (default: [tcpdp] dumper)")
       ->check(CLI::IsMember(dumper_names()));
   p->add_option("-B,--buffer-size", o.buffer_size, "Kernel capture buffer, e.g. 8MB");
   p->add_option("-s,--snapshot-length", o.snapshot_length,

@@ -87,6 +87,7 @@ class AutoDumper : public Dumper {
       case 5432:
         return pg_.open(conn, ts);
       case 3306:
+      case 33060:  // MySQL's X Protocol: the mysql dumper names it once and decodes nothing
         return mysql_.open(conn, ts);
       default:
         return hex_.open(conn, ts);

@@ -64,7 +64,8 @@ struct DumperOptions {
   bool pair_responses = true;  // add the server's answer to each client message's record
 };
 
-/// The names `-d` accepts; `auto` picks by the server port: 5432 pg, 3306 mysql, else hex.
+/// The names `-d` accepts; `auto` picks by the server port: 5432 pg, 3306 and 33060 mysql, else
+/// hex.
 const std::vector<std::string>& dumper_names();
 /// A dumper writing to sink, or nullptr for an unknown name.
 std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
