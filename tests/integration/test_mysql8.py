@@ -5,6 +5,7 @@ the server's own answer to mysql_query_attribute_string()."""
 
 import os
 import subprocess
+import tempfile
 import unittest
 
 from support import client_port, records, run
@@ -80,6 +81,29 @@ class AgainstZeek(unittest.TestCase):
             for r in records(out):
                 if "query" in r:
                     self.assertTrue(r["query"][0].isalpha(), (name, r["query"]))
+
+
+@unittest.skipUnless(os.path.isdir(CAPTURES), "no MySQL 8 captures at %s" % CAPTURES)
+class PickedUpMidway(unittest.TestCase):
+    def test_queries_after_a_missed_handshake(self):
+        # The capture without the packets before its first COM_QUERY, as a probe started on a
+        # live connection sees it: the query texts are still Zeek's, attributes or not.
+        with tempfile.TemporaryDirectory() as d:
+            for name in ("query-attr", "many-query-attrs", "caching_sha2_password"):
+                first = subprocess.run(
+                    ["tshark", "-r", os.path.join(CAPTURES, name + ".pcap"), "-Y",
+                     "mysql.command == 3", "-T", "fields", "-e", "frame.number"],
+                    stdout=subprocess.PIPE, check=True, text=True).stdout.split()[0]
+                cut = os.path.join(d, name + ".pcap")
+                subprocess.run(["editcap", "-r", os.path.join(CAPTURES, name + ".pcap"), cut,
+                                first + "-10000000"], check=True, stdout=subprocess.DEVNULL)
+                rc, out, err = run(["read", cut, "-d", "mysql", "-t", "3306"])
+                self.assertEqual(rc, 0, err)
+                got = [r["query"] for r in records(out) if "query" in r]
+                zeek = zeek_rows(name)  # in time order
+                first_query = [z[1] for z in zeek].index("query")
+                want = [z[2] for z in zeek[first_query:] if z[1] == "query"]
+                self.assertEqual(got, want, name)
 
 
 def server_row(name, query_frame_text):

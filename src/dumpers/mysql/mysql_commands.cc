@@ -229,9 +229,16 @@ void MysqlDecoder::command(uint8_t seq, std::span<const uint8_t> payload) {
 // COM_QUERY: with query attributes negotiated (MySQL 8.0.23+), a parameter count, a parameter set
 // count and, when there are attributes, their NULL bitmap, a bind flag (always 1), each one's type
 // and name, and their values come before the SQL text.
+//
+// On a connection picked up mid-way the negotiation was not seen. Every COM_QUERY of a connection
+// with query attributes begins with the count (0 to 8 in practice: bytes below 0x09), and an SQL
+// text never begins with a byte below a tab, so the first COM_QUERY seen decides it for them all.
 void MysqlDecoder::query(Request& q, Reader& r) {
   bool attributes = false;
-  if (query_attributes()) {
+  if (conn_.mid_stream && midstream_attributes_ == Known::kUnknown && !r.done()) {
+    midstream_attributes_ = r.rest()[0] < '\t' ? Known::kYes : Known::kNo;
+  }
+  if (query_attributes() || midstream_attributes_ == Known::kYes) {
     uint64_t count = 0, sets = 0;
     std::span<const uint8_t> nulls;
     uint8_t bound = 0;

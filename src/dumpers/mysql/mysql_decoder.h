@@ -193,6 +193,8 @@ class MysqlDecoder : public Decoder {
   bool compress_ = false;
   Request* handshake_ = nullptr;
   bool pairing_ = true;
+  enum class Known { kUnknown, kYes, kNo };
+  Known midstream_attributes_ = Known::kUnknown;  // query attributes, handshake unseen
 };
 
 }  // namespace tcpdp::mysql
