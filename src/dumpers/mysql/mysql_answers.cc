@@ -118,7 +118,11 @@ bool MysqlDecoder::auth_step(Request& q, std::span<const uint8_t> payload) {
   if (payload[0] == 0xFE) {
     Reader r(payload.subspan(1));
     std::string_view plugin;
-    if (r.cstring(plugin)) auth_plugin_ = std::string(plugin);
+    if (payload.size() == 1) {
+      auth_plugin_ = "mysql_old_password";  // the pre-4.1 switch names no method: it is this one
+    } else if (r.cstring(plugin)) {
+      auth_plugin_ = std::string(plugin);
+    }
     q.rec.add("auth_switch", auth_plugin_);
     return true;
   }
@@ -288,7 +292,8 @@ void MysqlDecoder::response(Request& q, std::span<const uint8_t> payload, Timest
       }
       if (first == 0xFE && payload.size() < kMaxPacket && (deprecate_eof || payload.size() < 9)) {
         uint16_t status = 0;
-        if (payload.size() < 9) {
+        // With CLIENT_DEPRECATE_EOF the rows end with an OK packet (0xFE header), however short.
+        if (!deprecate_eof) {
           uint16_t warnings = 0;
           status = eof_status(payload, &warnings);
           q.warnings += warnings;

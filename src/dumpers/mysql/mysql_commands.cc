@@ -284,6 +284,7 @@ void MysqlDecoder::change_user(Request& q, Reader& r) {
   }
   if ((client_caps_ & cap::kPluginAuth) && r.cstring(plugin) && !plugin.empty()) {
     q.rec.add("auth_plugin", plugin);
+    auth_plugin_ = std::string(plugin);  // the server's AuthMoreData answers this plugin
   }
 }
 

@@ -5,6 +5,7 @@
 namespace tcpdp::mysql {
 namespace {
 constexpr int kMaxErrorRecords = 10;  // decode-error records per connection and side
+constexpr size_t kXFrameHeader = 5;   // an X Protocol frame's length (4 bytes) and type
 }  // namespace
 
 MysqlDecoder::MysqlDecoder(const ConnInfo& conn, RecordSink& sink, const MysqlOptions& options)
@@ -20,9 +21,18 @@ MysqlDecoder::MysqlDecoder(const ConnInfo& conn, RecordSink& sink, const MysqlOp
 
 void MysqlDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) {
   Side& s = side(dir);
-  if (!s.heard && phase_ == Phase::kGreeting && dir == Direction::kClientToServer &&
-      !server_.heard && other_protocol(bytes, ts)) {
-    return;
+  if (phase_ == Phase::kGreeting && !server_.heard) {
+    // The classic protocol's server speaks first. What a client says before it is gathered until
+    // an X Protocol frame header could be judged (segments may cut it), or the server speaks.
+    if (dir == Direction::kClientToServer) {
+      if (client_.mode == Mode::kSilent) return;
+      if (client_.buf.empty()) client_.msg_ts = ts;
+      client_.heard = true;
+      client_.buf.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      if (client_.buf.size() >= kXFrameHeader) other_protocol();
+      return;
+    }
+    if (!client_.buf.empty()) other_protocol();
   }
   s.heard = true;
   if (s.compressed) {
@@ -51,6 +61,7 @@ void MysqlDecoder::describe(Record& r) const {
 }
 
 void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
+  if (phase_ == Phase::kGreeting && !server_.heard && !client_.buf.empty()) other_protocol();
   for (Request& r : pending_) {
     if (r.done) continue;
     if (r.has_outcome) {

@@ -120,7 +120,7 @@ class MysqlDecoder : public Decoder {
   bool plausible_command(std::span<const uint8_t> payload) const;
   bool plausible_answer_end(std::span<const uint8_t> payload) const;
   void resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
-  bool other_protocol(std::span<const uint8_t> data, Timestamp ts);
+  void other_protocol();
 
   // mysql_decoder.cc
   const GroupRef& session_fields(Direction dir) const;

@@ -219,9 +219,11 @@ void MysqlDecoder::resync(Side& s, Direction dir, Timestamp ts, std::span<const 
 // The classic protocol's server speaks first. A client that speaks before any greeting is
 // something else: MySQL's X Protocol (port 33060: frames of a 4-byte length and a message type,
 // the first one a CapabilitiesGet or an authentication start) is named, anything else too, once;
-// nothing of it is decoded.
-bool MysqlDecoder::other_protocol(std::span<const uint8_t> data, Timestamp ts) {
-  Record r = record(Direction::kClientToServer, ts);
+// nothing of it is decoded. What the client said is in client_.buf.
+void MysqlDecoder::other_protocol() {
+  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(client_.buf.data()),
+                                      client_.buf.size());
+  Record r = record(Direction::kClientToServer, client_.msg_ts);
   const bool x_frame = data.size() >= 5 && data[3] == 0 &&
                        (data[0] | data[1] << 8 | data[2] << 16) >= 1 && data[4] >= 1 &&
                        data[4] <= 4;  // CapabilitiesGet/Set, Close, AuthenticateStart
@@ -232,8 +234,8 @@ bool MysqlDecoder::other_protocol(std::span<const uint8_t> data, Timestamp ts) {
     r.add("decode_error", "the client spoke before the server's greeting: not the MySQL protocol");
   }
   emit_now(std::move(r));
+  client_.buf.clear();
   client_.mode = server_.mode = Mode::kSilent;
-  return true;
 }
 
 }  // namespace tcpdp::mysql

@@ -121,6 +121,20 @@ TEST_CASE("failed login: the handshake record carries the error") {
   CHECK(has(c.sink.lines[0], "\"error_code\":1045,\"sql_state\":\"28000\""));
 }
 
+// Protocol::OldAuthSwitchRequest: a lone 0xFE asks a pre-4.1 client for the old password hash.
+TEST_CASE("the old one-byte auth switch names mysql_old_password") {
+  Conversation c;
+  c.server(greeting());
+  c.client(handshake_response("alice", "shop"));
+  c.server(packet(2, "\xfe"_b));
+  c.client(packet(3, z("OLDHASH1")));
+  c.server(ok(4));
+  c.close();
+  CHECK(has(c.sink.lines[0], "\"auth_switch\":\"mysql_old_password\""));
+  CHECK(has(c.sink.lines[0], "\"login_ok\":true"));
+  CHECK_FALSE(has(c.sink.lines[0], "OLDHASH"));
+}
+
 TEST_CASE("SSL request: one record saying so, then silence") {
   Conversation c;
   c.server(greeting(kCaps | 0x800));
