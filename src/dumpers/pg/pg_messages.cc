@@ -15,6 +15,22 @@ bool parse_startup_params(std::span<const uint8_t> body, StartupParams& out) {
   }
 }
 
+bool parse_negotiate(std::span<const uint8_t> body, NegotiateMsg& out) {
+  ByteReader r(body);
+  int32_t n;
+  if (!r.i32(out.version) || !r.i32(n) || n < 0) return false;
+  // The manual calls the field the newest minor version; servers send major and minor both.
+  // Only protocol 3 has this message, so a bare minor version is one of 3.
+  if (out.version >= 0 && out.version < 0x10000) out.version |= kProtocol3;
+  out.unrecognized_options.clear();
+  for (int32_t i = 0; i < n; ++i) {
+    std::string_view option;
+    if (!r.cstring(option)) return false;
+    out.unrecognized_options.push_back(option);
+  }
+  return r.done();
+}
+
 bool parse_parse(std::span<const uint8_t> body, ParseMsg& out) {
   ByteReader r(body);
   int16_t n;
@@ -177,8 +193,12 @@ bool plausible_server(uint8_t type, std::span<const uint8_t> body) {
     case 'I':
     case 's':
       return empty_body(body);
-    case 'K':
-      return body.size() == 8;
+    case 'K':  // the backend's pid, then its secret key
+      return body.size() >= 4 + kMinCancelKey && body.size() <= 4 + kMaxCancelKey;
+    case 'v': {
+      NegotiateMsg m;
+      return parse_negotiate(body, m);
+    }
     case 'S': {
       std::string_view a, b;
       return r.cstring(a) && r.cstring(b) && r.done();

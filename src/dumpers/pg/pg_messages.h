@@ -3,6 +3,7 @@
 /// find a message boundary again after a gap.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -16,11 +17,23 @@ constexpr int32_t kProtocol3 = 196608;  // 3.0; minor versions keep the major nu
 constexpr int32_t kCancelRequestCode = 80877102;
 constexpr int32_t kSslRequestCode = 80877103;
 constexpr int32_t kGssEncRequestCode = 80877104;
+// The secret key of BackendKeyData and CancelRequest: 4 bytes up to protocol 3.0, from 3.2 any
+// length in this range (the message length says which).
+constexpr size_t kMinCancelKey = 4;
+constexpr size_t kMaxCancelKey = 256;
 
 struct StartupParams {
   std::vector<std::pair<std::string_view, std::string_view>> params;
 };
 bool parse_startup_params(std::span<const uint8_t> body, StartupParams& out);
+
+/// NegotiateProtocolVersion: the version the server will speak (major << 16 | minor) and the
+/// `_pq_.` options of the startup packet it did not recognise.
+struct NegotiateMsg {
+  int32_t version = 0;
+  std::vector<std::string_view> unrecognized_options;
+};
+bool parse_negotiate(std::span<const uint8_t> body, NegotiateMsg& out);
 
 struct ParseMsg {
   std::string_view name;
