@@ -5,6 +5,7 @@
 #include "dumpers/pg/pg_decoder.h"
 #include "dumpers/pg/pg_values.h"
 #include "dumpers/pg/pg_wire.h"
+#include "dumpers/value_text.h"
 
 namespace tcpdp {
 namespace pg {
@@ -221,10 +222,10 @@ void PgDecoder::client_message(uint8_t type, std::span<const uint8_t> body) {
         if (p.is_null) {
           q.rec.add({}, nullptr);
         } else if (bind_format(m, i) == 0) {
-          q.rec.add({}, as_text(p.value));
+          add_lossless(q.rec, {}, as_text(p.value));
         } else {
           const uint32_t t = st && i < st->types.size() ? st->types[i] : 0;
-          q.rec.add({}, t ? binary_to_text(t, p.value) : hex_bytes(p.value));
+          q.rec.add({}, t ? binary_to_text(t, p.value) : hex_value(p.value));
         }
       }
       q.rec.end();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dumpers/pg/pg_wire.h"
+#include "dumpers/value_text.h"
 
 namespace tcpdp::pg {
 namespace {
@@ -160,17 +161,17 @@ std::string numeric_text(std::span<const uint8_t> b) {
   int16_t ndigits, weight, sign_raw, dscale;
   if (!r.i16(ndigits) || !r.i16(weight) || !r.i16(sign_raw) || !r.i16(dscale) || ndigits < 0 ||
       dscale < 0 || r.remaining() != static_cast<size_t>(ndigits) * 2) {
-    return hex_bytes(b);
+    return hex_value(b);
   }
   const auto sign = static_cast<uint16_t>(sign_raw);
   if (sign == 0xC000) return "NaN";
   if (sign == 0xD000) return "Infinity";
   if (sign == 0xF000) return "-Infinity";
-  if (sign != 0x0000 && sign != 0x4000) return hex_bytes(b);
+  if (sign != 0x0000 && sign != 0x4000) return hex_value(b);
   std::vector<int16_t> digits(static_cast<size_t>(ndigits));
   for (int16_t& d : digits) {
     r.i16(d);
-    if (d < 0 || d > 9999) return hex_bytes(b);
+    if (d < 0 || d > 9999) return hex_value(b);
   }
   // digits[k] is worth 10000^(weight - k).
   auto digit_at = [&](int w) -> int {
@@ -206,18 +207,13 @@ std::string uuid_text(std::span<const uint8_t> b) {
   return out;
 }
 
-}  // namespace
-
-std::string hex_bytes(std::span<const uint8_t> value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\\x";
-  out.reserve(2 + value.size() * 2);
-  for (uint8_t b : value) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+// Text as it is, unless value_text.h's rule says its bytes need the escaped form.
+std::string lossless(std::span<const uint8_t> v) {
+  const std::string_view text = as_text(v);
+  return plain_text(text) ? std::string(text) : hex_value(v);
 }
+
+}  // namespace
 
 std::string binary_to_text(uint32_t type_oid, std::span<const uint8_t> v) {
   const size_t n = v.size();
@@ -263,9 +259,9 @@ std::string binary_to_text(uint32_t type_oid, std::span<const uint8_t> v) {
     case oid::kJson:
     case oid::kXml:
     case oid::kUnknown:
-      return std::string(as_text(v));
+      return lossless(v);
     case oid::kJsonb:
-      if (n >= 1 && v[0] == 1) return std::string(as_text(v.subspan(1)));
+      if (n >= 1 && v[0] == 1) return lossless(v.subspan(1));
       break;
     case oid::kUuid:
       if (n == 16) return uuid_text(v);
@@ -296,7 +292,7 @@ std::string binary_to_text(uint32_t type_oid, std::span<const uint8_t> v) {
     default:
       break;
   }
-  return hex_bytes(v);
+  return hex_value(v);
 }
 
 }  // namespace tcpdp::pg

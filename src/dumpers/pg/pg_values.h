@@ -1,6 +1,7 @@
 /// Bind parameter values sent in binary format, rendered as PostgreSQL's own text output would
 /// show them (DateStyle ISO, IntervalStyle postgres, timestamptz in UTC), so a logged value reads
-/// exactly like the value in SQL. Types tcpdp does not know come out as \x followed by hex.
+/// exactly like the value in SQL. Types tcpdp does not know come out as \x followed by hex, and so
+/// do text values whose bytes are not text (the rule of dumpers/value_text.h).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,5 @@ constexpr uint32_t kBool = 16, kBytea = 17, kChar = 18, kName = 19, kInt8 = 20, 
 
 /// The text form of a binary value of type `type_oid`.
 std::string binary_to_text(uint32_t type_oid, std::span<const uint8_t> value);
-/// `\x` and lower-case hex, as bytea's output.
-std::string hex_bytes(std::span<const uint8_t> value);
 
 }  // namespace tcpdp::pg

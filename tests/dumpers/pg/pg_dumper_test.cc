@@ -158,6 +158,26 @@ TEST_CASE("extended protocol: named statement, binary and text values, NULL in p
   CHECK(has(c.sink.lines[4], "\"message_type\":\"S\""));
 }
 
+// Bind values whose bytes are not text (a text-format value of invalid UTF-8, a binary text
+// value of invalid UTF-8, a text value that begins with \x) keep every byte in the hex form of
+// dumpers/value_text.h; bytea in binary format is that form already.
+TEST_CASE("bind values that are not text are written as \\x hex, losing no byte") {
+  Conversation c;
+  login(c);
+  c.client(parse("", "SELECT $1, $2, $3, $4, $5", {0, 25, 0, 17, 25}) +
+           bind("", "", {0, 1, 0, 1, 1},
+                {{false, "ok\xff"},
+                 {false, "\xc3\x28"},
+                 {false, "\\xab"},
+                 {false, std::string("\0\xff", 2)},
+                 {false, "caf\xc3\xa9"}}) +
+           execute("") + sync_msg());
+  c.close();
+  CHECK(has(c.sink.all(),
+            "\"bind_values\":[\"\\\\x6f6bff\",\"\\\\xc328\",\"\\\\x5c786162\",\"\\\\x00ff\","
+            "\"caf\xc3\xa9\"]"));
+}
+
 TEST_CASE("one format code applies to every parameter") {
   Conversation c;
   login(c);
