@@ -95,6 +95,8 @@ void MysqlDecoder::authentication(std::span<const uint8_t> payload, Timestamp ts
       if (q) {
         q->rec.add("login_ok", true);
         complete(*q, ts);
+      } else {
+        login_outcome(payload, ts);
       }
       if (compress_) client_.compressed = server_.compressed = true;
       return;
@@ -103,6 +105,8 @@ void MysqlDecoder::authentication(std::span<const uint8_t> payload, Timestamp ts
         q->rec.add("login_ok", false);
         note_error(*q, payload);
         complete(*q, ts);
+      } else {
+        login_outcome(payload, ts);
       }
       phase_ = Phase::kCommand;
       return;
@@ -110,6 +114,15 @@ void MysqlDecoder::authentication(std::span<const uint8_t> payload, Timestamp ts
       if (q) auth_step(*q, payload);
       return;
   }
+}
+
+// The login's outcome when the handshake record was written before it (without response
+// pairing): a record of its own, from the server.
+void MysqlDecoder::login_outcome(std::span<const uint8_t> payload, Timestamp ts) {
+  Record r = record(Direction::kServerToClient, ts);
+  r.add("login_ok", payload[0] == 0x00);
+  if (payload[0] == 0xFF) add_error(r, payload);
+  emit_now(std::move(r));
 }
 
 // An authentication switch (0xFE) or more authentication data (0x01), during the login or after

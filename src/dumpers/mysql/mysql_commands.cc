@@ -8,6 +8,7 @@ namespace tcpdp::mysql {
 namespace {
 
 constexpr size_t kMaxLongData = 1 << 20;  // COM_STMT_SEND_LONG_DATA bytes kept for a value
+constexpr uint64_t kMaxValues = 65535;    // parameters and attributes of one command
 
 // `SET NAMES x` and `SET CHARACTER SET x` change the connection's character set.
 std::string set_names(std::string_view sql) {
@@ -268,8 +269,12 @@ void MysqlDecoder::change_user(Request& q, Reader& r) {
   q.resets_session = true;
   q.new_username = std::string(user);
   q.rec.add("new_username", q.new_username);
+  // On a connection picked up mid-way the client's capabilities are unknown: every client of
+  // today sends COM_CHANGE_USER in the 4.1 layout.
+  const uint32_t caps =
+      client_caps_ ? client_caps_ : cap::kProtocol41 | cap::kSecureConnection | cap::kPluginAuth;
   bool ok;
-  if (client_caps_ & cap::kSecureConnection) {
+  if (caps & cap::kSecureConnection) {
     uint8_t n = 0;
     ok = r.u8(n) && r.skip(n);
   } else {
@@ -279,10 +284,10 @@ void MysqlDecoder::change_user(Request& q, Reader& r) {
   q.new_database = std::string(db);
   if (!db.empty()) q.rec.add("new_database", q.new_database);
   uint16_t collation = 0;
-  if ((client_caps_ & cap::kProtocol41) && r.u16(collation) && collation) {
+  if ((caps & cap::kProtocol41) && r.u16(collation) && collation) {
     q.new_charset = charset_of_collation(collation).name;
   }
-  if ((client_caps_ & cap::kPluginAuth) && r.cstring(plugin) && !plugin.empty()) {
+  if ((caps & cap::kPluginAuth) && r.cstring(plugin) && !plugin.empty()) {
     q.rec.add("auth_plugin", plugin);
     auth_plugin_ = std::string(plugin);  // the server's AuthMoreData answers this plugin
   }
@@ -296,7 +301,7 @@ void MysqlDecoder::send_long_data(Request& q, Reader& r) {
   q.rec.add("param_id", param);
   q.rec.add("bytes", r.remaining());
   auto it = statements_.find(id);
-  if (it == statements_.end()) return;
+  if (it == statements_.end() || param >= it->second.params) return;  // the server refuses those
   LongData& keep = it->second.long_data[param];
   const std::string_view chunk = as_text(r.rest());
   keep.total += chunk.size();
@@ -316,9 +321,12 @@ void MysqlDecoder::execute(Request& q, Reader& r) {
   if (it == statements_.end()) return;  // prepared before the capture: values cannot be framed
   Statement& st = it->second;
   q.rec.add("stmt_prepare_query", st.query);
-  const bool named = query_attributes();
+  // With query attributes the number of values follows whenever any can (the statement has
+  // parameters, or the client says attributes follow), and may pass the statement's.
+  const bool named = query_attributes() || midstream_attributes_ == Known::kYes ||
+                     (conn_.mid_stream && (flags & kParameterCountAvailable));
   uint64_t count = st.params;
-  if (named && (flags & kParameterCountAvailable) && !r.lenenc(count)) return;
+  if (named && (st.params > 0 || (flags & kParameterCountAvailable)) && !r.lenenc(count)) return;
   if (count > 0) {
     std::span<const uint8_t> nulls;
     uint8_t bound = 0;
@@ -337,17 +345,23 @@ void MysqlDecoder::execute(Request& q, Reader& r) {
 
 bool MysqlDecoder::read_types(Reader& r, uint64_t count, std::vector<uint16_t>& types,
                               std::vector<std::string>& names, bool with_names) {
-  types.assign(count, 0);
-  names.assign(count, {});
+  types.clear();
+  names.clear();
+  // Each entry takes two type bytes and, with names, a length byte: a count the packet cannot
+  // hold is refused before anything is sized by it.
+  if (count > kMaxValues || count * (with_names ? 3 : 2) > r.remaining()) return false;
+  types.reserve(count);
+  names.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
     uint8_t type, flag;
-    if (!r.u8(type) || !r.u8(flag)) return false;
-    types[i] = static_cast<uint16_t>(type | (flag & 0x80 ? 0x100 : 0));
     std::span<const uint8_t> name;
-    if (with_names) {
-      if (!r.lenenc_bytes(name)) return false;
-      names[i] = text(name);
+    if (!r.u8(type) || !r.u8(flag) || (with_names && !r.lenenc_bytes(name))) {
+      types.clear();
+      names.clear();
+      return false;
     }
+    types.push_back(static_cast<uint16_t>(type | (flag & 0x80 ? 0x100 : 0)));
+    names.push_back(with_names ? text(name) : std::string());
   }
   return true;
 }

@@ -25,16 +25,20 @@ void MysqlDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t>
     // The classic protocol's server speaks first. What a client says before it is gathered until
     // an X Protocol frame header could be judged (segments may cut it), or the server speaks.
     if (dir == Direction::kClientToServer) {
-      if (client_.mode == Mode::kSilent) return;
+      if (client_.mode == Mode::kSilent || client_.heard) return feed_side(client_, dir, ts, bytes);
       if (client_.buf.empty()) client_.msg_ts = ts;
-      client_.heard = true;
       client_.buf.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-      if (client_.buf.size() >= kXFrameHeader) other_protocol();
+      if (client_.buf.size() >= kXFrameHeader) first_client_bytes();
+      flush_done();
       return;
     }
-    if (!client_.buf.empty()) other_protocol();
+    if (!client_.buf.empty()) first_client_bytes();
   }
   s.heard = true;
+  feed_side(s, dir, ts, bytes);
+}
+
+void MysqlDecoder::feed_side(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> bytes) {
   if (s.compressed) {
     feed_compressed(s, dir, ts, bytes);
   } else {
@@ -61,7 +65,7 @@ void MysqlDecoder::describe(Record& r) const {
 }
 
 void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
-  if (phase_ == Phase::kGreeting && !server_.heard && !client_.buf.empty()) other_protocol();
+  if (phase_ == Phase::kGreeting && !server_.heard && !client_.buf.empty()) first_client_bytes();
   for (Request& r : pending_) {
     if (r.done) continue;
     if (r.has_outcome) {

@@ -120,9 +120,10 @@ class MysqlDecoder : public Decoder {
   bool plausible_command(std::span<const uint8_t> payload) const;
   bool plausible_answer_end(std::span<const uint8_t> payload) const;
   void resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
-  void other_protocol();
+  void first_client_bytes();
 
   // mysql_decoder.cc
+  void feed_side(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> bytes);
   const GroupRef& session_fields(Direction dir) const;
   Record session(std::string_view database) const;
   Record record(Direction dir, Timestamp ts) const;
@@ -155,6 +156,7 @@ class MysqlDecoder : public Decoder {
   void greeting(std::span<const uint8_t> payload);
   void authentication(std::span<const uint8_t> payload, Timestamp ts);
   bool auth_step(Request& q, std::span<const uint8_t> payload);
+  void login_outcome(std::span<const uint8_t> payload, Timestamp ts);
   void note_error(Request& q, std::span<const uint8_t> payload);
   void add_error(Record& rec, std::span<const uint8_t> payload);
   uint16_t note_ok(Request& q, std::span<const uint8_t> payload);

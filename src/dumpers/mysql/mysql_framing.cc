@@ -216,17 +216,23 @@ void MysqlDecoder::resync(Side& s, Direction dir, Timestamp ts, std::span<const 
   s.buf.erase(0, keep_from);
 }
 
-// The classic protocol's server speaks first. A client that speaks before any greeting is
-// something else: MySQL's X Protocol (port 33060: frames of a 4-byte length and a message type,
-// the first one a CapabilitiesGet or an authentication start) is named, anything else too, once;
-// nothing of it is decoded. What the client said is in client_.buf.
-void MysqlDecoder::other_protocol() {
-  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(client_.buf.data()),
-                                      client_.buf.size());
+// The classic protocol's server speaks first. What a client says before any greeting is either a
+// HandshakeResponse whose greeting the capture lost (a packet of sequence number 1), decoded as
+// usual, or something else: MySQL's X Protocol (port 33060: frames of a 4-byte length and a
+// message type, the first one a CapabilitiesGet or an authentication start) is named, anything
+// else too, once, and nothing of it is decoded. What the client said is in client_.buf.
+void MysqlDecoder::first_client_bytes() {
+  const std::string held = std::move(client_.buf);
+  client_.buf.clear();
+  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(held.data()), held.size());
+  if (data.size() >= 4 && data[3] == 1 && le24(data.data()) >= 2) {
+    client_.heard = true;
+    feed(client_, Direction::kClientToServer, client_.msg_ts, data);
+    return;
+  }
   Record r = record(Direction::kClientToServer, client_.msg_ts);
-  const bool x_frame = data.size() >= 5 && data[3] == 0 &&
-                       (data[0] | data[1] << 8 | data[2] << 16) >= 1 && data[4] >= 1 &&
-                       data[4] <= 4;  // CapabilitiesGet/Set, Close, AuthenticateStart
+  const bool x_frame = data.size() >= 5 && data[3] == 0 && le24(data.data()) >= 1 && data[4] >= 1 &&
+                       data[4] <= 4;  // CapabilitiesGet/Set, Close, AuthStart
   if (x_frame) {
     r.add("message_type", "XProtocol");
     r.add("decode_error", "MySQL X Protocol (mysqlx): not decoded");
@@ -234,7 +240,6 @@ void MysqlDecoder::other_protocol() {
     r.add("decode_error", "the client spoke before the server's greeting: not the MySQL protocol");
   }
   emit_now(std::move(r));
-  client_.buf.clear();
   client_.mode = server_.mode = Mode::kSilent;
 }
 

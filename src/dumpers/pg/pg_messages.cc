@@ -15,10 +15,13 @@ bool parse_startup_params(std::span<const uint8_t> body, StartupParams& out) {
   }
 }
 
+constexpr int32_t kMaxNegotiatedOptions = 1024;
+
 bool parse_negotiate(std::span<const uint8_t> body, NegotiateMsg& out) {
   ByteReader r(body);
   int32_t n;
-  if (!r.i32(out.version) || !r.i32(n) || n < 0) return false;
+  // A server knows a few dozen options at most; a count past that is not this message.
+  if (!r.i32(out.version) || !r.i32(n) || n < 0 || n > kMaxNegotiatedOptions) return false;
   // The manual calls the field the newest minor version; servers send major and minor both.
   // Only protocol 3 has this message, so a bare minor version is one of 3.
   if (out.version >= 0 && out.version < 0x10000) out.version |= kProtocol3;

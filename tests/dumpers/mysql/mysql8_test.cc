@@ -14,31 +14,13 @@
 
 #include "../conversation.h"
 #include "dumpers/mysql/mysql_dumper.h"
+#include "mysql_test_packets.h"
 
 using namespace tcpdp;
 
 namespace {
 
-using Bytes = std::string;
-// Binary literals keep their NUL bytes: "\x00\x01"_b is two bytes.
-Bytes operator""_b(const char* s, size_t n) { return Bytes(s, n); }
-
-Bytes le(uint64_t v, int n) {
-  Bytes b;
-  for (int i = 0; i < n; ++i) b += static_cast<char>(v >> (8 * i) & 0xff);
-  return b;
-}
-Bytes lenenc(uint64_t v) {
-  if (v < 251) return le(v, 1);
-  if (v < 65536) return "\xfc"_b + le(v, 2);
-  if (v < (1 << 24)) return "\xfd"_b + le(v, 3);
-  return "\xfe"_b + le(v, 8);
-}
-Bytes lstr(const Bytes& s) { return lenenc(s.size()) + s; }
-Bytes z(const Bytes& s) { return s + "\x00"_b; }
-Bytes packet(uint8_t seq, const Bytes& payload) {
-  return le(payload.size(), 3) + le(seq, 1) + payload;
-}
+using namespace tcpdp::mysql_test;  // packet builders
 // `text` repeated and cut to exactly n bytes: recognisable filler for secrets.
 Bytes fill(const std::string& text, size_t n) {
   Bytes b;

@@ -9,87 +9,13 @@
 #include <vector>
 
 #include "../conversation.h"
+#include "mysql_test_session.h"
 
 using namespace tcpdp;
 
 namespace {
 
-// Packets built from the layouts of the MySQL client/server protocol documentation.
-using Bytes = std::string;
-// Binary literals keep their NUL bytes: "\x00\x01"_b is two bytes.
-Bytes operator""_b(const char* s, size_t n) { return Bytes(s, n); }
-
-Bytes le(uint64_t v, int n) {
-  Bytes b;
-  for (int i = 0; i < n; ++i) b += static_cast<char>(v >> (8 * i) & 0xff);
-  return b;
-}
-Bytes lenenc(uint64_t v) {
-  if (v < 251) return le(v, 1);
-  if (v < 65536) return "\xfc"_b + le(v, 2);
-  if (v < (1 << 24)) return "\xfd"_b + le(v, 3);
-  return "\xfe"_b + le(v, 8);
-}
-Bytes lstr(const std::string& s) { return lenenc(s.size()) + s; }
-Bytes z(const std::string& s) { return s + std::string(1, '\0'); }
-Bytes packet(uint8_t seq, const Bytes& payload) {
-  return le(payload.size(), 3) + le(seq, 1) + payload;
-}
-
-constexpr uint32_t kCaps =
-    0x200 | 0x8000 | 0x80000 | 0x8 | 0x10000 | 0x20000;  // 41, secure, plugin, db, multi
-
-Bytes greeting(uint32_t caps = kCaps) {
-  return packet(0, "\x0a"_b + z("10.11.19-MariaDB") + le(42, 4) + "12345678" +
-                       std::string(1, '\0') + le(caps & 0xffff, 2) + le(45, 1) + le(2, 2) +
-                       le(caps >> 16, 2) + le(21, 1) + std::string(10, '\0') + "123456789012" +
-                       std::string(1, '\0') + z("mysql_native_password"));
-}
-Bytes handshake_response(const std::string& user, const std::string& db, uint8_t collation = 45,
-                         uint32_t caps = kCaps) {
-  return packet(1, le(caps, 4) + le(16777216, 4) + le(collation, 1) + std::string(23, '\0') +
-                       z(user) + lstr("SECRETAUTHDATA20byte") + z(db) + z("mysql_native_password"));
-}
-Bytes ok(uint8_t seq, uint64_t affected = 0, uint64_t insert_id = 0, uint16_t status = 2,
-         uint16_t warnings = 0) {
-  return packet(seq,
-                "\x00"_b + lenenc(affected) + lenenc(insert_id) + le(status, 2) + le(warnings, 2));
-}
-Bytes err(uint8_t seq, uint16_t code, const std::string& state, const std::string& msg) {
-  return packet(seq, "\xff"_b + le(code, 2) + "#" + state + msg);
-}
-Bytes eof(uint8_t seq, uint16_t status = 2) {
-  return packet(seq, "\xfe"_b + le(0, 2) + le(status, 2));
-}
-Bytes column_def(uint8_t seq) {
-  return packet(seq, lstr("def") + lstr("d") + lstr("t") + lstr("t") + lstr("c") + lstr("c") +
-                         "\x0c"_b + le(45, 2) + le(11, 4) + "\x03"_b + le(0, 2) + "\x00"_b +
-                         le(0, 2));
-}
-// A text result set of `rows` one-column rows, sequence numbers from 1.
-Bytes result_set(int rows, uint16_t end_status = 2) {
-  uint8_t seq = 1;
-  Bytes b = packet(seq++, lenenc(1));
-  b += column_def(seq++);
-  b += eof(seq++);
-  for (int i = 0; i < rows; ++i) b += packet(seq++, lstr(std::to_string(i)));
-  b += eof(seq++, end_status);
-  return b;
-}
-Bytes query(const std::string& sql) { return packet(0, "\x03"_b + sql); }
-
-struct Conversation : test::Conversation<MysqlDumper, MysqlOptions> {
-  explicit Conversation(MysqlOptions o = {}, bool mid_stream = false)
-      : test::Conversation<MysqlDumper, MysqlOptions>(3306, o, mid_stream) {}
-};
-
-using test::has;
-
-void login(Conversation& c, uint8_t collation = 45) {
-  c.server(greeting());
-  c.client(handshake_response("alice", "shop", collation));
-  c.server(ok(2));
-}
+using namespace tcpdp::mysql_test;  // packets and a MariaDB session
 
 // Parameters of COM_STMT_EXECUTE: NULL bitmap, new-params-bound flag, types, values.
 Bytes execute(uint32_t id, const Bytes& params) {

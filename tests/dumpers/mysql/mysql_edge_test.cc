@@ -1,0 +1,98 @@
+// The mysql decoder on unlucky and hostile input: captures that lost a packet or started late,
+// counts that no packet can hold, the login's outcome without response pairing, and MySQL 8's
+// COM_STMT_EXECUTE layout when the client does not set PARAMETER_COUNT_AVAILABLE.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "mysql_test_session.h"
+
+using namespace tcpdp;
+using namespace tcpdp::mysql_test;  // packets and a MariaDB session
+
+namespace {
+
+constexpr uint32_t kQueryAttributes = 1 << 27;
+
+void login_with_attributes(Conversation& c) {
+  c.server(greeting(kCaps | kQueryAttributes));
+  c.client(handshake_response("alice", "shop", 45, kCaps | kQueryAttributes));
+  c.server(ok(2));
+}
+
+}  // namespace
+
+// A count read from the wire sizes nothing before the packet is known to hold that many entries.
+TEST_CASE("query attributes: a count the packet cannot hold is a decode error, nothing sized") {
+  Conversation c;
+  login_with_attributes(c);
+  // 0xFD: a 3-byte count of 16777215 attributes in a packet of a few bytes.
+  c.client(packet(0, "\x03\xfd\xff\xff\xff\x01"_b + std::string(8, '\0') + "SELECT 1"));
+  c.server(result_set(1));
+  c.client(packet(0, "\x03\x00\x01SELECT 2"_b));
+  c.server(result_set(1));
+  c.close();
+  CHECK(has(c.sink.lines[1], "\"decode_error\":\"query attributes do not decode"));
+  CHECK(has(c.sink.lines[2], "\"query\":\"SELECT 2\""));
+}
+
+// page_protocol_com_stmt_execute: with CLIENT_QUERY_ATTRIBUTES the parameter_count follows the
+// iteration count whenever the statement has parameters, PARAMETER_COUNT_AVAILABLE or not (the
+// flag only lets a statement without parameters carry attributes); names follow the types.
+TEST_CASE("COM_STMT_EXECUTE with query attributes but no PARAMETER_COUNT_AVAILABLE flag") {
+  Conversation c;
+  login_with_attributes(c);
+  c.client(packet(0, "\x16SELECT ?"_b));
+  c.server(packet(1, "\x00"_b + le(3, 4) + le(0, 2) + le(1, 2) + "\x00"_b + le(0, 2)) +
+           column_def(2) + eof(3));
+  // flags 0, iterations 1, count 1, bitmap 00, bound 1, LONGLONG unnamed, 5
+  c.client(packet(
+      0, "\x17"_b + le(3, 4) + "\x00"_b + le(1, 4) + "\x01\x00\x01\x08\x00\x00"_b + le(5, 8)));
+  c.server(result_set(1));
+  c.close();
+  CHECK(has(c.sink.lines[2], "\"stmt_execute_values\":[\"5\"]"));
+}
+
+TEST_CASE("COM_CHANGE_USER picked up mid-way: an auth response with a NUL byte stays unread") {
+  Conversation c({}, true);
+  c.server(ok(1));                        // the end of an answer in flight
+  c.client(packet(0, "\x03SELECT 0"_b));  // commands are found again at a COM_QUERY
+  c.server(result_set(1));
+  c.client(packet(0, "\x11"_b + z("bob") + "\x14"_b + "SECR\0T-SCRAMBLE-2020"_b + z("db2") +
+                         le(45, 2) + z("mysql_native_password")));
+  c.server(ok(1));
+  c.client(packet(0, "\x03SELECT 1"_b));
+  c.server(result_set(1));
+  c.close();
+  const std::string all = c.sink.all();
+  CHECK(has(all, "\"new_username\":\"bob\",\"new_database\":\"db2\""));
+  CHECK(has(all, "\"username\":\"bob\",\"database\":\"db2\""));
+  CHECK_FALSE(has(all, "SCRAMBLE"));
+}
+
+TEST_CASE("a capture that lost the greeting: the handshake response is still decoded") {
+  Conversation c;
+  c.client(handshake_response("alice", "shop"));
+  c.server(ok(2));
+  c.client(packet(0, "\x03SELECT 1"_b));
+  c.server(result_set(1));
+  c.close();
+  REQUIRE(c.sink.lines.size() == 2);
+  CHECK(has(c.sink.lines[0], "\"username\":\"alice\",\"database\":\"shop\""));
+  CHECK(has(c.sink.lines[0], "\"login_ok\":true"));
+  CHECK(has(c.sink.lines[1], "\"query\":\"SELECT 1\",\"rows\":1"));
+}
+
+TEST_CASE("without response pairing the login's outcome is a record of its own") {
+  MysqlOptions o;
+  o.pair_responses = false;
+  Conversation c(o);
+  c.server(greeting());
+  c.client(handshake_response("mallory", ""));
+  c.server(err(2, 1045, "28000", "Access denied for user 'mallory'"));
+  c.close();
+  REQUIRE(c.sink.lines.size() == 2);
+  CHECK(has(c.sink.lines[0], "\"message_type\":\"HandshakeResponse\""));
+  CHECK(has(c.sink.lines[1], "\"direction\":\"<-\""));
+  CHECK(has(c.sink.lines[1], "\"login_ok\":false,\"error_code\":1045,\"sql_state\":\"28000\""));
+}
