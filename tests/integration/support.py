@@ -290,3 +290,23 @@ def wait_until(predicate, timeout, step=0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
+
+
+class Capture:
+    """tcpdump -i lo on a port into a file, for the duration of a with block; in immediate mode,
+    so that no packet still waits in the kernel's buffer when it is stopped."""
+
+    def __init__(self, path, port):
+        self.path, self.port = path, port
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", self.path, "tcp port %d" % self.port],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert b"listening on" in self.proc.stderr.readline()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+        self.proc.stderr.close()

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from servers import free_port, mariadb, postgres
-from support import TcpdpRun, pcap, records, run
+from support import Capture, TcpdpRun, pcap, records, run
 
 import mysql_workload  # testdata/pcaps, on the path through support
 import pg_workload
@@ -211,26 +211,6 @@ class FromLogs(unittest.TestCase):
         self.assertIn("missing.log: cannot open it: No such file or directory", err)
         rc, _, err = run(["digest", self.write("empty.log", b"")])
         self.assertEqual((rc, err), (1, "tcpdp: no tcpdp records in 1 file(s)\n"))
-
-
-class Capture:
-    """tcpdump -i lo on a port into a file, for the duration of a with block; in immediate mode,
-    so that no packet still waits in the kernel's buffer when it is stopped."""
-
-    def __init__(self, path, port):
-        self.path, self.port = path, port
-
-    def __enter__(self):
-        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", self.path, "tcp port %d" % self.port],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert b"listening on" in self.proc.stderr.readline()
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.5)
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=30)
-        self.proc.stderr.close()
 
 
 SLEEPS = [0.011, 0.02, 0.035, 0.05, 0.08, 0.013, 0.027]
