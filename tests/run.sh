@@ -62,8 +62,9 @@ build/release/tcpdp read testdata/pcaps/pg_pgbench.pcap -d pg >"$corpus/pg.log"
 build/release/tcpdp read testdata/pcaps/mysql_slap.pcap -d mysql -f ltsv >"$corpus/mysql.log"
 head -n 30 "$corpus/pg.log" | split -l 1 - "$corpus/digest/json-"
 head -n 30 "$corpus/mysql.log" | split -l 1 - "$corpus/digest/ltsv-"
+# -timeout: an input that takes more than 10 s is a hang, and fails the run at once.
 for target in decode pg mysql digest; do
-  build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -max_len=16384 -print_final_stats=1 \
+  build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -timeout=10 -max_len=16384 -print_final_stats=1 \
     "$corpus/$target" 2>&1 | tail -n 3
 done
 

@@ -22,8 +22,9 @@ void MysqlDecoder::feed_compressed(Side& s, Direction dir, Timestamp ts,
     s.zbuf.append(reinterpret_cast<const char*>(data.data()), take);
     data = data.subspan(take);
     if (s.zbuf.size() < need) continue;
-    if (need == 7) continue;  // the header is complete; its body comes next
     const auto* h = reinterpret_cast<const uint8_t*>(s.zbuf.data());
+    // The header is complete and its body comes next, unless the body is empty.
+    if (have < 7 && le24(h) != 0) continue;
     const uint32_t stored = le24(h);
     const uint32_t plain_len = le24(h + 4);
     std::string plain;

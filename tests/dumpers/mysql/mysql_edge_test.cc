@@ -96,3 +96,17 @@ TEST_CASE("without response pairing the login's outcome is a record of its own")
   CHECK(has(c.sink.lines[1], "\"direction\":\"<-\""));
   CHECK(has(c.sink.lines[1], "\"login_ok\":false,\"error_code\":1045,\"sql_state\":\"28000\""));
 }
+
+// A compressed packet with an empty body (compressed length 0) is a whole packet: it once sent the
+// decoder round forever, waiting for a body that had already ended.
+TEST_CASE("compressed protocol: an empty compressed packet ends, what follows is decoded") {
+  Conversation c;
+  c.server(greeting(kCaps | 0x20));
+  c.client(handshake_response("alice", "shop", 45, kCaps | 0x20));
+  c.server(ok(2));
+  const Bytes q = query("SELECT 1");
+  c.client(le(0, 3) + "\x00"_b + le(0, 3) + le(q.size(), 3) + "\x01"_b + le(0, 3) + q);
+  c.server(le(result_set(1).size(), 3) + "\x00"_b + le(0, 3) + result_set(1));
+  c.close();
+  CHECK(has(c.sink.all(), "\"query\":\"SELECT 1\",\"rows\":1"));
+}
