@@ -6,19 +6,7 @@
 #include <cstring>
 
 namespace tcpdp {
-namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
-
-// Bytes a JSON string can hold as they are: printable ASCII other than '"' and '\\'.
-constexpr std::array<bool, 256> kJsonPlain = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}();
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
 size_t utf8_sequence_length(std::string_view s, size_t i) {
   const auto b0 = static_cast<uint8_t>(s[i]);
   size_t len;
@@ -45,6 +33,17 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   }
   return len;
 }
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// Bytes a JSON string can hold as they are: printable ASCII other than '"' and '\\'.
+constexpr std::array<bool, 256> kJsonPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
 
 constexpr size_t kIntBound = 20;
 constexpr size_t kDoubleBound = 32;
