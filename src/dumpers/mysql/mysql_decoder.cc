@@ -51,6 +51,7 @@ void MysqlDecoder::on_gap(Direction dir, Timestamp, uint64_t) {
   Side& s = side(dir);
   s.heard = true;
   if (s.mode == Mode::kSilent) return;
+  s.search.restart();
   s.buf.clear();
   s.joined.clear();
   s.zbuf.clear();
@@ -66,6 +67,9 @@ void MysqlDecoder::describe(Record& r) const {
 
 void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
   if (phase_ == Phase::kGreeting && !server_.heard && !client_.buf.empty()) first_client_bytes();
+  for (const Direction dir : {Direction::kClientToServer, Direction::kServerToClient}) {
+    unfinished(side(dir), dir, ts);
+  }
   for (Request& r : pending_) {
     if (r.done) continue;
     if (r.has_outcome) {

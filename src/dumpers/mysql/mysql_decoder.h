@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dumpers/boundary_search.h"
 #include "dumpers/mysql/mysql_charset.h"
 #include "dumpers/mysql/mysql_dumper.h"
 #include "dumpers/mysql/mysql_protocol.h"
@@ -47,7 +48,7 @@ class MysqlDecoder : public Decoder {
     bool compressed = false;
     bool heard = false;  // any byte of this direction seen
     std::string zbuf;    // a compressed packet being gathered
-    std::string buf;     // a packet header or payload being gathered, or the resync window
+    std::string buf;     // a packet header or payload being gathered
     std::string joined;  // the parts of a payload of 16 MB or more
     bool in_body = false;
     uint32_t body_len = 0;
@@ -55,7 +56,7 @@ class MysqlDecoder : public Decoder {
     uint8_t first_seq = 0;  // the sequence number of the first piece of a joined payload
     Timestamp msg_ts;
     uint64_t skip_left = 0;  // bytes of an oversized payload still to pass
-    uint64_t skipped = 0;
+    BoundarySearch search;  // out of sync: looking for a packet boundary
     int error_records = 0;
   };
 
@@ -117,9 +118,8 @@ class MysqlDecoder : public Decoder {
   void feed_compressed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
   void feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
   void lose(Side& s);
-  bool plausible_command(std::span<const uint8_t> payload) const;
-  bool plausible_answer_end(std::span<const uint8_t> payload) const;
-  void resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
+  void skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why);
+  void unfinished(Side& s, Direction dir, Timestamp ts);
   void first_client_bytes();
 
   // mysql_decoder.cc

@@ -6,7 +6,72 @@
 
 namespace tcpdp::mysql {
 namespace {
-constexpr size_t kResyncWindow = 1 << 20;  // bytes searched for a boundary before dropping them
+constexpr size_t kResyncWindow = 1 << 20;  // the longest packet a boundary search considers
+
+bool plausible_command(std::span<const uint8_t> payload) {
+  if (payload.empty() || !command_name(payload[0])) return false;
+  const size_t fixed = fixed_length(payload[0]);
+  if (fixed) return payload.size() == fixed;
+  switch (payload[0]) {
+    case kStmtExecute:
+      return payload.size() >= 10;
+    case kStmtSendLongData:
+      return payload.size() >= 7;
+    case kQuery:
+    case kInitDb:
+    case kStmtPrepare:
+      return payload.size() >= 2;
+    default:
+      return false;  // rarer commands carry too little to recognise a boundary by
+  }
+}
+
+// The end of an answer: an OK or ERR packet that parses completely.
+bool plausible_answer_end(std::span<const uint8_t> payload) {
+  if (payload.empty()) return false;
+  Reader r(payload.subspan(1));
+  if (payload[0] == 0x00) {
+    uint64_t affected, insert_id;
+    uint16_t status, warnings;
+    return r.lenenc(affected) && r.lenenc(insert_id) && r.u16(status) && r.u16(warnings);
+  }
+  if (payload[0] == 0xFF) {
+    uint16_t code;
+    uint8_t hash;
+    return r.u16(code) && r.u8(hash) && hash == '#' && r.remaining() >= 5;
+  }
+  return false;
+}
+
+// Out of sync, a boundary is a packet that is surely one. On the client side, a command
+// (sequence 0) of the right shape followed by another plausible header or the end of the data;
+// on the server side, the end of an answer (OK or ERR, sequence 1 or more), after which the
+// next answer starts clean.
+class Boundaries : public BoundaryRules {
+ public:
+  explicit Boundaries(Direction dir) : client_(dir == Direction::kClientToServer) {}
+  size_t header_size() const override { return 4; }
+  size_t message_size(const uint8_t* h) const override {
+    const uint32_t len = le24(h);
+    const uint8_t seq = h[3];
+    if (len == 0 || len > kResyncWindow || (client_ ? seq != 0 : seq == 0)) return 0;
+    return size_t{len} + 4;
+  }
+  bool plausible(std::span<const uint8_t> packet) const override {
+    return client_ ? plausible_command(packet.subspan(4)) : plausible_answer_end(packet.subspan(4));
+  }
+  bool plausible_next(const uint8_t* h) const override {
+    const uint32_t len = le24(h);
+    const uint8_t seq = h[3];
+    if (len == 0 || len > kMaxPacket) return false;
+    return client_ ? seq == 0 || seq == 2 : seq == 1;
+  }
+  bool resume_after() const override { return !client_; }
+
+ private:
+  bool client_;
+};
+
 }  // namespace
 
 // Compressed packets: 3-byte compressed length, sequence, 3-byte uncompressed length (0: the
@@ -51,11 +116,27 @@ void MysqlDecoder::feed_compressed(Side& s, Direction dir, Timestamp ts,
 }
 
 void MysqlDecoder::feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
+  std::string held;  // bytes the boundary search held, decoded from its boundary on
   while (!data.empty()) {
     if (s.mode == Mode::kSilent) return;
     if (s.mode == Mode::kOutOfSync) {
-      resync(s, dir, ts, data);
-      return;
+      auto found = s.search.feed(data, Boundaries(dir));
+      if (!found) return;
+      if (found->skipped > 0) {
+        skipped(dir, ts, found->skipped,
+                "bytes skipped to find a packet boundary after a gap or pickup");
+      }
+      s.mode = Mode::kPackets;
+      if (dir == Direction::kServerToClient) {
+        resp_ = Resp::kFirst;
+        pairing_ = true;  // the server has finished an answer: the next one is the next command's
+      }
+      data = data.subspan(found->data_from);
+      if (!found->held.empty()) {  // then data is all in it
+        held = std::move(found->held);
+        data = {reinterpret_cast<const uint8_t*>(held.data()), held.size()};
+      }
+      continue;
     }
     if (s.skip_left > 0) {
       const size_t n = std::min<uint64_t>(s.skip_left, data.size());
@@ -127,94 +208,40 @@ void MysqlDecoder::lose(Side& s) {
   suspend_pairing();
 }
 
-bool MysqlDecoder::plausible_command(std::span<const uint8_t> payload) const {
-  if (payload.empty() || !command_name(payload[0])) return false;
-  const size_t fixed = fixed_length(payload[0]);
-  if (fixed) return payload.size() == fixed;
-  switch (payload[0]) {
-    case kStmtExecute:
-      return payload.size() >= 10;
-    case kStmtSendLongData:
-      return payload.size() >= 7;
-    case kQuery:
-    case kInitDb:
-    case kStmtPrepare:
-      return payload.size() >= 2;
-    default:
-      return false;  // rarer commands carry too little to recognise a boundary by
-  }
+void MysqlDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why) {
+  Record r = record(dir, ts);
+  r.add("skipped_bytes", bytes);
+  r.add("decode_error", why);
+  emit_now(std::move(r));
 }
 
-// The end of an answer: an OK or ERR packet that parses completely.
-bool MysqlDecoder::plausible_answer_end(std::span<const uint8_t> payload) const {
-  if (payload.empty()) return false;
-  Reader r(payload.subspan(1));
-  if (payload[0] == 0x00) {
-    uint64_t affected, insert_id;
-    uint16_t status, warnings;
-    return r.lenenc(affected) && r.lenenc(insert_id) && r.u16(status) && r.u16(warnings);
-  }
-  if (payload[0] == 0xFF) {
-    uint16_t code;
-    uint8_t hash;
-    return r.u16(code) && r.u8(hash) && hash == '#' && r.remaining() >= 5;
-  }
-  return false;
-}
-
-// Out of sync: look for a packet that is surely a boundary. On the client side, a command
-// (sequence 0) of the right shape followed by another plausible header or the end of the data;
-// on the server side, the end of an answer (OK or ERR, sequence 1 or more), after which the
-// next answer starts clean. Nothing is decoded before it.
-void MysqlDecoder::resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
-  s.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
-  const auto* b = reinterpret_cast<const uint8_t*>(s.buf.data());
-  const size_t n = s.buf.size();
-  // A candidate whose packet is not all here yet cannot be judged; a later one that can wins.
-  size_t keep_from = n > 3 ? n - 3 : 0;
-  const bool client = dir == Direction::kClientToServer;
-  for (size_t pos = 0; pos + 4 <= n; ++pos) {
-    const uint32_t len = le24(b + pos);
-    const uint8_t seq = b[pos + 3];
-    if (len == 0 || len > kResyncWindow || (client ? seq != 0 : seq == 0)) continue;
-    const size_t end = pos + 4 + len;
-    if (end > n) {
-      keep_from = std::min(keep_from, pos);
-      continue;
-    }
-    const std::span<const uint8_t> payload(b + pos + 4, len);
-    if (client ? !plausible_command(payload) : !plausible_answer_end(payload)) continue;
-    if (end + 4 <= n) {
-      const uint32_t next_len = le24(b + end);
-      const uint8_t next_seq = b[end + 3];
-      if (next_len == 0 || next_len > kMaxPacket) continue;
-      if (client && next_seq != 0 && next_seq != 2) continue;
-      if (!client && next_seq != 1) continue;
-    } else if (end != n) {
-      keep_from = std::min(keep_from, pos);
-      continue;
-    }
-    s.skipped += client ? pos : end;
-    if (s.skipped > 0) {
-      Record r = record(dir, ts);
-      r.add("skipped_bytes", s.skipped);
-      r.add("decode_error", "bytes skipped to find a packet boundary after a gap or pickup");
-      emit_now(std::move(r));
-    }
-    s.skipped = 0;
-    s.mode = Mode::kPackets;
-    if (!client) {
-      resp_ = Resp::kFirst;
-      pairing_ = true;  // the server has finished an answer: the next one is the next command's
-    }
-    const std::string rest = s.buf.substr(client ? pos : end);
-    s.buf.clear();
-    feed(s, dir, ts, {reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+// The connection ended: a packet it cut short, or bytes still searched for a boundary, are said
+// rather than dropped without a word.
+void MysqlDecoder::unfinished(Side& s, Direction dir, Timestamp ts) {
+  if (s.mode == Mode::kOutOfSync && s.search.held() > 0) {
+    skipped(dir, ts, s.search.held(),
+            "bytes skipped: the connection ended before a packet boundary was found");
+    s.search.clear();
     return;
   }
-  if (keep_from == 0 && n > kResyncWindow) keep_from = n - kResyncWindow / 2;
-  s.skipped += keep_from;
-  s.buf.erase(0, keep_from);
+  if (s.mode != Mode::kPackets) return;
+  if (!s.zbuf.empty()) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended inside a compressed packet (" +
+                     std::to_string(s.zbuf.size()) + " bytes of it seen): not decoded");
+  } else if (s.in_body || !s.joined.empty()) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended " + std::to_string(s.joined.size() + s.buf.size()) +
+                     " bytes into a payload: not decoded");
+  } else if (s.skip_left > 0) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended with " + std::to_string(s.skip_left) +
+                     " bytes of a skipped payload not seen");
+  } else if (!s.buf.empty()) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended inside a packet header (" + std::to_string(s.buf.size()) +
+                     " bytes of it seen)");
+  }
 }
 
 // The classic protocol's server speaks first. What a client says before any greeting is either a

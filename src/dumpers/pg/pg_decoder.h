@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dumpers/boundary_search.h"
 #include "dumpers/pg/pg_dumper.h"
 #include "dumpers/pg/pg_messages.h"
 #include "dumpers/request_queue.h"
@@ -73,13 +74,13 @@ class PgDecoder : public Decoder {
 
   struct Side {
     Mode mode = Mode::kTyped;
-    std::string buf;  // a partial header or body, or the window searched while out of sync
+    std::string buf;  // a partial header or body
     uint8_t type = 0;
     uint32_t body_len = 0;
     bool in_body = false;
     uint64_t skip_left = 0;  // bytes of a counted-only body still to pass
     Timestamp msg_ts;
-    uint64_t skipped = 0;  // bytes passed over while looking for a boundary
+    BoundarySearch search;  // out of sync: looking for a message boundary
     int error_records = 0;
   };
 
@@ -132,7 +133,8 @@ class PgDecoder : public Decoder {
   void feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
   bool start_message(Side& s, Direction dir, uint8_t type, uint32_t len);
   bool lose_sync(Side& s, Direction dir, const std::string& why);
-  void resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
+  void skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why);
+  void unfinished(Side& s, Direction dir, Timestamp ts);
   void dispatch(Side& s, Direction dir, std::span<const uint8_t> body);
 
   // pg_session.cc

@@ -62,6 +62,7 @@ void PgDecoder::on_gap(Direction dir, Timestamp, uint64_t) {
   Side& s = side(dir);
   if (s.mode == Mode::kSilent) return;
   // Whatever message was under way is lost; the answers can no longer be matched to requests.
+  s.search.restart();
   s.buf.clear();
   s.in_body = false;
   s.skip_left = 0;
@@ -75,6 +76,9 @@ void PgDecoder::describe(Record& r) const {
 }
 
 void PgDecoder::on_close(Timestamp ts, CloseReason) {
+  for (const Direction dir : {Direction::kClientToServer, Direction::kServerToClient}) {
+    unfinished(side(dir), dir, ts);
+  }
   // Requests the server never answered are written as they are; a partial answer (an error
   // before a ReadyForQuery that never came) is kept.
   for (Request& r : pending_) {

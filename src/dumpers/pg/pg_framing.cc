@@ -7,7 +7,7 @@ namespace {
 
 constexpr size_t kMaxStartupPacket = 10000;       // the server refuses larger startup packets
 constexpr uint32_t kMaxMessageLength = 1u << 30;  // the server refuses larger messages
-constexpr size_t kResyncWindow = 1 << 20;  // bytes searched for a boundary before giving up on them
+constexpr size_t kResyncWindow = 1 << 20;         // the longest message a boundary search considers
 
 uint32_t be32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
@@ -19,16 +19,53 @@ std::string hex_byte(uint8_t b) {
   return {kHex[b >> 4], kHex[b & 15]};
 }
 
+// Out of sync, a boundary is a message that parses completely and is followed by a plausible
+// header (or ends exactly where the data ends). Types that carry too little structure to be
+// recognised (CopyData, a password message) are never taken for one.
+class Boundaries : public BoundaryRules {
+ public:
+  explicit Boundaries(Direction dir) : dir_(dir) {}
+  size_t header_size() const override { return 5; }
+  size_t message_size(const uint8_t* h) const override {
+    if (!known_type(dir_, h[0])) return 0;
+    const uint32_t len = be32(h + 1);
+    return len < 4 || len > kResyncWindow ? 0 : size_t{len} + 1;
+  }
+  bool plausible(std::span<const uint8_t> message) const override {
+    return plausible_message(dir_, message[0], message.subspan(5));
+  }
+  bool plausible_next(const uint8_t* h) const override {
+    const uint32_t len = be32(h + 1);
+    return known_type(dir_, h[0]) && len >= 4 && len <= kMaxMessageLength;
+  }
+
+ private:
+  Direction dir_;
+};
+
 }  // namespace
 
 void PgDecoder::feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
+  std::string held;  // bytes the boundary search held, decoded from its boundary on
   while (!data.empty()) {
     switch (s.mode) {
       case Mode::kSilent:
         return;
-      case Mode::kOutOfSync:
-        resync(s, dir, ts, data);
-        return;
+      case Mode::kOutOfSync: {
+        auto found = s.search.feed(data, Boundaries(dir));
+        if (!found) return;
+        if (found->skipped > 0) {
+          skipped(dir, ts, found->skipped,
+                  "bytes skipped to find a message boundary after a gap or pickup");
+        }
+        s.mode = Mode::kTyped;
+        data = data.subspan(found->data_from);
+        if (!found->held.empty()) {  // then data is all in it
+          held = std::move(found->held);
+          data = {reinterpret_cast<const uint8_t*>(held.data()), held.size()};
+        }
+        continue;
+      }
       case Mode::kSslAnswer:
         on_ssl_answer(data[0], ts);
         data = data.subspan(1);
@@ -128,48 +165,38 @@ bool PgDecoder::lose_sync(Side& s, Direction dir, const std::string& why) {
   return false;
 }
 
-// Out of sync: search the bytes for a message that parses completely and is followed by a
-// plausible header (or ends exactly where the data ends). Nothing is decoded before that.
-void PgDecoder::resync(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
-  s.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
-  const auto* b = reinterpret_cast<const uint8_t*>(s.buf.data());
-  const size_t n = s.buf.size();
-  size_t keep_from = n > 4 ? n - 4 : 0;  // a header may still be starting in the last bytes
-  for (size_t pos = 0; pos + 5 <= n; ++pos) {
-    const uint8_t type = b[pos];
-    if (!known_type(dir, type)) continue;
-    const uint32_t len = be32(b + pos + 1);
-    if (len < 4 || len > kResyncWindow) continue;
-    const size_t end = pos + 1 + len;
-    if (end > n) {  // cannot judge it yet; a later candidate that can be judged wins
-      keep_from = std::min(keep_from, pos);
-      continue;
-    }
-    if (!plausible_message(dir, type, {b + pos + 5, len - 4})) continue;
-    if (end + 5 <= n) {
-      const uint32_t next_len = be32(b + end + 1);
-      if (!known_type(dir, b[end]) || next_len < 4 || next_len > kMaxMessageLength) continue;
-    } else if (end != n) {
-      keep_from = std::min(keep_from, pos);
-      continue;
-    }
-    s.skipped += pos;
-    if (s.skipped > 0) {
-      Record r = record(dir, ts);
-      r.add("skipped_bytes", s.skipped);
-      r.add("decode_error", "bytes skipped to find a message boundary after a gap or pickup");
-      emit_now(std::move(r));
-    }
-    s.skipped = 0;
-    s.mode = Mode::kTyped;
-    const std::string rest = s.buf.substr(pos);
-    s.buf.clear();
-    feed(s, dir, ts, {reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+void PgDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why) {
+  Record r = record(dir, ts);
+  r.add("skipped_bytes", bytes);
+  r.add("decode_error", why);
+  emit_now(std::move(r));
+}
+
+// The connection ended: a message it cut short, or bytes still searched for a boundary, are said
+// rather than dropped without a word.
+void PgDecoder::unfinished(Side& s, Direction dir, Timestamp ts) {
+  if (s.mode == Mode::kOutOfSync && s.search.held() > 0) {
+    skipped(dir, ts, s.search.held(),
+            "bytes skipped: the connection ended before a message boundary was found");
+    s.search.clear();
     return;
   }
-  if (keep_from == 0 && n > kResyncWindow) keep_from = n - kResyncWindow / 2;
-  s.skipped += keep_from;
-  s.buf.erase(0, keep_from);
+  if (s.mode != Mode::kStartup && s.mode != Mode::kTyped) return;
+  const std::string what = s.mode == Mode::kStartup ? std::string("the startup packet")
+                                                    : "message '" + type_name(s.type) + "'";
+  if (s.in_body) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended " + std::to_string(s.buf.size()) + " bytes into " + what +
+                     " of " + std::to_string(s.body_len) + " bytes: not decoded");
+  } else if (s.skip_left > 0) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended with " + std::to_string(s.skip_left) + " bytes of " + what +
+                     " not seen");
+  } else if (!s.buf.empty()) {
+    decode_error(s, dir, s.msg_ts,
+                 "the connection ended inside a message header (" + std::to_string(s.buf.size()) +
+                     " bytes of it seen)");
+  }
 }
 
 void PgDecoder::dispatch(Side& s, Direction dir, std::span<const uint8_t> body) {

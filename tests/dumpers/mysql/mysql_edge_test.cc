@@ -1,4 +1,5 @@
-// The mysql decoder on unlucky and hostile input: captures that lost a packet or started late,
+// The mysql decoder on unlucky and hostile input: captures that lost a packet, started late or
+// ended inside one,
 // counts that no packet can hold, the login's outcome without response pairing, and MySQL 8's
 // COM_STMT_EXECUTE layout when the client does not set PARAMETER_COUNT_AVAILABLE.
 #include <doctest/doctest.h>
@@ -109,4 +110,39 @@ TEST_CASE("compressed protocol: an empty compressed packet ends, what follows is
   c.server(le(result_set(1).size(), 3) + "\x00"_b + le(0, 3) + result_set(1));
   c.close();
   CHECK(has(c.sink.all(), "\"query\":\"SELECT 1\",\"rows\":1"));
+}
+
+TEST_CASE("picked up mid-stream one byte at a time: the same boundaries as in one piece") {
+  Conversation c({}, true);
+  for (const char ch : std::string("tail of a row") + ok(3)) c.server(std::string(1, ch));
+  for (const char ch : query("SELECT 9")) c.client(std::string(1, ch));
+  c.server(result_set(4));
+  c.close();
+  const std::string all = c.sink.all();
+  // The server's side resumes after the OK that ends the answer in flight: 13 + 11 bytes.
+  CHECK(has(all, "\"direction\":\"<-\",\"skipped_bytes\":24,"));
+  CHECK(has(all, "\"query\":\"SELECT 9\",\"rows\":4"));
+}
+
+TEST_CASE("the connection ends inside a packet: said in a decode_error, not dropped") {
+  Conversation c;
+  login(c);
+  c.client(query("SELECT 'cut short'").substr(0, 10));
+  c.server("\x07\x00"_b);
+  c.close();
+  const std::string all = c.sink.all();
+  // The header, then 6 of the 19 bytes of the payload (COM_QUERY and its text).
+  CHECK(has(all, "\"decode_error\":\"the connection ended 6 bytes into a payload: not decoded\""));
+  CHECK(
+      has(all,
+          "\"decode_error\":\"the connection ended inside a packet header (2 bytes of it seen)\""));
+}
+
+TEST_CASE("the connection ends while looking for a boundary: the bytes skipped are counted") {
+  Conversation c({}, true);
+  c.client("no packet starts anywhere in this text"_b);
+  c.close();
+  REQUIRE(c.sink.lines.size() == 1);
+  CHECK(has(c.sink.lines[0], "\"skipped_bytes\":38,"));
+  CHECK(has(c.sink.lines[0], "the connection ended before a packet boundary was found"));
 }

@@ -376,3 +376,42 @@ TEST_CASE("random bytes in both directions never crash and never loop") {
   }
   CHECK(true);
 }
+
+TEST_CASE("a gap, then the rest one byte at a time: the same boundary as in one piece") {
+  Conversation c;
+  login(c);
+  c.client(msg('Q', cstr("SELECT 'lost'")).substr(0, 7));
+  c.decoder->on_gap(Direction::kClientToServer, Timestamp{c.clock}, 10);
+  const Bytes rest = std::string("ost'\0", 5) + msg('Q', cstr("SELECT 'after'")) + sync_msg();
+  for (const char ch : rest) c.client(std::string(1, ch));
+  c.close();
+  const std::string all = c.sink.all();
+  CHECK(has(all, "\"skipped_bytes\":5,"));
+  CHECK(has(all, "\"query\":\"SELECT 'after'\""));
+}
+
+TEST_CASE("the connection ends inside a message: said in a decode_error, not dropped") {
+  Conversation c;
+  login(c);
+  c.client(msg('Q', cstr("SELECT 'cut short'")).substr(0, 12));
+  c.server(std::string("Z\0\0", 3));
+  c.close();
+  const std::string all = c.sink.all();
+  // 'Q', its length (4 + 19), then 7 of the 19 bytes of its body.
+  CHECK(has(all, "\"direction\":\"->\""));
+  CHECK(has(all,
+            "\"decode_error\":\"the connection ended 7 bytes into message 'Q' of 19 bytes: not "
+            "decoded\""));
+  CHECK(has(
+      all,
+      "\"decode_error\":\"the connection ended inside a message header (3 bytes of it seen)\""));
+}
+
+TEST_CASE("the connection ends while looking for a boundary: the bytes skipped are counted") {
+  Conversation c({}, true);
+  c.client("no message starts anywhere in this text");
+  c.close();
+  REQUIRE(c.sink.lines.size() == 1);
+  CHECK(has(c.sink.lines[0], "\"skipped_bytes\":39,"));
+  CHECK(has(c.sink.lines[0], "the connection ended before a message boundary was found"));
+}
