@@ -41,12 +41,14 @@ cmake --build build/asan -j"$(nproc)"
 # integration_probe, the proxy's in integration_proxy.
 ctest --test-dir build/asan --output-on-failure -E 'integration_(probe_load|proxy_load)$'
 
-echo "== fuzz packet decode + reassembly, the pg and the mysql decoders, the digest's log parsing and fingerprints, ${FUZZ_SECONDS}s each"
+echo "== fuzz packet decode + reassembly, the pg and the mysql decoders, the digest's log parsing and fingerprints, the configuration, the PROXY header, ${FUZZ_SECONDS}s each"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DTCPDP_FUZZ=ON -DTCPDP_TESTS=OFF >/dev/null
-cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg fuzz_mysql fuzz_digest
+cmake --build build/fuzz -j"$(nproc)" --target fuzz_decode fuzz_pg fuzz_mysql fuzz_digest fuzz_config fuzz_proxy
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir "$corpus/decode" "$corpus/pg" "$corpus/mysql" "$corpus/digest"
+mkdir "$corpus/decode" "$corpus/pg" "$corpus/mysql" "$corpus/digest" "$corpus/config"
+cp config/tcpdp.toml "$corpus/config/"
+python3 tests/fuzz/seeds.py --proxy "$corpus/proxy"
 python3 tests/fuzz/seeds.py "$corpus/decode" testdata/pcaps/*.pcap
 # The decoders' seeds: each connection of the real captures, MySQL 8's too when shared/ has them.
 python3 tests/fuzz/seeds.py --streams 25432 "$corpus/pg" testdata/pcaps/pg_*.pcap
@@ -63,7 +65,7 @@ build/release/tcpdp read testdata/pcaps/mysql_slap.pcap -d mysql -f ltsv >"$corp
 head -n 30 "$corpus/pg.log" | split -l 1 - "$corpus/digest/json-"
 head -n 30 "$corpus/mysql.log" | split -l 1 - "$corpus/digest/ltsv-"
 # -timeout: an input that takes more than 10 s is a hang, and fails the run at once.
-for target in decode pg mysql digest; do
+for target in decode pg mysql digest config proxy; do
   build/fuzz/fuzz_$target -max_total_time="$FUZZ_SECONDS" -timeout=10 -max_len=16384 -print_final_stats=1 \
     "$corpus/$target" 2>&1 | tail -n 3
 done

@@ -50,6 +50,7 @@ struct Config {
     uint64_t workers = 0;  // 0: auto
     uint64_t buffer_size = 64 << 10;
     double connect_timeout = 10;
+    double header_timeout = 5;
     double shutdown_timeout = 30;
     bool forward_proxy_header = false;
     std::string log_queue_full = "block";
@@ -86,16 +87,33 @@ struct Config {
     double closed_linger = 10;
   } tcptrack;
 
+  /// The files read, in order (not a key: for the record of where settings came from).
+  std::vector<std::string> files;
+
   Config();
 };
 
-/// The files read when no -c is given, in order; later ones override earlier ones.
+/// Bounds of keys that flags set too, so that both refuse the same values.
+inline constexpr uint64_t kMaxWorkers = 255;
+inline constexpr uint64_t kMaxSnapshotLength = 262144;
+inline constexpr uint64_t kMaxCaptureBuffer = 2147483647;  // libpcap takes an int
+inline constexpr uint64_t kMaxConnections = 1 << 24;
+/// Every key in seconds is above 0 and at most a year.
+inline constexpr double kMaxSeconds = 365 * 86400;
+
+/// The files read when no -c is given, in order; later ones override earlier ones. Never one in
+/// the working directory: where tcpdp happens to start must not choose where records go.
 std::vector<std::string> default_config_files();
 
-/// Reads a TOML file over `config`. False, with one line naming the file, line and key and what
-/// is accepted, for a file that cannot be read, is not TOML, or holds an unknown key, a value of
-/// the wrong type or a value out of range.
+/// Reads a TOML file over `config` and adds it to config.files. False, with one line naming the
+/// file, line and key and what is accepted, for a file that cannot be read or is not a regular
+/// file or a pipe, is too large or too deeply nested, is not TOML, or holds an unknown key, a
+/// value of the wrong type or out of range, or values that contradict each other.
 bool load_config(const std::string& path, Config& config, std::string* error);
+
+/// load_config's work on the text of a file named `name`, touching no file.
+bool load_config_text(const std::string& text, const std::string& name, Config& config,
+                      std::string* error);
 
 /// The configuration as TOML that load_config reads back to the same values, a comment above
 /// every key.

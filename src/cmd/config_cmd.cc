@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "dumpers/dumper.h"
+#include "sinks/pg_redact.h"
 
 namespace tcpdp {
 
@@ -15,6 +16,12 @@ bool effective_config(const std::string& file, Config& config, std::string* erro
     if (access(path.c_str(), F_OK) == 0 && !load_config(path, config, error)) return false;
   }
   return true;
+}
+
+std::string config_files_text(const Config& config) {
+  std::string files;
+  for (const std::string& f : config.files) files += (files.empty() ? "" : ", ") + f;
+  return files.empty() ? "none" : files;
 }
 
 TrackerOptions tracker_options_of(const Config& config) {
@@ -42,8 +49,8 @@ void add_config_command(CLI::App& app, ConfigOptions& options) {
       "  tcpdp config -c my.toml -d pg\n"
       "  tcpdp config --default");
   cmd->add_option("-c,--config", options.file,
-                  "Config file (default: /etc/tcpdp/tcpdp.toml, $HOME/.tcpdp/tcpdp.toml and "
-                  "./tcpdp.toml, those that exist)");
+                  "Config file (default: /etc/tcpdp/tcpdp.toml and $HOME/.tcpdp/tcpdp.toml, "
+                  "those that exist)");
   cmd->add_flag("--default", options.defaults, "Print the built-in defaults, reading no file");
   cmd->add_option("-d,--dumper", options.dumper, "Dumper: hex, pg, mysql, conn or auto")
       ->check(CLI::IsMember(dumper_names()));
@@ -56,6 +63,13 @@ int run_config(const ConfigOptions& options) {
     return fail(error, 2);
   }
   if (options.dumper) config.tcpdp.dumper = *options.dumper;
+  // Printed configurations end up in tickets and chats: the PostgreSQL password stays out.
+  config.pg.conninfo = redact_conninfo(config.pg.conninfo);
+  // Where the settings came from, above them (--default reads none and prints the defaults
+  // alone, as config/tcpdp.toml holds them).
+  if (!options.defaults) {
+    std::printf("# Configuration files read: %s\n", config_files_text(config).c_str());
+  }
   std::fputs(config_to_toml(config).c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;
 }

@@ -11,9 +11,12 @@
 
 namespace tcpdp {
 
-/// Defaults, then `file` when given (it must exist), else every default file that exists.
-/// False with one line in *error when a file is wrong.
+/// Defaults, then `file` when given (it must exist), else every default file that exists; the
+/// files read are in config.files. False with one line in *error when a file is wrong.
 bool effective_config(const std::string& file, Config& config, std::string* error);
+
+/// config.files joined by ", ", or "none": for `tcpdp config` and the start record of tcpdp.log.
+std::string config_files_text(const Config& config);
 
 /// The tracker's settings from [tcptrack] (the caller adds what is not configuration).
 TrackerOptions tracker_options_of(const Config& config);

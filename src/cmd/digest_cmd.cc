@@ -5,6 +5,8 @@
 
 #include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -15,10 +17,33 @@
 #include "sinks/record_parse.h"
 
 namespace tcpdp {
+namespace {
+
+// CLI11's PositiveNumber takes a double and answers 0 with "not in range 0.000000 to 1797...":
+// this says what a count takes.
+CLI::Validator whole_number_from_one() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        size_t n = 0;
+        const char* end = value.data() + value.size();
+        const auto [stop, error] = std::from_chars(value.data(), end, n);
+        if (error == std::errc::result_out_of_range) {
+          return "'" + value + "' is too large: at most " + std::to_string(SIZE_MAX);
+        }
+        if (error != std::errc() || stop != end || n == 0) {
+          return "'" + value + "' is not a whole number of 1 or more";
+        }
+        return "";
+      },
+      ">= 1");
+}
+
+}  // namespace
 
 void add_digest_command(CLI::App& app, DigestOptions& o) {
   CLI::App* cmd = app.add_subcommand(
-      "digest", "The query digest of read --digest, from tcpdp's dump logs (JSON or LTSV, gzip'd too)");
+      "digest",
+      "The query digest of read --digest, from tcpdp's dump logs (JSON or LTSV, gzip'd too)");
   cmd->footer(
       "Examples:\n"
       "  tcpdp digest /var/log/tcpdp/dump.log\n"
@@ -30,19 +55,21 @@ void add_digest_command(CLI::App& app, DigestOptions& o) {
 
 void add_digest_report_flags(CLI::App& command, DigestReportOptions& o, const std::string& with) {
   const auto help = [&](std::string text) {
-    if (with.empty()) text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+    if (with.empty())
+      text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
     return with + text;
   };
   command.add_option("--top", o.top, help("classes reported"))
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_from_one());
   command.add_option("--digest-format", o.format, help("text or json"))
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  command.add_option("--digest-max-classes", o.max_classes,
-                     help("classes kept apart at most; further ones are counted as other"))
+  command
+      .add_option("--digest-max-classes", o.max_classes,
+                  help("classes kept apart at most; further ones are counted as other"))
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_from_one());
 }
 
 bool write_digest_report(const Digest& digest, const DigestReportOptions& o) {
@@ -56,11 +83,12 @@ void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& o) {
   command.add_option("--digest-interval", o.interval,
                      "Every this many seconds (60, 60s, 5m) one digest record per statement class "
                      "to dump.log (pg, mysql)");
-  command.add_option("--digest-max-classes", o.max_classes,
-                     "With --digest-interval: classes kept apart in an interval at most; further "
-                     "ones are counted as other")
+  command
+      .add_option("--digest-max-classes", o.max_classes,
+                  "With --digest-interval: classes kept apart in an interval at most; further "
+                  "ones are counted as other")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_from_one());
 }
 
 namespace {
@@ -126,29 +154,53 @@ void DigestClock::finish() {
 
 namespace {
 
-// A line longer than this is not a record of tcpdp's (whose queries stop at 64 MiB): it is
-// skipped as a bad line without being held whole.
-constexpr size_t kLineMax = 512u << 20;
+// A line longer than this is not a record of tcpdp's: its longest query is 64 MiB (the
+// decoders' limit), and this leaves room for the query's escapes and the other fields. Longer
+// lines are skipped and counted as they stream by, never held whole.
+constexpr size_t kLineMax = 72u << 20;
+constexpr const char* kLineMaxText = "72 MiB";
+constexpr size_t kChunk = 1 << 16;
+// A line that filled more than this gives its memory back once taken.
+constexpr size_t kLineKeep = 1 << 20;
 
-// Dump logs' lines into the digest, bad ones counted.
+// Dump logs' lines into the digest, bad and over-long ones counted.
 struct LogReader {
   explicit LogReader(Digest& d) : digest(d) {}
 
   Digest& digest;
-  uint64_t parsed = 0, bad = 0;
-  std::string first_bad;
+  uint64_t parsed = 0, bad = 0, overlong_lines = 0;
+  std::string first_bad, first_overlong;
   Record record;
   std::string line, error;
 
+  // Room for the longest line is reserved once as address space: only the pages a line fills
+  // are memory, and it never grows by copying (which would hold it twice).
+  void hold(std::string_view part) {
+    if (line.capacity() < kLineMax + kChunk) line.reserve(kLineMax + kChunk);
+    line.append(part);
+  }
+  void next_line() {
+    if (line.size() > kLineKeep) {
+      std::string().swap(line);
+    } else {
+      line.clear();
+    }
+  }
+
   void take_line(const std::string& path, uint64_t number, bool overlong) {
-    if (line.empty() && !overlong) return;
-    const bool ok = !overlong && (line.front() == '{' ? parse_json_record(line, record, &error)
-                                                      : parse_ltsv_record(line, record, &error));
+    const auto where = [&] { return path + ":" + std::to_string(number); };
+    if (overlong || line.size() > kLineMax) {
+      if (overlong_lines++ == 0) first_overlong = where();
+      return;
+    }
+    if (line.empty()) return;
+    const bool ok = line.front() == '{' ? parse_json_record(line, record, &error)
+                                        : parse_ltsv_record(line, record, &error);
     if (ok) {
       ++parsed;
       digest.take(record.encoded());
     } else if (bad++ == 0) {
-      first_bad = path + ":" + std::to_string(number) + ": " + (overlong ? "a line over 512 MiB" : error);
+      first_bad = where() + ": " + error;
     }
   }
 
@@ -157,8 +209,8 @@ struct LogReader {
   std::string read(const std::string& path, gzFile in) {
     uint64_t number = 0;
     bool overlong = false;
-    char chunk[1 << 16];
-    line.clear();
+    char chunk[kChunk];
+    next_line();
     for (;;) {
       const int n = gzread(in, chunk, sizeof chunk);
       int z = Z_OK;
@@ -175,16 +227,15 @@ struct LogReader {
       }
       std::string_view got(chunk, static_cast<size_t>(n));
       for (size_t nl; (nl = got.find('\n')) != std::string_view::npos; got.remove_prefix(nl + 1)) {
-        if (!overlong) line.append(got.substr(0, nl));
+        if (!overlong) hold(got.substr(0, nl));
         take_line(path, ++number, overlong);
-        line.clear();
+        next_line();
         overlong = false;
       }
-      if (!overlong) line.append(got);
+      if (!overlong) hold(got);
       if (line.size() > kLineMax) {
         overlong = true;
-        line.clear();
-        line.shrink_to_fit();
+        std::string().swap(line);
       }
     }
   }
@@ -210,9 +261,18 @@ int run_digest(const DigestOptions& o) {
       if (damaged.empty()) damaged = std::move(why);
     }
   }
+  if (reader.overlong_lines > 0) {
+    std::fprintf(stderr,
+                 "tcpdp: warning: %llu lines over %s were skipped: too long for tcpdp records "
+                 "(the first: %s)\n",
+                 static_cast<unsigned long long>(reader.overlong_lines), kLineMaxText,
+                 reader.first_overlong.c_str());
+  }
   if (reader.bad > 0) {
-    std::fprintf(stderr, "tcpdp: warning: %llu lines that are not tcpdp records were skipped (the first: %s)\n",
-                 static_cast<unsigned long long>(reader.bad), reader.first_bad.c_str());
+    std::fprintf(
+        stderr,
+        "tcpdp: warning: %llu lines that are not tcpdp records were skipped (the first: %s)\n",
+        static_cast<unsigned long long>(reader.bad), reader.first_bad.c_str());
   }
   if (reader.parsed == 0) {
     return fail("no tcpdp records in " + std::to_string(o.files.size()) + " file(s)");

@@ -38,6 +38,14 @@ void apply_pg_flags(const PgOptions& options, Config& config) {
   if (options.dumps) config.pg.dumps = true;
 }
 
+std::string pg_flags_error(const PgOptions& options, const Config& config) {
+  if (options.dumps && !config.pg.enable) {
+    return "--pg-dumps: the PostgreSQL sink is off; add --pg CONNINFO (or [pg] enable = true in "
+           "the configuration)";
+  }
+  return "";
+}
+
 std::unique_ptr<PgSink> start_pg_sink(const Config& config, const PgOptions& options,
                                       bool wait_when_full, PgSink::Report report, bool* failed,
                                       std::string* error) {
@@ -86,9 +94,8 @@ void finish_pg_sink(PgSink& sink, const Config& config, const PgSink::Report& re
   report(st.dropped + st.rejected + st.left > 0 ? "warn" : "info",
          "PostgreSQL sink: " + std::to_string(st.received) + " records taken, " +
              std::to_string(st.sent) + " stored, " + std::to_string(st.spooled) + " spooled, " +
-             std::to_string(st.left) + " left in the spool file, " +
-             std::to_string(st.rejected) + " refused by the database, " +
-             std::to_string(st.dropped) + " dropped");
+             std::to_string(st.left) + " left in the spool file, " + std::to_string(st.rejected) +
+             " refused by the database, " + std::to_string(st.dropped) + " dropped");
 }
 
 void add_pg_schema_command(CLI::App& app, PgSchemaOptions& options) {

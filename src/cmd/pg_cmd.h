@@ -20,6 +20,9 @@ struct PgOptions {
 void add_pg_flags(CLI::App& command, PgOptions& options);
 /// The flags over [pg].
 void apply_pg_flags(const PgOptions& options, Config& config);
+/// After apply_pg_flags: what is wrong with the flags (--pg-dumps without a sink to store the
+/// records in), or "".
+std::string pg_flags_error(const PgOptions& options, const Config& config);
 
 /// The sink, started, when [pg] enable (or --pg) asks for it; nullptr when not asked for.
 /// When PostgreSQL cannot be used at start: with onStartupError exit (auto with --pg) *error

@@ -67,7 +67,7 @@ void add_probe_command(CLI::App& app, ProbeOptions& o) {
   p->add_flag("--immediate-mode", o.immediate_mode, "Deliver each packet at once");
   p->add_flag("--promisc", o.promiscuous, "Put the interface in promiscuous mode");
   p->add_option("--workers", o.workers, "Decode threads (default: [probe] workers, auto)")
-      ->check(CLI::Range(1, 255));
+      ->check(CLI::Range(uint64_t{1}, kMaxWorkers));
   p->add_option("-Z,--relinquish-privileges", o.user,
                 "Run as this user once the capture is open, like tcpdump -Z");
   p->add_flag("--stdout", o.to_stdout, "Also write the dump and conn records to standard output");
@@ -96,12 +96,19 @@ int run_probe(const ProbeOptions& o) {
     if (*o.snapshot_length == "auto") {
       config.probe.snapshot_length = 0;
     } else if (!parse_size(*o.snapshot_length, config.probe.snapshot_length) ||
-               config.probe.snapshot_length == 0) {
-      return fail("-s " + *o.snapshot_length + ": a number of bytes or auto is wanted", 2);
+               config.probe.snapshot_length == 0 ||
+               config.probe.snapshot_length > kMaxSnapshotLength) {
+      return fail("-s " + *o.snapshot_length + ": a number of bytes from 1 to " +
+                      std::to_string(kMaxSnapshotLength) + " or auto is wanted",
+                  2);
     }
   }
-  if (o.buffer_size && !parse_size(*o.buffer_size, config.probe.buffer_size)) {
-    return fail("-B " + *o.buffer_size + ": a size is wanted, such as 8MB or 4MiB", 2);
+  if (o.buffer_size &&
+      (!parse_size(*o.buffer_size, config.probe.buffer_size) || config.probe.buffer_size == 0 ||
+       config.probe.buffer_size > kMaxCaptureBuffer)) {
+    return fail("-B " + *o.buffer_size + ": a size from 1 to " + std::to_string(kMaxCaptureBuffer) +
+                    " bytes is wanted, such as 8MB or 4MiB",
+                2);
   }
   if (o.workers) config.probe.workers = *o.workers;
   if (o.immediate_mode) config.probe.immediate_mode = true;
@@ -109,6 +116,8 @@ int run_probe(const ProbeOptions& o) {
   if (o.no_response) config.tcpdp.pair_responses = false;
   if (o.proxy_protocol) config.tcpdp.proxy_protocol = true;
   apply_pg_flags(o.pg, config);
+  if (const std::string e = pg_flags_error(o.pg, config); !e.empty()) return fail(e, 2);
+  if (!check_log_dirs(config, &error)) return fail(error, 2);
 
   std::optional<Targets> targets = Targets{};
   if (!config.probe.target.empty()) {
@@ -117,8 +126,7 @@ int run_probe(const ProbeOptions& o) {
   }
   CaptureSettings capture;
   capture.interface = config.probe.interface.empty() ? "any" : config.probe.interface;
-  capture.snapshot_length = static_cast<uint32_t>(std::min<uint64_t>(
-      config.probe.snapshot_length, 262144));
+  capture.snapshot_length = static_cast<uint32_t>(config.probe.snapshot_length);
   if (capture.snapshot_length == 0) {
     capture.snapshot_length = auto_snapshot_length(capture.interface);
     if (capture.snapshot_length == 0) {
@@ -131,7 +139,7 @@ int run_probe(const ProbeOptions& o) {
   capture.promiscuous = config.probe.promiscuous;
   std::string expression;
   for (const std::string& word : o.expression) expression += (expression.empty() ? "" : " ") + word;
-  capture.filter = !expression.empty()             ? expression
+  capture.filter = !expression.empty()            ? expression
                    : !config.probe.filter.empty() ? config.probe.filter
                                                   : filter_for(*targets);
   auto source = LiveSource::open(capture, &error);
@@ -158,8 +166,8 @@ int run_probe(const ProbeOptions& o) {
     program.log("error", error);
     return fail(error);
   }
-  auto dump = make_record_log(config.dump_log, o.to_stdout, program,
-                              config.pg.dumps ? pg.get() : nullptr);
+  auto dump =
+      make_record_log(config.dump_log, o.to_stdout, program, config.pg.dumps ? pg.get() : nullptr);
   auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());
   std::unique_ptr<DigestClock> digest;
   if (o.digest.interval) {
@@ -204,6 +212,7 @@ int run_probe(const ProbeOptions& o) {
     r.add("snapshot_length", source->snapshot_length());
     r.add("workers", static_cast<uint64_t>(engine_settings.workers));
     r.add("user", o.user.empty() ? "root" : o.user);
+    r.add("config_files", config_files_text(config));
   });
   std::fprintf(stderr,
                "tcpdp: listening on %s, link-type %d, snapshot length %u bytes, %u decode "
@@ -225,26 +234,28 @@ int run_probe(const ProbeOptions& o) {
   };
   EngineStats last{};
   auto last_stats = std::chrono::steady_clock::now();
-  const bool captured = engine.capture([&] {
-    if (g_reopen) {
-      g_reopen = 0;
-      program.reopen();
-      if (dump) dump->reopen();
-      if (conn) conn->reopen();
-    }
-    if (std::chrono::steady_clock::now() - last_stats >= std::chrono::seconds(1)) {
-      last_stats = std::chrono::steady_clock::now();
-      const EngineStats st = engine.stats();
-      if (st.capture.dropped > last.capture.dropped ||
-          st.capture.if_dropped > last.capture.if_dropped ||
-          st.queue_dropped > last.queue_dropped) {
-        log_stats("packets dropped", st);
-      }
-      last = st;
-    }
-    if (digest) digest->tick();
-    return !g_stop;
-  }, capture.buffer_size);
+  const bool captured = engine.capture(
+      [&] {
+        if (g_reopen) {
+          g_reopen = 0;
+          program.reopen();
+          if (dump) dump->reopen();
+          if (conn) conn->reopen();
+        }
+        if (std::chrono::steady_clock::now() - last_stats >= std::chrono::seconds(1)) {
+          last_stats = std::chrono::steady_clock::now();
+          const EngineStats st = engine.stats();
+          if (st.capture.dropped > last.capture.dropped ||
+              st.capture.if_dropped > last.capture.if_dropped ||
+              st.queue_dropped > last.queue_dropped) {
+            log_stats("packets dropped", st);
+          }
+          last = st;
+        }
+        if (digest) digest->tick();
+        return !g_stop;
+      },
+      capture.buffer_size);
   int status = 0;
   if (!captured) {
     program.log("error", "capture failed: " + source->error());

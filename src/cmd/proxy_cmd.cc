@@ -10,6 +10,7 @@
 #include "cmd/pidfile.h"
 #include "dumpers/dumper.h"
 #include "proxy/proxy_server.h"
+#include "proxy/self_loop.h"
 
 namespace tcpdp {
 
@@ -75,16 +76,18 @@ int run_proxy(const ProxyOptions& o) {
   if (o.forward_proxy_header) config.proxy.forward_proxy_header = true;
   if (o.no_response) config.tcpdp.pair_responses = false;
   apply_pg_flags(o.pg, config);
+  if (const std::string e = pg_flags_error(o.pg, config); !e.empty()) return fail(e, 2);
+  if (!check_log_dirs(config, &error)) return fail(error, 2);
 
   ProxySettings settings;
   const auto remote = parse_host_port(config.proxy.remote_addr, &error);
   if (!remote || remote->host.empty()) {
-    return fail("-r " + config.proxy.remote_addr + ": " +
-                    (remote ? "the remote needs a host" : error),
-                2);
+    return fail(
+        "-r " + config.proxy.remote_addr + ": " + (remote ? "the remote needs a host" : error), 2);
   }
   std::vector<IpAddr> resolved;
-  if (!resolve_host(remote->host, resolved, &error)) return fail("-r " + remote->text + ": " + error);
+  if (!resolve_host(remote->host, resolved, &error))
+    return fail("-r " + remote->text + ": " + error);
   settings.remote = *remote;
   settings.remote_addresses = resolved;
   if (config.proxy.use_server_starter) {
@@ -96,13 +99,19 @@ int run_proxy(const ProxyOptions& o) {
     if (!listen) return fail("-l " + config.proxy.listen_addr + ": " + error, 2);
     if (!open_listeners(*listen, settings.listeners, &error)) return fail(error);
   }
+  if (const std::string loop = self_loop_error(settings.listeners, *remote, resolved);
+      !loop.empty()) {
+    return fail(loop, 2);
+  }
   settings.workers =
       config.proxy.workers ? static_cast<unsigned>(config.proxy.workers) : default_proxy_workers();
-  settings.buffer_size = std::max<uint64_t>(config.proxy.buffer_size, 4096);
+  settings.buffer_size = config.proxy.buffer_size;  // the configuration allows 4 KiB or more
   settings.proxy_protocol = config.tcpdp.proxy_protocol;
   settings.forward_proxy_header = config.proxy.forward_proxy_header;
   settings.connect_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(config.proxy.connect_timeout * 1000));
+  settings.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config.proxy.header_timeout * 1000));
 
   Pidfile pidfile;
   // Under start_server a new generation starts while the old one finishes its connections.
@@ -117,7 +126,10 @@ int run_proxy(const ProxyOptions& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto program = make_program_log(config.log);
+  // Rotation hooks still running at the end are waited for as open connections are.
+  const std::chrono::milliseconds shutdown_timeout(
+      static_cast<int64_t>(config.proxy.shutdown_timeout * 1000));
+  auto program = make_program_log(config.log, shutdown_timeout);
   const PgSink::Report report = [&program](const char* level, const std::string& msg) {
     program->log(level, msg);
   };
@@ -128,8 +140,8 @@ int run_proxy(const ProxyOptions& o) {
     return fail(error);
   }
   auto dump = make_record_log(config.dump_log, o.to_stdout, *program,
-                              config.pg.dumps ? pg.get() : nullptr);
-  auto conn = make_record_log(config.conn_log, o.to_stdout, *program, pg.get());
+                              config.pg.dumps ? pg.get() : nullptr, shutdown_timeout);
+  auto conn = make_record_log(config.conn_log, o.to_stdout, *program, pg.get(), shutdown_timeout);
   std::unique_ptr<DigestClock> digest;
   if (o.digest.interval) {
     digest = DigestClock::make(o.digest, dump.get(), &error);
@@ -159,10 +171,10 @@ int run_proxy(const ProxyOptions& o) {
     r.add("use_server_starter", config.proxy.use_server_starter);
     r.add("proxy_protocol", config.tcpdp.proxy_protocol);
     r.add("workers", static_cast<uint64_t>(workers));
+    r.add("config_files", config_files_text(config));
   });
-  std::fprintf(stderr, "tcpdp: relaying %s -> %s, %u event loop%s, dumper %s\n",
-               listening.c_str(), remote->text.c_str(), workers, workers == 1 ? "" : "s",
-               config.tcpdp.dumper.c_str());
+  std::fprintf(stderr, "tcpdp: relaying %s -> %s, %u event loop%s, dumper %s\n", listening.c_str(),
+               remote->text.c_str(), workers, workers == 1 ? "" : "s", config.tcpdp.dumper.c_str());
 
   using Clock = std::chrono::steady_clock;
   bool draining = false;
@@ -181,8 +193,7 @@ int run_proxy(const ProxyOptions& o) {
       break;
     } else if ((sig == SIGTERM || sig == SIGQUIT) && !draining) {
       draining = true;
-      deadline = Clock::now() + std::chrono::milliseconds(
-                                    static_cast<int64_t>(config.proxy.shutdown_timeout * 1000));
+      deadline = Clock::now() + shutdown_timeout;
       server.stop_accepting();
       program->log("info", "graceful stop: no new connections, waiting for the open ones",
                    [&](Record& r) { r.add("open", server.stats().open); });
@@ -206,10 +217,11 @@ int run_proxy(const ProxyOptions& o) {
   program->log("info", "stop", [&](Record& r) {
     r.add("accepted", st.accepted);
     r.add("rejected", st.rejected);
+    r.add("proxy_header_refused", st.header_refused);
     r.add("client_bytes", st.client_bytes);
     r.add("remote_bytes", st.remote_bytes);
-    r.add("dropped_records", (dump ? dump->dropped_records() : 0) +
-                                 (conn ? conn->dropped_records() : 0));
+    r.add("dropped_records",
+          (dump ? dump->dropped_records() : 0) + (conn ? conn->dropped_records() : 0));
   });
   std::fprintf(stderr,
                "tcpdp: %llu connections relayed (%llu turned away), %llu bytes client -> remote, "

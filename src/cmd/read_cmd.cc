@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cmd/config_cmd.h"
+#include "cmd/logs.h"
 #include "cmd/read_progress.h"
 #include "digest/digest.h"
 #include "dumpers/dumper.h"
@@ -30,7 +31,8 @@ CLI::Validator above_zero(const std::string& wanted) {
       [wanted](std::string& value) -> std::string {
         char* end = nullptr;
         const double v = std::strtod(value.c_str(), &end);
-        if (end == value.c_str() || *end != '\0' || !(v > 0)) return "'" + value + "' is not " + wanted;
+        if (end == value.c_str() || *end != '\0' || !(v > 0))
+          return "'" + value + "' is not " + wanted;
         return "";
       },
       "> 0");
@@ -51,8 +53,8 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
       "  tcpdp read -d hex < capture.pcap");
   read->add_option("file", options.file, "Capture file (pcap or pcapng); - or none for stdin");
   read->add_option("-c,--config", options.config_file,
-                   "Config file (default: /etc/tcpdp/tcpdp.toml, $HOME/.tcpdp/tcpdp.toml and "
-                   "./tcpdp.toml, those that exist); flags override it");
+                   "Config file (default: /etc/tcpdp/tcpdp.toml and $HOME/.tcpdp/tcpdp.toml, "
+                   "those that exist); flags override it");
   read->add_option("-d,--dumper", options.dumper,
                    "Dumper: " + join(dumper_names()) + " (default: [tcpdp] dumper, hex)");
   read->add_option("-t,--target", options.target,
@@ -99,6 +101,11 @@ int run_read(const ReadOptions& options) {
   if (options.idle_timeout) config.tcptrack.idle_timeout = *options.idle_timeout;
   if (options.max_connections) config.tcptrack.max_connections = *options.max_connections;
   apply_pg_flags(options.pg, config);
+  if (const std::string e = pg_flags_error(options.pg, config); !e.empty()) return fail(e, 2);
+  // read writes no log files; the PostgreSQL sink's spool file is in [log] dir.
+  if (config.pg.enable && !check_log_dir(config.log, "log", &config_error)) {
+    return fail(config_error, 2);
+  }
   const auto format = parse_format(options.format);
   if (!format) {
     return fail("unknown format '" + options.format + "': use json, ltsv or console");
@@ -129,11 +136,11 @@ int run_read(const ReadOptions& options) {
   }
 
   const PgSink::Report report = [](const char* level, const std::string& msg) {
-    if (std::string_view(level) != "info") std::fprintf(stderr, "tcpdp: %s: %s\n", level, msg.c_str());
+    if (std::string_view(level) != "info")
+      std::fprintf(stderr, "tcpdp: %s: %s\n", level, msg.c_str());
   };
   bool pg_failed = false;
-  auto pg =
-      start_pg_sink(config, options.pg, /*wait_when_full=*/true, report, &pg_failed, &error);
+  auto pg = start_pg_sink(config, options.pg, /*wait_when_full=*/true, report, &pg_failed, &error);
   if (pg_failed) return fail(error);
 
   if (options.digest && dumper_name != "pg" && dumper_name != "mysql" && dumper_name != "auto") {

@@ -43,7 +43,7 @@ void ReadProgress::draw(const Reading& now, bool force) {
   const double secs = std::chrono::duration<double>(t - started_).count();
   std::string line = "\rtcpdp: " + bytes_text(now.position);
   char buf[160];
-  if (now.size > 0) {
+  if (now.size > 0 && now.position <= now.size) {  // a file still being written can outgrow it
     const double done = static_cast<double>(now.position) / static_cast<double>(now.size);
     std::snprintf(buf, sizeof buf, " of %s (%.0f%%)", bytes_text(now.size).c_str(), 100 * done);
     line += buf;
@@ -64,16 +64,15 @@ void ReadProgress::draw(const Reading& now, bool force) {
 
 void ReadProgress::finish(const Reading& end, uint64_t gaps) {
   if (drawn_) std::fputs("\r\033[K", stderr);
-  std::fprintf(stderr,
-               "tcpdp: %llu packets, %llu bytes, %llu connections, %llu records, %llu gaps, %llu "
-               "decode errors, %llu TLS connections skipped\n",
-               static_cast<unsigned long long>(end.packets),
-               static_cast<unsigned long long>(end.position),
-               static_cast<unsigned long long>(end.connections),
-               static_cast<unsigned long long>(records_.load()),
-               static_cast<unsigned long long>(gaps),
-               static_cast<unsigned long long>(decode_errors_.load()),
-               static_cast<unsigned long long>(encrypted_.load()));
+  std::fprintf(
+      stderr,
+      "tcpdp: %llu packets, %llu bytes, %llu connections, %llu records, %llu gaps, %llu "
+      "decode errors, %llu TLS connections skipped\n",
+      static_cast<unsigned long long>(end.packets), static_cast<unsigned long long>(end.position),
+      static_cast<unsigned long long>(end.connections),
+      static_cast<unsigned long long>(records_.load()), static_cast<unsigned long long>(gaps),
+      static_cast<unsigned long long>(decode_errors_.load()),
+      static_cast<unsigned long long>(encrypted_.load()));
 }
 
 }  // namespace tcpdp

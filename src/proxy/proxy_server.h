@@ -25,9 +25,11 @@ struct ProxySettings {
   HostPort remote;
   std::vector<IpAddr> remote_addresses;  // what its name resolved to at startup
   unsigned workers = 1;
-  size_t buffer_size = 64 * 1024;  // per direction of a connection
-  bool proxy_protocol = false;     // clients start with a PROXY protocol header
+  size_t buffer_size = 64 * 1024;     // per direction of a connection
+  bool proxy_protocol = false;        // clients start with a PROXY protocol header
   bool forward_proxy_header = false;  // pass that header on to the remote too
+  // A client without a whole header by then is closed; the remote is connected to only after it.
+  std::chrono::milliseconds header_timeout{5000};
   std::chrono::milliseconds connect_timeout{10000};
 };
 
@@ -41,7 +43,8 @@ struct ProxyPipeline {
 
 struct ProxyStats {
   uint64_t accepted = 0;
-  uint64_t rejected = 0;  // the remote refused, could not be reached, or no PROXY header came
+  uint64_t rejected = 0;        // the remote refused, could not be reached, or no PROXY header came
+  uint64_t header_refused = 0;  // of those: no valid PROXY header came in time
   uint64_t open = 0;
   uint64_t client_bytes = 0;  // forwarded client -> remote
   uint64_t remote_bytes = 0;  // forwarded remote -> client

@@ -1,11 +1,13 @@
 #include "reader/pcap_source.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace tcpdp {
@@ -15,8 +17,10 @@ constexpr size_t kFileHeader = 24;
 constexpr size_t kRecordHeader = 16;
 // libpcap's largest captured length for the link types tcpdp decodes.
 constexpr uint32_t kMaxCaplen = 262144;
-// Read pages are unmapped in steps of this much, so the file does not pile up in our memory.
-constexpr size_t kReleaseStep = 2 << 20;
+// Input is read in blocks of this much: large enough to make read() calls rare and to hold any
+// record whole, small enough to stay in the CPU's cache while it is decoded.
+constexpr size_t kBlock = 1 << 20;
+static_assert(kBlock >= kRecordHeader + kMaxCaplen);
 
 uint32_t load32(const uint8_t* p, bool swapped) {
   uint32_t v;
@@ -26,79 +30,146 @@ uint32_t load32(const uint8_t* p, bool swapped) {
 }  // namespace
 
 std::unique_ptr<PcapFileSource> PcapFileSource::open(const std::string& path, std::string* error) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* handle =
-      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-  if (!handle) {
-    *error = errbuf;
+  // One descriptor for everything: a FIFO or a pipe can be read only once.
+  const int fd = path == "-" ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                             : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = std::strerror(errno);
     return nullptr;
   }
-  std::unique_ptr<PcapFileSource> source(new PcapFileSource(handle));
-  if (path != "-") {
-    struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      source->file_size_ = static_cast<uint64_t>(st.st_size);
-    }
-    source->map(path);
-  }
+  std::unique_ptr<PcapFileSource> source(new PcapFileSource(fd));
+  if (!source->start(error)) return nullptr;
   return source;
 }
 
-uint64_t PcapFileSource::position() const {
-  if (map_) return offset_;
-  if (file_size_ == 0) return 0;
-  FILE* f = pcap_file(handle_);
-  const off_t at = f ? ftello(f) : -1;
-  return at > 0 ? static_cast<uint64_t>(at) : 0;
-}
-
 PcapFileSource::~PcapFileSource() {
-  if (map_) munmap(const_cast<uint8_t*>(map_), map_size_);
-  pcap_close(handle_);
+  if (handle_) pcap_close(handle_);  // closes libpcap's stream, not fd_
+  ::close(fd_);
 }
 
-bool PcapFileSource::map(const std::string& path) {
-  // Only classic pcap in a regular file; libpcap has read and checked its file header already.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+bool PcapFileSource::start(std::string* error) {
   struct stat st;
-  void* m = MAP_FAILED;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-      static_cast<size_t>(st.st_size) >= kFileHeader) {
-    m = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  }
-  ::close(fd);
-  if (m == MAP_FAILED) return false;
-  const auto* bytes = static_cast<const uint8_t*>(m);
-  uint32_t magic;
-  std::memcpy(&magic, bytes, 4);
-  const bool ours = magic == 0xa1b2c3d4 || magic == 0xa1b23c4d;
-  const bool swapped = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
-  if (!ours && !swapped) {  // pcapng, or a variant only libpcap knows
-    munmap(m, static_cast<size_t>(st.st_size));
+  if (fstat(fd_, &st) != 0) {
+    *error = std::strerror(errno);
     return false;
   }
-  madvise(m, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
-  map_ = bytes;
-  map_size_ = static_cast<size_t>(st.st_size);
-  offset_ = kFileHeader;
-  swapped_ = swapped;
-  nanoseconds_ = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
-  snapshot_ = snapshot_length();
+  if (S_ISDIR(st.st_mode)) {
+    *error = "is a directory, not a capture file";
+    return false;
+  }
+  if (S_ISREG(st.st_mode)) {
+    regular_ = true;
+    file_size_ = static_cast<uint64_t>(st.st_size);
+    const off_t at = lseek(fd_, 0, SEEK_CUR);  // standard input may start inside the file
+    read_total_ = at > 0 ? static_cast<uint64_t>(at) : 0;
+    posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  buffer_.resize(kBlock);
+  fill(kFileHeader);  // a shorter input is libpcap's to describe
+  if (read_errno_ != 0) {
+    *error = std::strerror(read_errno_);
+    return false;
+  }
+  if (end_ == 0) {
+    *error = "empty: no pcap or pcapng file header";
+    return false;
+  }
+  uint32_t magic = 0;
+  if (end_ >= 4) std::memcpy(&magic, buffer_.data(), 4);
+  const bool ours = magic == 0xa1b2c3d4 || magic == 0xa1b23c4d;
+  const bool swapped = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
+  FILE* stream = nullptr;
+  if (ours || swapped) {
+    // libpcap checks the file header; the records are read here, without another copy.
+    records_ = true;
+    const size_t n = std::min(end_, header_.size());
+    std::memcpy(header_.data(), buffer_.data(), n);
+    stream = fmemopen(header_.data(), n, "r");
+  } else {  // pcapng, or a variant only libpcap knows
+    stream = fopencookie(this, "r", {stream_read, nullptr, nullptr, nullptr});
+  }
+  if (!stream) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  handle_ = pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  if (!handle_) {
+    std::fclose(stream);
+    *error = errbuf;
+    return false;
+  }
+  if (records_) {
+    begin_ = kFileHeader;
+    swapped_ = swapped;
+    nanoseconds_ = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
+    snapshot_ = snapshot_length();
+  }
   return true;
 }
 
+bool PcapFileSource::fill(size_t want) {
+  if (end_ - begin_ >= want) return true;
+  // What is left is less than a record: move it to the front and read behind it.
+  std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+  end_ -= begin_;
+  begin_ = 0;
+  while (end_ < want && !at_end_) {
+    const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    if (n > 0) {
+      end_ += static_cast<size_t>(n);
+      read_total_ += static_cast<uint64_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd readable = {fd_, POLLIN, 0};  // standard input left non-blocking by its owner
+      poll(&readable, 1, -1);
+    } else {
+      if (n < 0) read_errno_ = errno;
+      at_end_ = true;
+    }
+  }
+  return end_ >= want;
+}
+
+ssize_t PcapFileSource::stream_read(void* self, char* out, size_t n) {
+  auto* source = static_cast<PcapFileSource*>(self);
+  if (!source->fill(1)) {
+    errno = source->read_errno_;
+    return source->read_errno_ != 0 ? -1 : 0;
+  }
+  const size_t take = std::min(n, source->end_ - source->begin_);
+  std::memcpy(out, source->buffer_.data() + source->begin_, take);
+  source->begin_ += take;
+  return static_cast<ssize_t>(take);
+}
+
+PcapFileSource::Next PcapFileSource::ended(Next what) {
+  // A regular file that ends before the size it had when opened was cut while it was read: a
+  // capture ring (tcpdump -C/-W) reusing it, most likely.
+  if (!regular_ || read_total_ >= file_size_) return what;
+  struct stat st;
+  const uint64_t now = fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  error_ = "the file shrank from " + std::to_string(file_size_) + " to " + std::to_string(now) +
+           " bytes while it was read, as when a capture ring (tcpdump -C, -W) reuses it";
+  return Next::kError;
+}
+
 // What libpcap does for a record: the same checks, the same messages.
-PcapFileSource::Next PcapFileSource::next_mapped(RawPacket& packet) {
-  const size_t left = map_size_ - offset_;
-  if (left == 0) return Next::kEnd;
-  if (left < kRecordHeader) {
+PcapFileSource::Next PcapFileSource::next_record(RawPacket& packet) {
+  if (!fill(kRecordHeader)) {
+    const size_t left = end_ - begin_;
+    if (read_errno_ != 0) {
+      error_ = std::string("error reading dump file: ") + std::strerror(read_errno_);
+      return Next::kError;
+    }
+    if (left == 0) return ended(Next::kEnd);
     error_ = "truncated dump file; tried to read " + std::to_string(kRecordHeader) +
              " header bytes, only got " + std::to_string(left);
-    return Next::kError;
+    return ended(Next::kError);
   }
-  const uint8_t* h = map_ + offset_;
-  const uint32_t sec = load32(h, swapped_);
+  const uint8_t* h = buffer_.data() + begin_;
+  const uint32_t sec = load32(h, swapped_);  // unsigned: the pcap format's seconds reach 2106
   const uint32_t frac = load32(h + 4, swapped_);
   uint32_t caplen = load32(h + 8, swapped_);
   const uint32_t len = load32(h + 12, swapped_);
@@ -108,18 +179,17 @@ PcapFileSource::Next PcapFileSource::next_mapped(RawPacket& packet) {
                                  : ", bigger than maximum of " + std::to_string(kMaxCaplen));
     return Next::kError;
   }
-  if (caplen > left - kRecordHeader) {
+  if (!fill(kRecordHeader + caplen)) {
+    if (read_errno_ != 0) {
+      error_ = std::string("error reading dump file: ") + std::strerror(read_errno_);
+      return Next::kError;
+    }
     error_ = "truncated dump file; tried to read " + std::to_string(caplen) +
-             " captured bytes, only got " + std::to_string(left - kRecordHeader);
-    return Next::kError;
+             " captured bytes, only got " + std::to_string(end_ - begin_ - kRecordHeader);
+    return ended(Next::kError);
   }
-  offset_ += kRecordHeader + caplen;
-  if (offset_ - released_ >= 2 * kReleaseStep) {
-    // The previous packet may still be in use: keep the last step mapped.
-    const size_t upto = (offset_ - kReleaseStep) & ~(kReleaseStep - 1);
-    madvise(const_cast<uint8_t*>(map_) + released_, upto - released_, MADV_DONTNEED);
-    released_ = upto;
-  }
+  h = buffer_.data() + begin_;  // fill may have moved it
+  begin_ += kRecordHeader + caplen;
   if (caplen > snapshot_) caplen = snapshot_;  // libpcap keeps no more than the snapshot length
   packet.ts = Timestamp::from_parts(sec, nanoseconds_ ? frac / 1000 : frac);
   packet.data = {h + kRecordHeader, caplen};
@@ -128,7 +198,7 @@ PcapFileSource::Next PcapFileSource::next_mapped(RawPacket& packet) {
 }
 
 PcapFileSource::Next PcapFileSource::next(RawPacket& packet) {
-  if (map_) return next_mapped(packet);
+  if (records_) return next_record(packet);
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
   const int rc = pcap_next_ex(handle_, &header, &data);
@@ -138,9 +208,9 @@ PcapFileSource::Next PcapFileSource::next(RawPacket& packet) {
     packet.wire_len = header->len;
     return Next::kPacket;
   }
-  if (rc == PCAP_ERROR_BREAK) return Next::kEnd;
+  if (rc == PCAP_ERROR_BREAK) return ended(Next::kEnd);
   error_ = pcap_geterr(handle_);
-  return Next::kError;
+  return ended(Next::kError);
 }
 
 int PcapFileSource::link_type() const { return pcap_datalink(handle_); }

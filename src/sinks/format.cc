@@ -41,7 +41,7 @@ constexpr char kHex[] = "0123456789abcdef";
 // Bytes a JSON string can hold as they are: printable ASCII other than '"' and '\\'.
 constexpr std::array<bool, 256> kJsonPlain = [] {
   std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
   return t;
 }();
 
@@ -105,7 +105,7 @@ char* write_escaped(std::string_view s, char* p) {
     while (i + 16 <= n) {
       Bytes16 v;
       std::memcpy(&v, s.data() + i, 16);
-      const Mask16 bad = (v < 0x20) | (v >= 0x80) | (v == '"') | (v == '\\');
+      const Mask16 bad = (v < 0x20) | (v >= 0x7f) | (v == '"') | (v == '\\');
       uint64_t halves[2];
       std::memcpy(halves, &bad, 16);
       if (halves[0] | halves[1]) break;
@@ -121,6 +121,11 @@ char* write_escaped(std::string_view s, char* p) {
       if (len == 0) {
         p = put(p, "\\ufffd");
         ++i;
+      } else if (b == 0xC2 && static_cast<uint8_t>(s[i + 1]) < 0xA0) {
+        p = put(p, "\\u00");  // a C1 control, escaped like C0 and DEL: no terminal obeys it
+        *p++ = kHex[static_cast<uint8_t>(s[i + 1]) >> 4];
+        *p++ = kHex[s[i + 1] & 15];
+        i += 2;
       } else {
         p = put(p, s.substr(i, len));
         i += len;
@@ -302,25 +307,60 @@ void append_json(Record::Reader& r, const FieldView& f, size_t bound, std::strin
   append_with(out, bound, [&](char* p) { return write_value(r, f, p); });
 }
 
-void append_ltsv_escaped(std::string_view s, std::string& out) {
-  for (char c : s) {
-    switch (c) {
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        out += c;
+// Text for a terminal or a line-oriented log (console, LTSV): what a terminal could take for a
+// command is written as \xNN for each of its bytes, as tcpdump writes unprintable bytes, so a
+// value cannot move the cursor, change colours or retitle the window of whoever reads the log:
+// C0 controls and DEL, C1 controls (U+0080-U+009F, which some terminals obey in UTF-8 too), and
+// bytes that are not valid UTF-8 (an 8-bit terminal reads 0x80-0x9F as C1). LTSV also writes
+// tab, newline, carriage return and backslash as \t \n \r \\ so a record stays one line.
+enum class TextMode { kConsole, kLtsv };
+
+void put_hex_escape(uint8_t b, std::string& out) {
+  out += "\\x";
+  out += kHex[b >> 4];
+  out += kHex[b & 15];
+}
+
+void append_safe_text(std::string_view s, std::string& out, TextMode mode) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = static_cast<uint8_t>(s[i]);
+    if (b >= 0x80) {
+      const size_t len = utf8_sequence_length(s, i);
+      if (len == 0) {
+        put_hex_escape(b, out);
+        ++i;
+      } else if (b == 0xC2 && static_cast<uint8_t>(s[i + 1]) < 0xA0) {
+        put_hex_escape(b, out);
+        put_hex_escape(static_cast<uint8_t>(s[i + 1]), out);
+        i += 2;
+      } else {
+        out.append(s, i, len);
+        i += len;
+      }
+      continue;
+    }
+    ++i;
+    if (mode == TextMode::kLtsv) {
+      const char* escape = b == '\t'   ? "\\t"
+                           : b == '\n' ? "\\n"
+                           : b == '\r' ? "\\r"
+                           : b == '\\' ? "\\\\"
+                                       : nullptr;
+      if (escape) {
+        out += escape;
+        continue;
+      }
+    }
+    if (b < 0x20 || b == 0x7f) {
+      put_hex_escape(b, out);
+    } else {
+      out += static_cast<char>(b);
     }
   }
+}
+
+void append_ltsv_escaped(std::string_view s, std::string& out) {
+  append_safe_text(s, out, TextMode::kLtsv);
 }
 
 void append_ltsv(std::string_view record, std::string& out) {
@@ -347,21 +387,6 @@ void append_ltsv(std::string_view record, std::string& out) {
     }
   });
   out += '\n';
-}
-
-// For a terminal: control characters other than newline are shown as \xNN so payload bytes
-// cannot move the cursor or change colours.
-void append_console_text(std::string_view s, std::string& out, bool keep_newlines) {
-  for (char c : s) {
-    const auto b = static_cast<uint8_t>(c);
-    if ((b < 0x20 && !(keep_newlines && c == '\n')) || b == 0x7f) {
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-    } else {
-      out += c;
-    }
-  }
 }
 
 // The text of a string or timestamp field into scratch; false for a missing or other field.
@@ -392,7 +417,7 @@ void append_console(std::string_view record, std::string& out) {
       key = "src_addr";
     if (text_field(record, key, scratch)) {
       if (any) out += ' ';
-      append_console_text(scratch, out, false);
+      append_safe_text(scratch, out, TextMode::kConsole);
       any = true;
     }
   }
@@ -410,7 +435,7 @@ void append_console(std::string_view record, std::string& out) {
         size_t end = f.s.find('\n', start);
         if (end == std::string_view::npos) end = f.s.size();
         blocks += "    ";
-        append_console_text(f.s.substr(start, end - start), blocks, false);
+        append_safe_text(f.s.substr(start, end - start), blocks, TextMode::kConsole);
         blocks += '\n';
         start = end + 1;
       }
@@ -421,7 +446,7 @@ void append_console(std::string_view record, std::string& out) {
     out += f.key;
     out += '=';
     if (text) {
-      append_console_text(f.s, out, false);
+      append_safe_text(f.s, out, TextMode::kConsole);
     } else {
       append_json(r, f, plain_bound(record), out);
     }

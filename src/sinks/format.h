@@ -30,8 +30,8 @@ char* write_json(std::string_view record, char* p);
 /// bytes there are not one: overlong forms, surrogates and code points above U+10FFFF are not.
 size_t utf8_sequence_length(std::string_view s, size_t i);
 
-/// JSON string body (without quotes): control characters escaped, bytes that are not valid
-/// UTF-8 written as U+FFFD, so the output is valid JSON whatever the input bytes are.
+/// JSON string body (without quotes): control characters (C0, DEL, C1) escaped, bytes that are
+/// not valid UTF-8 written as U+FFFD, so the output is valid JSON whatever the input bytes are.
 void append_json_escaped(std::string_view s, std::string& out);
 
 }  // namespace tcpdp

@@ -13,6 +13,7 @@
 
 #include "common/record.h"
 #include "sinks/format.h"
+#include "sinks/pg_redact.h"
 
 namespace tcpdp {
 
@@ -196,7 +197,11 @@ class PgSink::Connection {
 
 PgSink::PgSink(PgSinkSettings settings, Report report)
     : settings_(std::move(settings)),
-      report_(std::move(report)),
+      // Every message, libpq's above all, is cleaned of the connection string's passwords.
+      report_([report = std::move(report), conninfo = settings_.conninfo](
+                  const char* level, const std::string& message) {
+        report(level, redact_secrets(message, conninfo));
+      }),
       conn_(new Connection([this] { return give_up(); })) {
   settings_.queue_max = std::max<size_t>(settings_.queue_max, 1);
   settings_.queue_min = std::clamp<size_t>(settings_.queue_min, 1, settings_.queue_max);
@@ -272,6 +277,7 @@ bool PgSink::start(std::string* error) {
     }
   }
   connected_ = connect(error);
+  if (!connected_) *error = redact_secrets(*error, settings_.conninfo);
   set_up(connected_);
   if (connected_) {
     report_("info", "PostgreSQL sink connected (" + conn_->where() + ")");

@@ -55,7 +55,8 @@ class JsonParser {
     return false;
   }
   void space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n'))
+      ++i_;
   }
   bool eat(char c) {
     space();
@@ -71,10 +72,14 @@ class JsonParser {
     for (int k = 0; k < 4; ++k) {
       const char c = s_[i_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      else
+        return false;
     }
     return true;
   }
@@ -94,14 +99,30 @@ class JsonParser {
       if (i_ >= s_.size()) break;
       const char e = s_[i_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp;
           if (!hex4(cp)) {
@@ -157,11 +178,14 @@ class JsonParser {
       out_.add(key, text);
       return true;
     }
-    for (const auto& [word, kind] : {std::pair<std::string_view, int>{"true", 1}, {"false", 0}, {"null", 2}}) {
+    for (const auto& [word, kind] :
+         {std::pair<std::string_view, int>{"true", 1}, {"false", 0}, {"null", 2}}) {
       if (s_.substr(i_, word.size()) == word) {
         i_ += word.size();
-        if (kind == 2) out_.add(key, nullptr);
-        else out_.add(key, kind == 1);
+        if (kind == 2)
+          out_.add(key, nullptr);
+        else
+          out_.add(key, kind == 1);
         return true;
       }
     }
@@ -250,11 +274,25 @@ class JsonParser {
   std::string why_;
 };
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::string ltsv_unescape(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 1 < s.size()) {
       const char e = s[++i];
+      int hi, lo;
+      if (e == 'x' && i + 2 < s.size() && (hi = hex_digit(s[i + 1])) >= 0 &&
+          (lo = hex_digit(s[i + 2])) >= 0) {
+        out += static_cast<char>(hi << 4 | lo);  // a control or non-UTF-8 byte, escaped
+        i += 2;
+        continue;
+      }
       out += e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e;
     } else {
       out += s[i];

@@ -3,14 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
-
-#include <csignal>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -21,8 +20,9 @@ namespace tcpdp {
 
 namespace {
 
-constexpr size_t kHookOutputKept = 4096;  // bytes of a hook's stderr kept for the report
+constexpr size_t kHookOutputKept = 4096;   // bytes of a hook's stderr kept for the report
 constexpr std::time_t kProblemEvery = 60;  // seconds between reports of the same trouble
+constexpr size_t kHooksAtOnce = 1;         // hooks of one log running at the same time
 
 std::time_t wall_clock() { return std::time(nullptr); }
 
@@ -49,7 +49,8 @@ bool rotated_name(const std::string& name, const std::string& base, std::string&
   const size_t dot = rest.find('.');
   key = rest.substr(0, dot);
   const auto digits = [](const std::string& t) {
-    return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !t.empty() &&
+           std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   if (!digits(key)) return false;
   part = 0;
@@ -68,7 +69,15 @@ RotatingFile::RotatingFile(RotationSettings settings, Report report, Clock clock
 RotatingFile::~RotatingFile() {
   flush();
   if (file_) std::fclose(file_);
-  wait_for_hooks(std::chrono::seconds(2));
+  wait_for_hooks(s_.hook_wait);
+  for (const Hook& h : hooks_) {
+    char waited[32];
+    std::snprintf(waited, sizeof waited, "%g s", s_.hook_wait.count() / 1000.0);
+    report_("rotation hook " + s_.hook + " (" + h.previous + ", " + h.current +
+            ") still running after " + waited + " at exit: left running as pid " +
+            std::to_string(h.pid));
+    close(h.err_fd);
+  }
 }
 
 std::string RotatingFile::path_for(std::time_t now, unsigned part) const {
@@ -99,12 +108,12 @@ bool RotatingFile::open_current(std::time_t now) {
     problem("cannot open " + path_ + ": " + std::strerror(errno));
     return false;
   }
-  struct stat st{};
+  struct stat st {};
   size_ = fstat(fileno(file_), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   if (!s_.rotate) return true;
   // DIR/NAME points at the current file; replaced atomically, never over a regular file.
   const std::string link = s_.dir + "/" + s_.file_name;
-  struct stat lst{};
+  struct stat lst {};
   if (lstat(link.c_str(), &lst) == 0 && !S_ISLNK(lst.st_mode)) {
     problem("not replacing " + link + " with a link to the current file: it is not a link");
     return true;
@@ -128,7 +137,12 @@ void RotatingFile::rotate(std::time_t now) {
   if (!open_current(now)) return;
   if (!previous.empty() && previous != path_) {
     prune();
-    if (!s_.hook.empty()) run_hook(previous, path_);
+    if (s_.hook.empty()) return;
+    if (hooks_.size() >= kHooksAtOnce) {
+      skip_hook(previous, path_);
+    } else {
+      run_hook(previous, path_);
+    }
   }
 }
 
@@ -258,6 +272,19 @@ void RotatingFile::run_hook(const std::string& previous, const std::string& curr
   hooks_.push_back({pid, err[0], previous, current, {}});
 }
 
+void RotatingFile::skip_hook(const std::string& previous, const std::string& current) {
+  ++skipped_hooks_;
+  // Said at the first skip and then once a minute at most: a period of a second would fill the
+  // log with the same line.
+  const std::time_t now = clock_();
+  if (last_skip_report_ != 0 && now - last_skip_report_ < kProblemEvery) return;
+  last_skip_report_ = now;
+  const Hook& running = hooks_.front();
+  report_("rotation hook " + s_.hook + " not run for (" + previous + ", " + current +
+          "): the one for (" + running.previous + ", " + running.current + ") is still running (" +
+          std::to_string(skipped_hooks_) + " skipped so far)");
+}
+
 void RotatingFile::reap_hooks() {
   for (auto it = hooks_.begin(); it != hooks_.end();) {
     // Read what it wrote so far, so a talkative hook never blocks on a full pipe.
@@ -277,11 +304,10 @@ void RotatingFile::reap_hooks() {
     }
     drain();
     close(it->err_fd);
-    std::string line = "rotation hook " + s_.hook + " (" + it->previous + ", " + it->current +
-                       ") " +
-                       (WIFEXITED(status)
-                            ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                            : "was killed by signal " + std::to_string(WTERMSIG(status)));
+    std::string line =
+        "rotation hook " + s_.hook + " (" + it->previous + ", " + it->current + ") " +
+        (WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                           : "was killed by signal " + std::to_string(WTERMSIG(status)));
     while (!it->output.empty() && it->output.back() == '\n') it->output.pop_back();
     if (!it->output.empty()) line += ": " + it->output;
     report_(line);

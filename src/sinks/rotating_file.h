@@ -2,7 +2,10 @@
 /// hourly rotation dump.log.2026112314), DIR/NAME is a symlink to the current one, the oldest
 /// are deleted past a count, and a hook program runs after each rotation with the previous and
 /// the current file names as its arguments: started directly (no shell), never waited for by the
-/// writer, its exit status and error output reported when it ends.
+/// writer, its exit status and error output reported when it ends. One hook runs at a time: a
+/// rotation while the last one still runs starts none (skipped, counted and reported), so a slow
+/// hook with a short period cannot pile up. At the end, hooks still running are waited for up
+/// to a limit and the ones left running are named.
 ///
 /// Write failures (a full disk, a removed directory) never throw: they are reported through the
 /// report callback at most once a minute while they last, the bytes of failed writes are counted
@@ -25,10 +28,11 @@ struct RotationSettings {
   std::string dir = ".";
   std::string file_name;
   bool rotate = true;
-  std::string period = "daily";  // secondly, minutely, hourly, daily
-  uint64_t keep = 7;             // rotated files kept, the current one included
-  std::string hook;              // program to run after a rotation; empty for none
-  uint64_t max_size = 0;         // bytes; 0: by time only
+  std::string period = "daily";               // secondly, minutely, hourly, daily
+  uint64_t keep = 7;                          // rotated files kept, the current one included
+  std::string hook;                           // program to run after a rotation; empty for none
+  uint64_t max_size = 0;                      // bytes; 0: by time only
+  std::chrono::milliseconds hook_wait{2000};  // at the end, for hooks still running
 };
 
 class RotatingFile {
@@ -50,6 +54,8 @@ class RotatingFile {
   void reopen();
   /// Hooks still running are waited for, for at most `limit`; their outcomes are reported.
   void wait_for_hooks(std::chrono::milliseconds limit);
+  /// Rotations that started no hook because the previous one was still running.
+  uint64_t skipped_hooks() const { return skipped_hooks_; }
 
   /// The file written now (the symlink's target), and the bytes lost to failed writes so far.
   const std::string& current_path() const { return path_; }
@@ -63,6 +69,7 @@ class RotatingFile {
   unsigned last_part(const std::string& key) const;  // the highest part of a period on disk
   void run_hook(const std::string& previous, const std::string& current);
   void reap_hooks();  // reports the hooks that ended; never waits
+  void skip_hook(const std::string& previous, const std::string& current);
   void problem(const std::string& what);
 
   RotationSettings s_;
@@ -82,6 +89,8 @@ class RotatingFile {
     std::string output;  // the start of what it wrote to stderr
   };
   std::vector<Hook> hooks_;
+  uint64_t skipped_hooks_ = 0;
+  std::time_t last_skip_report_ = 0;
 };
 
 }  // namespace tcpdp

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 using tcpdp::Config;
 
@@ -94,11 +95,12 @@ TEST_CASE("every kind of mistake names the line, the key and what is accepted") 
   CHECK(load_error("[tcpdp]\nproxyProtocol = \"yes\"\n") ==
         "2: [tcpdp] proxyProtocol: true or false is wanted");
   CHECK(load_error("[tcptrack]\nmaxConnections = 0\n") ==
-        "2: [tcptrack] maxConnections: a whole number from 1 is wanted");
+        "2: [tcptrack] maxConnections: a whole number from 1 to 16777216 is wanted");
   CHECK(load_error("[tcptrack]\nidleTimeout = \"5m\"\n") ==
-        "2: [tcptrack] idleTimeout: a number of seconds above 0 is wanted");
-  CHECK(load_error("[probe]\nbufferSize = \"2XB\"\n") ==
-        "2: [probe] bufferSize: a size: a whole number of bytes, or a string such as \"64KB\", "
+        "2: [tcptrack] idleTimeout: a number of seconds above 0 and at most 31536000 (a year) is "
+        "wanted");
+  CHECK(load_error("[log]\nrotationSize = \"2XB\"\n") ==
+        "2: [log] rotationSize: a size: a whole number of bytes, or a string such as \"64KB\", "
         "\"2MB\", \"1GiB\" is wanted");
   CHECK(load_error("[probe]\ntarget = 5432\n") == "2: [probe] target: a string is wanted");
   CHECK(load_error("[tcpdp]\nfoo = 1\n") ==
@@ -112,7 +114,8 @@ TEST_CASE("every kind of mistake names the line, the key and what is accepted") 
         "probe, proxy, pg");
   CHECK(load_error("[pg]\nonStartupError = \"ignore\"\n") ==
         "2: [pg] onStartupError: one of auto, exit, warn is wanted");
-  CHECK(load_error("[pg]\nspoolMaxSize = \"lots\"\n").rfind("2: [pg] spoolMaxSize: a size", 0) == 0);
+  CHECK(load_error("[pg]\nspoolMaxSize = \"lots\"\n").rfind("2: [pg] spoolMaxSize: a size", 0) ==
+        0);
   CHECK(load_error("[tcpdp\n").rfind("1: not valid TOML: ", 0) == 0);
   // Several mistakes: the first in the file is the one reported.
   CHECK(load_error("[tcptrack]\nidleTimeout = -1\n[nope]\n").rfind("2: ", 0) == 0);
@@ -143,4 +146,166 @@ TEST_CASE("the printed configuration reads back to the same configuration") {
   CHECK(back.tcptrack.idle_timeout == 0.125);
   CHECK(back.conn_log.rotation_size == 64u << 20);
   CHECK(text.find("maxHeldBytes = \"3KB\"") != std::string::npos);
+}
+
+namespace {
+
+std::string text_error(const std::string& text) {
+  Config c;
+  std::string error;
+  CHECK_FALSE(tcpdp::load_config_text(text, "t.toml", c, &error));
+  return error;
+}
+
+std::string repeat(const std::string& s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("out of range values are refused with the key's range, never clamped") {
+  CHECK(load_error("[proxy]\nworkers = 100000\n") ==
+        "2: [proxy] workers: a whole number from 1 to 255 or \"auto\" is wanted");
+  CHECK(load_error("[probe]\nworkers = 256\n") ==
+        "2: [probe] workers: a whole number from 1 to 255 or \"auto\" is wanted");
+  CHECK(load_error("[tcptrack]\nmaxConnections = 16777217\n") ==
+        "2: [tcptrack] maxConnections: a whole number from 1 to 16777216 is wanted");
+  CHECK(load_error("[probe]\nsnapshotLength = 262145\n") ==
+        "2: [probe] snapshotLength: a whole number from 1 to 262144 or \"auto\" is wanted");
+  CHECK(load_error("[probe]\nbufferSize = \"2GiB\"\n") ==
+        "2: [probe] bufferSize: a size from 1 to 2147483647: a whole number of bytes, or a "
+        "string such as \"64KB\", \"2MB\", \"1GiB\" is wanted");
+  CHECK(load_error("[proxy]\nbufferSize = 1024\n")
+            .rfind("2: [proxy] bufferSize: a size from 4KiB to 64MiB: ", 0) == 0);
+  CHECK(load_error("[tcptrack]\nmaxHeldBytes = \"2GiB\"\n")
+            .rfind("2: [tcptrack] maxHeldBytes: a size up to 1GiB: ", 0) == 0);
+  CHECK(load_error("[pg]\nretryWaitGrowThreshold = -1\n")
+            .rfind("2: [pg] retryWaitGrowThreshold: a whole number from 1 to 1000000", 0) == 0);
+  CHECK(load_error("[proxy]\nconnectTimeout = 1e300\n")
+            .rfind("2: [proxy] connectTimeout: a number of seconds above 0 and at most", 0) == 0);
+  // The bounds themselves are taken.
+  TomlFile f(
+      "[proxy]\nworkers = 255\nbufferSize = \"4KiB\"\n[probe]\nsnapshotLength = 262144\n"
+      "bufferSize = 2147483647\n[tcptrack]\nmaxConnections = 16777216\n"
+      "idleTimeout = 31536000\n");
+  Config c;
+  std::string error;
+  REQUIRE_MESSAGE(tcpdp::load_config(f.path, c, &error), error);
+  CHECK(c.proxy.workers == 255);
+  CHECK(c.proxy.buffer_size == 4096);
+  CHECK(c.probe.snapshot_length == 262144);
+  CHECK(c.tcptrack.max_connections == 16777216);
+}
+
+TEST_CASE("keys that bound each other must agree, across files too") {
+  CHECK(load_error("[pg]\nqueueMin = 2048\nqueueMax = 1024\n") ==
+        "2: [pg] queueMin 2048 is above queueMax 1024: queueMin is at most queueMax");
+  CHECK(load_error("[pg]\nretryWaitMin = 90\n") ==
+        "2: [pg] retryWaitMin 90 is above retryWaitMax 60: retryWaitMin is at most retryWaitMax");
+  TomlFile first("[pg]\nqueueMin = 4096\n");
+  TomlFile second("[tcpdp]\ndumper = \"pg\"\n[pg]\nqueueMax = 2048\n");
+  Config c;
+  std::string error;
+  REQUIRE_MESSAGE(tcpdp::load_config(first.path, c, &error), error);
+  CHECK_FALSE(tcpdp::load_config(second.path, c, &error));
+  CHECK(error == second.path +
+                     ":4: [pg] queueMin 4096 is above queueMax 2048: queueMin is at most queueMax");
+}
+
+TEST_CASE("only regular files and pipes of at most 64KiB are read") {
+  Config c;
+  std::string error;
+  CHECK_FALSE(tcpdp::load_config("/tmp", c, &error));
+  CHECK(error == "/tmp: is a directory, not a configuration file");
+  CHECK_FALSE(tcpdp::load_config("/dev/zero", c, &error));
+  CHECK(error == "/dev/zero: not a regular file (a device or a socket), not a configuration file");
+  TomlFile big("# " + std::string(64 * 1024, 'x') + "\n");
+  CHECK_FALSE(tcpdp::load_config(big.path, c, &error));
+  CHECK(error == big.path + ": larger than 64KiB, the most a configuration file may be");
+  TomlFile fits("# " + std::string(63 * 1024, 'x') + "\n[tcpdp]\ndumper = \"pg\"\n");
+  REQUIRE_MESSAGE(tcpdp::load_config(fits.path, c, &error), error);
+  CHECK(c.tcpdp.dumper == "pg");
+}
+
+TEST_CASE("nesting past 8 levels is refused before the TOML parser sees it") {
+  // 4,000 nested inline tables used to overflow the parser's stack.
+  CHECK(text_error("a = " + repeat("{b = ", 4000) + "1" + repeat("}", 4000) + "\n") ==
+        "t.toml:1: nested more than 8 levels deep (tables, arrays, inline tables, dotted keys); "
+        "tcpdp's configuration is sections of keys");
+  CHECK(text_error("\n\na = " + repeat("[", 9) + repeat("]", 9) + "\n")
+            .rfind("t.toml:3: nested", 0) == 0);
+  CHECK(text_error("a" + repeat(".a", 9) + " = 1\n").rfind("t.toml:1: nested", 0) == 0);
+  CHECK(text_error("[a" + repeat(".a", 8) + "]\n").rfind("t.toml:1: nested", 0) == 0);
+  CHECK(text_error("x = {a.a.a.a.a = {b.b.b.b.b = 1}}\n").rfind("t.toml:1: nested", 0) == 0);
+  // 8 levels are left to the parser and the key table: here, not a section.
+  CHECK(text_error("a = " + repeat("[", 8) + repeat("]", 8) + "\n") ==
+        "t.toml:1: 'a' is not a section; sections are tcpdp, log, dumpLog, connLog, tcptrack, "
+        "probe, proxy, pg");
+}
+
+TEST_CASE("brackets, dots and commas in strings and comments do not count") {
+  const std::string text =
+      "# [[[[[[[[[[ {{{{{{{{{ a.b.c.d.e.f.g.h.i.j\n"
+      "[probe]\n"
+      "filter = \"[[[[[[[[[[ {{{{ a.b.c.d.e.f.g.h.i.j ,,,\"\n"
+      "target = '[[[[[[[[[[\\'\n"
+      "interface = \"\"\"\n[[[[[[[[[[\n\\\"\"\"\n\"\"\"\n"
+      "[tcpdp]\n"
+      "pidfile = '''\n{{{{{{{{{{{{\n'''\n"
+      "[tcptrack]\n"
+      "idleTimeout = 1.5\n";
+  Config c;
+  std::string error;
+  REQUIRE_MESSAGE(tcpdp::load_config_text(text, "t.toml", c, &error), error);
+  CHECK(c.probe.filter == "[[[[[[[[[[ {{{{ a.b.c.d.e.f.g.h.i.j ,,,");
+  CHECK(c.probe.target == "[[[[[[[[[[\\");
+  CHECK(c.probe.interface == "[[[[[[[[[[\n\"\"\"\n");
+  CHECK(c.tcpdp.pidfile == "{{{{{{{{{{{{\n");
+  CHECK(c.tcptrack.idle_timeout == 1.5);
+  // Lines inside multi-line strings are counted: the mistake is on line 6.
+  CHECK(text_error("[probe]\nfilter = \"\"\"\n\n\n\"\"\"\ntarget = 1\n") ==
+        "t.toml:6: [probe] target: a string is wanted");
+}
+
+TEST_CASE("more than 1000 keys, tables and values are refused") {
+  CHECK(text_error("[tcpdp]\n" + repeat("a = 1\n", 1000)) ==
+        "t.toml:1001: more than 1000 keys, tables and values; tcpdp's configuration has about a "
+        "hundred keys");
+  CHECK(text_error("x = [" + repeat("1,", 2000) + "]\n").rfind("t.toml:1: more than 1000", 0) == 0);
+}
+
+TEST_CASE("arrays and inline tables of more than 4KiB in all are refused") {
+  // The parser takes time quadratic in an array's length; no key takes an array.
+  const std::string long_string = "\"" + std::string(1000, 's') + "\"";
+  CHECK(text_error("[probe]\ntarget = 1\n\nx = [" + repeat(long_string + ",", 5) + "]\n") ==
+        "t.toml:4: arrays and inline tables longer than 4KiB in all; no key of tcpdp's "
+        "configuration takes one");
+  CHECK(text_error("a = [" + long_string + ", " + long_string + "]\n" + "b = {c = " + long_string +
+                   "}\n" + "d = [" + long_string + ", " + long_string + "]\n")
+            .rfind("t.toml:3: arrays and inline tables longer than 4KiB", 0) == 0);
+  // Under the bound: the parser and the key table have their say.
+  CHECK(text_error("[probe]\ntarget = [" + repeat(long_string + ",", 3) + "]\n") ==
+        "t.toml:2: [probe] target: a string is wanted");
+}
+
+TEST_CASE("no file in the working directory is read by default") {
+  for (const std::string& path : tcpdp::default_config_files()) {
+    CHECK(path.front() == '/');
+    CHECK(path.find("./") == std::string::npos);
+  }
+}
+
+TEST_CASE("the files read are recorded in order") {
+  TomlFile a("[tcpdp]\ndumper = \"pg\"\n");
+  TomlFile b("[tcpdp]\ndumper = \"mysql\"\n");
+  Config c;
+  std::string error;
+  REQUIRE(tcpdp::load_config(a.path, c, &error));
+  REQUIRE(tcpdp::load_config(b.path, c, &error));
+  CHECK(c.files == std::vector<std::string>{a.path, b.path});
+  CHECK(c.tcpdp.dumper == "mysql");
+  CHECK_FALSE(tcpdp::load_config("/tmp", c, &error));
+  CHECK(c.files.size() == 2);
 }

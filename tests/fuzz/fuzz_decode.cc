@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "dumpers/hex/hex_dumper.h"
+#include "linear_guard.h"
 #include "reader/decode.h"
 #include "tcptrack/tracker.h"
 
@@ -25,6 +26,7 @@ constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  tcpdp::fuzz::LinearGuard guard(size);
   NullSink sink;
   tcpdp::HexDumper dumper(sink);
   tcpdp::TrackerOptions options;

@@ -8,9 +8,11 @@
 
 #include "digest/digest.h"
 #include "digest/fingerprint.h"
+#include "linear_guard.h"
 #include "sinks/record_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  tcpdp::fuzz::LinearGuard guard(size);
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   tcpdp::Record record;
   std::string error;

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "dumpers/dumper.h"
+#include "linear_guard.h"
 
 namespace tcpdp::fuzz {
 
@@ -22,6 +23,7 @@ class NullSink : public RecordSink {
 template <typename DumperType, typename Options>
 int run_decoder(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
+  LinearGuard guard(size);
   NullSink sink;
   Options options;
   options.pair_responses = (data[0] & 2) == 0;

@@ -7,7 +7,10 @@
     seeds.py --streams PORT OUT_DIR FILE.pcap... for the protocol decoders (fuzz_pg, fuzz_mysql):
                                                  one seed per TCP connection of Ethernet/IPv4
                                                  captures, its payloads in the layout of
-                                                 fuzz_dumper.h, PORT being the server's"""
+                                                 fuzz_dumper.h, PORT being the server's
+    seeds.py --proxy OUT_DIR                     for fuzz_proxy: PROXY protocol v1 and v2 headers
+                                                 (TCP4, TCP6, LOCAL) before a pg, mysql or hex
+                                                 conversation's first messages"""
 
 import os
 import struct
@@ -90,8 +93,48 @@ def streams(port, out_dir, files):
                 f.write(seed)
 
 
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(command, family, addresses):
+    """A PROXY protocol v2 header: version 2 and the command, family and transport, addresses."""
+    return V2_SIGNATURE + bytes([0x20 | command, family]) + struct.pack("!H", len(addresses)) + addresses
+
+
+def proxy(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    v1 = b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 5432\r\n"
+    v1_6 = b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 3306\r\n"
+    v2_4 = proxy_v2(1, 0x11, bytes([192, 0, 2, 7, 198, 51, 100, 1]) + struct.pack("!HH", 51000, 5432))
+    v2_6 = proxy_v2(1, 0x21, bytes(15) + b"\x07" + bytes(15) + b"\x01" + struct.pack("!HH", 51000, 3306))
+    local = proxy_v2(0, 0x00, b"")
+    params = b"user\x00bob\x00\x00"
+    startup = struct.pack("!II", 8 + len(params), 196608) + params
+    ssl_request = struct.pack("!II", 8, 80877103)
+    auth_ok = b"R" + struct.pack("!II", 8, 0) + b"Z" + struct.pack("!I", 5) + b"I"
+    greeting = b"\x0a8.0.36\x00" + struct.pack("<I", 7) + b"abcdefgh\x00" + b"\xff\xff"
+    greeting = struct.pack("<I", len(greeting))[:3] + b"\x00" + greeting
+    query = b"\x03SELECT 1"
+    query = struct.pack("<I", len(query))[:3] + b"\x00" + query
+    seeds = {
+        "pg_v1": (0, [(False, v1 + startup), (True, auth_ok)]),
+        "pg_v2_ssl": (0, [(False, v2_4 + ssl_request), (True, b"N"), (False, startup)]),
+        "mysql_v1_tcp6": (1, [(False, v1_6), (True, greeting), (False, query)]),
+        "mysql_v2_tcp6": (1, [(False, v2_6), (True, greeting)]),
+        "hex_local": (2, [(False, local + b"hello"), (True, b"world")]),
+    }
+    for name, (flags, chunks) in seeds.items():
+        seed = bytearray([flags])
+        for from_server, payload in chunks:
+            seed += dumper_chunks(from_server, payload)
+        with open(os.path.join(out_dir, name + ".seed"), "wb") as f:
+            f.write(seed)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--streams":
         streams(int(sys.argv[2]), sys.argv[3], sys.argv[4:])
+    elif sys.argv[1] == "--proxy":
+        proxy(sys.argv[2])
     else:
         main(sys.argv[1], sys.argv[2:])

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from servers import free_port, mariadb, postgres
-from support import Capture, TcpdpRun, pcap, records, run
+from support import TCPDP, Capture, TcpdpRun, pcap, records, run
 
 import mysql_workload  # testdata/pcaps, on the path through support
 import pg_workload
@@ -139,6 +139,20 @@ class Options(unittest.TestCase):
         self.assertEqual(text.count("#   fingerprint: "), 3)
         self.assertNotIn('"conn_id"', text, "no records with --digest")
 
+    def test_counts_are_whole_numbers_from_1(self):
+        # Not CLI11's "not in range 0.000000 to 1797...e308" for a count.
+        for command in (["digest", "-"], ["read", pcap("pg_pgbench.pcap"), "-d", "pg", "--digest"]):
+            for flag in ("--top", "--digest-max-classes"):
+                for value in ("0", "-1", "1.5", "ten"):
+                    with self.subTest(command=command[0], flag=flag, value=value):
+                        rc, out, err = run(command + [flag, value], input_bytes=b"")
+                        self.assertEqual((rc, out), (2, b""))
+                        self.assertEqual(err, "%s: '%s' is not a whole number of 1 or more\n"
+                                              "Run with --help for more information.\n" % (flag, value))
+        rc, _, err = run(["digest", "-", "--top", "1" + "0" * 20], input_bytes=b"")
+        self.assertEqual(rc, 2)
+        self.assertIn("--top: '1%s' is too large: at most 18446744073709551615\n" % ("0" * 20), err)
+
     def test_digest_needs_an_sql_dumper(self):
         rc, out, err = run(["read", pcap("tcp_close.pcap"), "-d", "hex", "--digest"])
         self.assertEqual(rc, 1)
@@ -204,6 +218,43 @@ class FromLogs(unittest.TestCase):
         rc, whole, err = run(["digest", before, "--digest-format", "json"])
         self.assertEqual((rc, err), (0, ""))
         self.assertEqual(json.loads(out), json.loads(whole))
+
+    def digest_fed_by(self, shell):
+        """tcpdp digest - --digest-format json with the output of a shell command on its standard
+        input: (exit code, stdout, stderr, its peak resident memory in MiB)."""
+        feed = subprocess.Popen(["sh", "-c", shell], stdout=subprocess.PIPE)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen([TCPDP, "digest", "-", "--digest-format", "json"], stdin=feed.stdout,
+                                    stdout=out, stderr=err)
+            feed.stdout.close()
+            _, status, usage = os.wait4(proc.pid, 0)  # the memory of this process alone
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            feed.wait()
+            out.seek(0)
+            err.seek(0)
+            return proc.returncode, out.read(), err.read().decode(), usage.ru_maxrss / 1024
+
+    def test_an_endless_line_is_skipped_in_bounded_memory(self):
+        # No newline in 200 MB: not held whole (it used to be up to 512 MiB of it).
+        rc, _, err, rss = self.digest_fed_by("head -c 200M /dev/zero")
+        self.assertEqual(err, "tcpdp: warning: 1 lines over 72 MiB were skipped: too long for tcpdp records "
+                              "(the first: -:1)\ntcpdp: no tcpdp records in 1 file(s)\n")
+        self.assertEqual(rc, 1)
+        self.assertLess(rss, 100)
+
+    def test_an_over_long_record_between_good_ones_is_counted(self):
+        # A JSON line of 100 MiB, longer than any record tcpdp writes (queries stop at 64 MiB):
+        # skipped and said, the records around it digested, memory bounded all the same.
+        _, as_json, _ = run(["read", pcap("pg_pgbench.pcap"), "-d", "pg"])
+        lines = as_json.splitlines(keepends=True)
+        head, tail = self.write("head.log", lines[0]), self.write("tail.log", b"".join(lines[1:]))
+        rc, out, err, rss = self.digest_fed_by(
+            "cat %s; printf '{\"query\":\"'; head -c 100M /dev/zero | tr '\\0' a; printf '\"}\\n'; cat %s"
+            % (head, tail))
+        self.assertEqual((rc, err), (0, "tcpdp: warning: 1 lines over 72 MiB were skipped: too long for tcpdp "
+                                        "records (the first: -:2)\n"))
+        self.assertEqual(json.loads(out)["executions"], digest("pg_pgbench.pcap", "pg")["executions"])
+        self.assertLess(rss, 100)
 
     def test_errors(self):
         rc, _, err = run(["digest", os.path.join(self.dir, "missing.log")])

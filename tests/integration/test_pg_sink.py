@@ -585,7 +585,7 @@ class Outage(unittest.TestCase):
         # holds dump.log's records in dump.log's order, the spooled ones included.
         with postgres() as sink_db, postgres() as remote:
             t = TcpdpRun(self, "proxy", "tcpdp-pgsink-")
-            pg_config(t.config, sink_db.dsn, dumps=True, queueMax=50, retryWaitMin=0.2, retryWaitMax=0.5,
+            pg_config(t.config, sink_db.dsn, dumps=True, queueMin=50, queueMax=50, retryWaitMin=0.2, retryWaitMax=0.5,
                       batchLatency=0.1)
             port = free_port()
             self.assertTrue(t.launch(["-l", "%s:%d" % (HOST, port), "-r", "%s:%d" % (HOST, remote.port), "-d", "pg"],

@@ -421,7 +421,9 @@ class MariadbThroughProxy(unittest.TestCase):
 
 FRONTEND_HOST = "127.0.0.4"  # HAProxy's frontends: the PROXY header's destination is no other address here
 HAPROXY_ROUTES = {"v1": "send-proxy", "v2": "send-proxy-v2"}  # frontend -> the header it sends
-NO_HEADER = "the client sent no PROXY protocol header"
+# A MySQL client waits for the server's greeting, and the proxy connects to the server only after a
+# header: the client is turned away when [proxy] headerTimeout (5 s by default) has passed.
+NO_HEADER = "no whole PROXY protocol header came within 5 s"
 
 
 @unittest.skipUnless(os.geteuid() == 0, "the servers need root")
@@ -540,9 +542,10 @@ class ProxyProtocolBehindHAProxy(unittest.TestCase):
             self.assertNotEqual(sessions[route]["host"], logged[route]["client"], route)
 
     def test_client_without_header_refused(self):
-        """A client straight to the proxy, without a header, is turned away (the same client
-        straight to MariaDB is let in): the client fails, MariaDB logs no session, tcpdp.log has a
-        warning, conn.log a summary closed as rejected, nothing of the client's relayed or decoded."""
+        """A client straight to the proxy, without a header, is turned away once the header timeout
+        has passed (the same client straight to MariaDB is let in): the client fails, MariaDB logs
+        no session, tcpdp.log has a warning, conn.log a summary closed as rejected, nothing of the
+        client's relayed or decoded."""
         for server, options in ((self.my_reads_header, ("--proxy-protocol", "--proxy-protocol-forward")),
                                 (self.my_plain, ("--proxy-protocol",))):
             with self.subTest(options=options):

@@ -9,6 +9,7 @@ import re
 import struct
 import subprocess
 import tempfile
+import time
 import unittest
 
 from support import (TCPDP, bytes_of_hex_dump, merge, normalize_addr, pcap, records, run, streams,
@@ -340,6 +341,20 @@ class Statistics(unittest.TestCase):
         self.assertEqual((packets, conns, recs, gaps, tls), (tshark_packets(pcap("edge_gap.pcap")), 1, len(out), 1, 0))
         self.assertEqual(sum(1 for r in out if "gap_bytes" in r), 1)
 
+    def test_bytes_of_standard_input_are_counted(self):
+        for name in ("pg_ssl_accepted.pcap", "edge_pcapng.pcapng"):
+            size = os.path.getsize(pcap(name))
+            for how in ("pipe", "redirected file"):
+                with self.subTest(name=name, how=how), open(pcap(name), "rb") as f:
+                    if how == "pipe":
+                        rc, _, err = run(["read", "-d", "hex", "--stats"], input_bytes=f.read())
+                    else:
+                        rc, _, err = run(["read", "-d", "hex", "--stats"], stdin=f)
+                    self.assertEqual(rc, 0, err)
+                    m = STATS.fullmatch(err)
+                    self.assertIsNotNone(m, err)
+                    self.assertEqual(int(m.group(2)), size)
+
     def test_silent_unless_asked_or_a_terminal(self):
         rc, _, err = run(["read", pcap("pg_psql.pcap"), "-d", "pg"])
         self.assertEqual((rc, err), (0, ""))
@@ -360,3 +375,144 @@ class Statistics(unittest.TestCase):
                 text += chunk
             os.close(master)
             self.assertEqual(bool(STATS.search(text.decode().replace("\r\n", "\n"))), want, text)
+
+
+def record_offsets(data):
+    """Where each record of a little-endian classic pcap starts, and where the file ends."""
+    offsets, at = [], 24
+    while at < len(data):
+        offsets.append(at)
+        at += 16 + struct.unpack_from("<I", data, at + 8)[0]
+    return offsets + [at]
+
+
+def read_position(pid, path):
+    """The file offset of the process's descriptor open on path (/proc/PID/fdinfo)."""
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == path:
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    return int(re.search(r"^pos:\s+(\d+)", f.read(), re.M).group(1))
+        except FileNotFoundError:
+            pass
+    return None
+
+
+class UnluckyInputs(unittest.TestCase):
+    """Inputs that change, never end, or are not files: a sentence and exit 1, never a signal or a
+    hang, and what was decoded before the trouble is written."""
+
+    def test_a_file_that_shrinks_while_it_is_read(self):
+        # One connection, 8 kB segments each way, about 24 MB: far more than tcpdp reads ahead
+        # while its output waits.
+        cap = edge_cases.Capture()
+        c = edge_cases.Conn(cap, edge_cases.Ether(), (edge_cases.V4C, 40000), (edge_cases.V4S, 7000), 1000, 5000)
+        c.handshake()
+        payloads = []
+        for i in range(1500):
+            for side, fill in (("c", b"q"), ("s", b"r")):
+                payloads.append((side, fill + b"%07d" % i + fill * 8000))
+                c.seg(side, "PA", payloads[-1][1])
+        data = cap.to_bytes()
+        offsets = record_offsets(data)
+        self.assertEqual(len(offsets), 3 + len(payloads) + 1)
+        whole = 2000  # records before the cut: the handshake's 3, then 1997 data segments
+        cut = offsets[whole] + 100
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ring.pcap")
+            with open(path, "wb") as f:
+                f.write(data)
+            proc = subprocess.Popen([TCPDP, "read", path, "-d", "hex"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            try:
+                # Nobody reads tcpdp's output yet, so it soon waits to write: its read position
+                # stops, short of the cut. Then the file is cut, as a capture ring reusing it does.
+                positions = []
+                deadline = time.monotonic() + 60
+                while len(positions) < 5 or len(set(positions[-5:])) != 1 or not positions[-1]:
+                    self.assertLess(time.monotonic(), deadline, positions[-5:])
+                    positions.append(read_position(proc.pid, path))
+                    time.sleep(0.1)
+                self.assertLess(positions[-1], cut)
+                os.truncate(path, cut)
+                out, err = proc.communicate(timeout=120)
+            finally:
+                proc.kill()
+                proc.wait()
+        err = err.decode()
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertRegex(err, r"^tcpdp: %s: the file shrank from %d to %d bytes while it was read"
+                         % (re.escape(path), len(data), cut))
+        self.assertEqual(len(err.splitlines()), 1, err)
+        before = payloads[:whole - 3]
+        got = list(streams(records(out)).values())
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["->"], [b"".join(p for side, p in before if side == "c")])
+        self.assertEqual(got[0]["<-"], [b"".join(p for side, p in before if side == "s")])
+
+    def read_fifo(self, name):
+        with tempfile.TemporaryDirectory() as d:
+            fifo = os.path.join(d, "capture")
+            os.mkfifo(fifo)
+            proc = subprocess.Popen([TCPDP, "read", fifo, "-d", "hex"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            try:
+                # The whole capture, and the writer gone, as soon as tcpdp opens the FIFO.
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                        break
+                    except OSError:  # ENXIO: no reader yet
+                        self.assertLess(time.monotonic(), deadline)
+                        time.sleep(0.01)
+                os.set_blocking(fd, True)
+                with open(pcap(name), "rb") as f:
+                    os.write(fd, f.read())
+                os.close(fd)
+                out, err = proc.communicate(timeout=30)
+            finally:
+                proc.kill()
+                proc.wait()
+        return proc.returncode, out, err.decode()
+
+    def test_a_fifo_reads_like_the_file(self):
+        # edge_ooo fits in a pipe's buffer: the writer is gone before tcpdp reads the records.
+        for name in ("edge_ooo.pcap", "pg_pgbench.pcap", "edge_pcapng.pcapng"):
+            with self.subTest(name=name):
+                rc, out, err = self.read_fifo(name)
+                self.assertEqual(rc, 0, err)
+                self.assertEqual(out, run(["read", pcap(name), "-d", "hex"])[1])
+                self.assertGreater(len(records(out)), 0)
+
+    def test_seconds_past_2038_from_a_file_and_from_stdin(self):
+        # pcap-savefile(5): seconds are unsigned 32 bits. The records of tcp_close moved so that
+        # the first is at 4102444800 + 0.5 s; date(1) says what that is.
+        with open(pcap("tcp_close.pcap"), "rb") as f:
+            data = bytearray(f.read())
+        offsets = record_offsets(data)[:-1]
+        first = struct.unpack_from("<I", data, offsets[0])[0]
+        for at in offsets:
+            sec = struct.unpack_from("<I", data, at)[0]
+            struct.pack_into("<II", data, at, 4102444800 + sec - first, 500000 if at == offsets[0] else 0)
+        want = subprocess.run(["date", "-u", "-d", "@4102444800", "+%Y-%m-%dT%H:%M:%S.500000Z"],
+                              stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+        with tempfile.NamedTemporaryFile(suffix=".pcap") as f:
+            f.write(data)
+            f.flush()
+            rc, from_file, err = run(["read", f.name, "-d", "conn"])
+            self.assertEqual(rc, 0, err)
+            rc, from_stdin, err = run(["read", "-d", "conn"], input_bytes=bytes(data))
+            self.assertEqual(rc, 0, err)
+        self.assertEqual(records(from_file)[0]["ts"], want)
+        self.assertEqual(from_stdin, from_file)
+
+    def test_not_a_capture_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            empty = os.path.join(d, "empty.pcap")
+            open(empty, "wb").close()
+            for path, needle in ((d, "is a directory"), (empty, "empty"), ("/dev/zero", "unknown file format")):
+                with self.subTest(path=path):
+                    rc, out, err = run(["read", path, "-d", "hex"])
+                    self.assertEqual((rc, out), (1, b""), err)
+                    self.assertRegex(err, r"^tcpdp: %s: .*%s.*\n$" % (re.escape(path), needle))

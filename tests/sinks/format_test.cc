@@ -38,7 +38,12 @@ TEST_CASE("json: quotes, backslashes and control characters are escaped (RFC 825
   CHECK(json_string("a\"b\\c") == "a\\\"b\\\\c");
   CHECK(json_string("\n\r\t\b\f") == "\\n\\r\\t\\b\\f");
   CHECK(json_string(std::string("\x00\x1f", 2)) == "\\u0000\\u001f");
-  CHECK(json_string("\x7f") == "\x7f");  // DEL is allowed unescaped in JSON
+  // DEL and C1 controls (U+0080-U+009F) may stand unescaped in JSON (RFC 8259 section 7 asks
+  // only for U+0000-U+001F), but a terminal tailing the log would obey them: escaped too.
+  CHECK(json_string("\x7f") == "\\u007f");
+  CHECK(json_string("a\xc2\x9b"
+                    "2Jb\xc2\x80") == "a\\u009b2Jb\\u0080");
+  CHECK(json_string("\xc2\xa0") == "\xc2\xa0");  // U+00A0 is printable
 }
 
 TEST_CASE("json: valid UTF-8 passes, invalid bytes become U+FFFD") {
@@ -127,6 +132,37 @@ TEST_CASE("console: header line then multi-line values indented, control bytes s
   r.add("bytes", "line1\nline2\n");
   CHECK(format(r, Format::kConsole) ==
         "T C A -> B ascii=x\\x1b[2J\nbytes:\n    line1\n    line2\n");
+}
+
+// Bytes from the wire must not reach a terminal as commands (ECMA-48: C0, DEL, C1; an 8-bit
+// terminal takes the lone bytes 0x80-0x9F for C1): every byte of one is written as \xNN.
+TEST_CASE("ltsv and console: terminal controls from the wire are written as \\xNN") {
+  const std::string hostile =
+      "\x1b]0;owned\x07"  // OSC: set the window title, ended by BEL
+      "\xc2\x9b"
+      "2J"  // CSI as a UTF-8 C1 control: clear the screen
+      "\x9b"
+      "31m"                       // CSI as a lone 8-bit byte
+      "\x7f\x08"                  // DEL, backspace
+      "caf\xc3\xa9\xe2\x82\xac";  // printable UTF-8 stays as it is
+  const std::string escaped =
+      "\\x1b]0;owned\\x07\\xc2\\x9b2J\\x9b31m\\x7f\\x08caf\xc3\xa9\xe2\x82\xac";
+  Record r;
+  r.add("username", hostile);
+  r.add(hostile, "key");
+  CHECK(format(r, Format::kLtsv) == "username:" + escaped + "\t" + escaped + ":key\n");
+  Record c;
+  c.add("query", hostile);
+  CHECK(format(c, Format::kConsole) == "query=" + escaped + "\n");
+  Record block;
+  block.add("query", "SELECT 1;\n\x1b[2J");
+  CHECK(format(block, Format::kConsole) == "\nquery:\n    SELECT 1;\n    \\x1b[2J\n");
+  for (const std::string& out : {format(r, Format::kLtsv), format(c, Format::kConsole)}) {
+    for (const char ch : out) {
+      const auto b = static_cast<uint8_t>(ch);
+      CHECK_FALSE(((b < 0x20 && b != '\t' && b != '\n') || b == 0x7f));
+    }
+  }
 }
 
 TEST_CASE("console: the client stays on the left when the server speaks") {

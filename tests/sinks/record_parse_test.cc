@@ -46,6 +46,21 @@ TEST_CASE("JSON lines that are not records: nesting too deep, durations out of r
   }
 }
 
+TEST_CASE("LTSV: a value with controls and non-UTF-8 bytes reads back as the bytes written") {
+  Record written;
+  const std::string query = std::string("SELECT '\x1b[2J\t\\x41\xc2\x9b\xff'");
+  written.add("query", query);
+  std::string line;
+  tcpdp::append_formatted(written, tcpdp::Format::kLtsv, line);
+  line.pop_back();  // the newline
+  Record r;
+  std::string error;
+  REQUIRE(tcpdp::parse_ltsv_record(line, r, &error));
+  const auto f = tcpdp::Record::find(r.encoded(), "query");
+  REQUIRE(f);
+  CHECK(f->s == query);
+}
+
 TEST_CASE("LTSV: durations, and those out of range") {
   Record r;
   std::string error;

@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -111,13 +113,12 @@ TEST_CASE("secondly rotation: a new file each second, the hook told both names")
           "printf '%s\\n' \"$1\" \"$2\" >> \"$(dirname \"$0\")/hook-args\"\n");
   fx.rotate_once();
   const fs::path logs = fx.s.dir;
-  CHECK(names(logs) == std::vector<std::string>{"dump.log", "dump.log.20261123140506",
-                                                "dump.log.20261123140507"});
+  CHECK(names(logs) ==
+        std::vector<std::string>{"dump.log", "dump.log.20261123140506", "dump.log.20261123140507"});
   CHECK(slurp(logs / "dump.log.20261123140506") == "a\n");
   CHECK(slurp(logs / "dump.log") == "b\n");
-  CHECK(slurp(fx.dir.path / "hook-args") ==
-        (logs / "dump.log.20261123140506").string() + "\n" +
-            (logs / "dump.log.20261123140507").string() + "\n");
+  CHECK(slurp(fx.dir.path / "hook-args") == (logs / "dump.log.20261123140506").string() + "\n" +
+                                                (logs / "dump.log.20261123140507").string() + "\n");
   CHECK_FALSE(fs::exists(fx.dir.path / "pwned"));
   REQUIRE(fx.reports.size() == 1);
   CHECK(fx.reports[0].find("exited with status 0") != std::string::npos);
@@ -138,6 +139,70 @@ TEST_CASE("a failing hook is reported with its status and what it said") {
   ++fx.now;
   put(g, "d\n");
   CHECK(fx.reports.back().find("not started: No such file or directory") != std::string::npos);
+}
+
+// A hook that notes its second argument in DIR/started and then runs until DIR/release exists.
+void waiting_hook(Fixture& fx) {
+  fx.hook("waits",
+          "d=\"$(dirname \"$0\")\"\necho \"$2\" >> \"$d/started\"\n"
+          "while [ ! -e \"$d/release\" ]; do sleep 0.02; done\n");
+}
+
+size_t count_of(const std::vector<std::string>& reports, const std::string& part) {
+  return std::count_if(reports.begin(), reports.end(),
+                       [&](const std::string& r) { return r.find(part) != std::string::npos; });
+}
+
+TEST_CASE("a rotation while the last hook still runs starts none: skipped, counted, said once") {
+  Fixture fx;
+  fx.s.period = "secondly";
+  waiting_hook(fx);
+  const fs::path logs = fx.s.dir;
+  {
+    auto f = fx.make();
+    put(f, "0\n");
+    for (int i = 0; i < 6; ++i) {
+      ++fx.now;
+      put(f, "x\n");
+    }
+    CHECK(f.skipped_hooks() == 5);
+    CHECK(count_of(fx.reports, "not run for") == 1);  // again only a minute later
+    CHECK(count_of(fx.reports, "is still running (1 skipped so far)") == 1);
+    std::ofstream(fx.dir.path / "release").put('\n');
+    f.wait_for_hooks(std::chrono::seconds(10));
+    ++fx.now;
+    put(f, "y\n");  // the one that ran has ended: this rotation's hook runs
+    f.wait_for_hooks(std::chrono::seconds(10));
+    CHECK(f.skipped_hooks() == 5);
+  }
+  CHECK(slurp(fx.dir.path / "started") == (logs / "dump.log.20261123140507").string() + "\n" +
+                                              (logs / "dump.log.20261123140513").string() + "\n");
+  CHECK(count_of(fx.reports, "exited with status 0") == 2);
+}
+
+TEST_CASE("a hook still running at the end is waited for up to hook_wait, then named") {
+  Fixture fx;
+  fx.s.period = "secondly";
+  fx.s.hook_wait = std::chrono::milliseconds(100);
+  waiting_hook(fx);
+  {
+    auto f = fx.make();
+    put(f, "a\n");
+    ++fx.now;
+    put(f, "b\n");
+  }
+  REQUIRE(fx.reports.size() == 1);
+  const std::string& said = fx.reports[0];
+  CHECK(said.find("(" + (fs::path(fx.s.dir) / "dump.log.20261123140506").string()) !=
+        std::string::npos);
+  const std::string marker = "still running after 0.1 s at exit: left running as pid ";
+  const size_t at = said.find(marker);
+  REQUIRE(at != std::string::npos);
+  const pid_t pid = std::stoi(said.substr(at + marker.size()));
+  CHECK(kill(pid, 0) == 0);
+  std::ofstream(fx.dir.path / "release").put('\n');
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
 }
 
 TEST_CASE("only the newest files are kept") {
@@ -165,8 +230,8 @@ TEST_CASE("size rotation within a period numbers the parts") {
   fx.s.keep = 2;
   auto g = fx.make();  // a new run goes on after the full parts; pruning orders 10 after 9
   for (int i = 0; i < 10; ++i) put(g, "12345\n");
-  CHECK(names(fx.s.dir) == std::vector<std::string>{"dump.log", "dump.log.20261123.10",
-                                                    "dump.log.20261123.9"});
+  CHECK(names(fx.s.dir) ==
+        std::vector<std::string>{"dump.log", "dump.log.20261123.10", "dump.log.20261123.9"});
 }
 
 TEST_CASE("reopen after the file was moved away (logrotate)") {
