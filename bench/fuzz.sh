@@ -4,7 +4,8 @@
 # 1. Fuzzing: builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer,
 #    in build-fuzz/), seeds each as tests/run.sh does (the test captures' packets and connections,
 #    MySQL 8's captures when ../shared has them, dump log lines, the shipped configuration), and
-#    runs each for FUZZ_RUNS executions, FUZZ_JOBS targets at a time, with the linear time check of
+#    runs each for FUZZ_RUNS executions (or FUZZ_SECONDS, when set, whichever comes first),
+#    FUZZ_JOBS targets at a time, with the linear time check of
 #    tests/fuzz/linear_guard.h on: an input of n bytes may take at most FUZZ_NS_PER_BYTE * n ns +
 #    FUZZ_BASE_MS ms of CPU, and an input over 10 s is a hang. A crash, a sanitizer report, a hang
 #    or an input over the bound stops that target; libFuzzer keeps the input in
@@ -18,7 +19,8 @@
 # Run as root on Debian bookworm:  bash bench/fuzz.sh [TARGET... | linear]
 #   (no argument: every target, then the linear check; TARGET: decode pg mysql digest config proxy)
 # Knobs (environment):
-#   FUZZ_RUNS=10000000  FUZZ_JOBS=nproc  FUZZ_NS_PER_BYTE=20000  FUZZ_BASE_MS=100  FUZZ_MAX_LEN=16384
+#   FUZZ_RUNS=10000000  FUZZ_SECONDS=0 (no limit)  FUZZ_JOBS=nproc  FUZZ_MAX_LEN=16384
+#   FUZZ_NS_PER_BYTE=20000  FUZZ_BASE_MS=1000
 #   LINEAR_SIZES="1048576 4194304 16777216"  LINEAR_RUNS=3  LINEAR_GROWTH=1.5  LINEAR_HEX_RATIO=20
 #   TCPDP=/path/to/tcpdp     use this Release binary instead of building build-bench/tcpdp
 set -euo pipefail
@@ -29,9 +31,10 @@ NAME=fuzz.sh
 source "$ROOT/bench/lib.sh"
 
 FUZZ_RUNS=${FUZZ_RUNS:-10000000}
+FUZZ_SECONDS=${FUZZ_SECONDS:-0}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
 FUZZ_NS_PER_BYTE=${FUZZ_NS_PER_BYTE:-20000}
-FUZZ_BASE_MS=${FUZZ_BASE_MS:-100}
+FUZZ_BASE_MS=${FUZZ_BASE_MS:-1000}
 FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
 LINEAR_SIZES=${LINEAR_SIZES:-1048576 4194304 16777216}
 LINEAR_RUNS=${LINEAR_RUNS:-3}
@@ -41,6 +44,7 @@ ALL_TARGETS=(decode pg mysql digest config proxy)
 for v in FUZZ_RUNS FUZZ_JOBS FUZZ_NS_PER_BYTE FUZZ_BASE_MS FUZZ_MAX_LEN LINEAR_RUNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
+[[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] || die "FUZZ_SECONDS must be 0 or a positive integer (got '$FUZZ_SECONDS')"
 for size in $LINEAR_SIZES; do
   [[ $size =~ ^[1-9][0-9]*$ ]] || die "LINEAR_SIZES must be positive integers (got '$size')"
 done
@@ -78,9 +82,10 @@ seed() {
       fi
       ;;
     digest)
-      "$TCPDP" read "$ROOT/testdata/pcaps/pg_pgbench.pcap" -d pg | head -n 30 | split -l 1 - "$dir/json-"
-      "$TCPDP" read "$ROOT/testdata/pcaps/mysql_slap.pcap" -d mysql -f ltsv | head -n 30 |
-        split -l 1 - "$dir/ltsv-"
+      "$TCPDP" read "$ROOT/testdata/pcaps/pg_pgbench.pcap" -d pg >"$dir.json"
+      "$TCPDP" read "$ROOT/testdata/pcaps/mysql_slap.pcap" -d mysql -f ltsv >"$dir.ltsv"
+      head -n 30 "$dir.json" | split -l 1 - "$dir/json-"
+      head -n 30 "$dir.ltsv" | split -l 1 - "$dir/ltsv-"
       ;;
     config) cp "$ROOT/config/tcpdp.toml" "$dir/" ;;
     proxy) python3 "$ROOT/tests/fuzz/seeds.py" --proxy "$dir" ;;
@@ -94,7 +99,7 @@ fuzz() {
   seed "$target" "$work/corpus-$target"
   local started=$SECONDS
   TCPDP_FUZZ_LINEAR="$FUZZ_NS_PER_BYTE,$FUZZ_BASE_MS" "$ROOT/build-fuzz/fuzz_$target" \
-    -runs="$FUZZ_RUNS" -timeout=10 -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 \
+    -runs="$FUZZ_RUNS" -max_total_time="$FUZZ_SECONDS" -timeout=10 -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 \
     -artifact_prefix="$findings/" "$work/corpus-$target" >"$log" 2>&1 || status=failed
   local runs rate found
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -125,13 +130,20 @@ if ((${#targets[@]})); then
   wait
   echo "## Fuzzing, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $REV"
   echo
-  echo "Linear time bound: $FUZZ_NS_PER_BYTE ns a byte + $FUZZ_BASE_MS ms of CPU an input (sanitizers on); hang: 10 s; inputs up to $FUZZ_MAX_LEN bytes."
+  limit="$FUZZ_RUNS executions"
+  ((FUZZ_SECONDS == 0)) || limit+=" or $FUZZ_SECONDS s"
+  echo "Linear time bound: $FUZZ_NS_PER_BYTE ns a byte + $FUZZ_BASE_MS ms of CPU an input (sanitizers on); hang: 10 s; inputs up to $FUZZ_MAX_LEN bytes; at most $limit a target."
   echo
   echo "| target | executions | exec/s | seconds | findings | result |"
   echo "|---|---|---|---|---|---|"
   for target in "${targets[@]}"; do
-    cat "$work/$target.result"
-    grep -q '| ok |$' "$work/$target.result" || failed=1
+    if [[ -f $work/$target.result ]]; then
+      cat "$work/$target.result"
+      grep -q '| ok |$' "$work/$target.result" || failed=1
+    else
+      echo "| fuzz_$target | | | | | did not run (seeding failed) |"
+      failed=1
+    fi
   done
   echo
 fi
