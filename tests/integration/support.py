@@ -13,6 +13,9 @@ import time
 
 TCPDP = os.environ.get("TCPDP", "tcpdp")
 PCAPS = os.environ.get("TCPDP_PCAPS", os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "pcaps"))
+# An unoptimised ASan + UBSan build (ctest sets this): bounds on time and memory are looser for it,
+# by about the sanitizers' own cost (shadow memory, quarantine of freed blocks, no optimisation).
+SANITIZED = os.environ.get("TCPDP_SANITIZED") == "1"
 sys.path.insert(0, PCAPS)
 
 

@@ -14,7 +14,11 @@ import time
 import unittest
 
 from servers import free_port, mariadb, postgres
-from support import TCPDP, Capture, TcpdpRun, pcap, records, run
+from support import SANITIZED, TCPDP, Capture, TcpdpRun, pcap, records, run
+
+# Peak RSS of `tcpdp digest` fed over-long lines: 85 MB measured in a Release build (the 72 MiB
+# bound on a line held); the sanitizers' shadow memory and quarantine roughly double it.
+RSS_BOUND_MB = 300 if SANITIZED else 100
 
 import mysql_workload  # testdata/pcaps, on the path through support
 import pg_workload
@@ -240,7 +244,7 @@ class FromLogs(unittest.TestCase):
         self.assertEqual(err, "tcpdp: warning: 1 lines over 72 MiB were skipped: too long for tcpdp records "
                               "(the first: -:1)\ntcpdp: no tcpdp records in 1 file(s)\n")
         self.assertEqual(rc, 1)
-        self.assertLess(rss, 100)
+        self.assertLess(rss, RSS_BOUND_MB)
 
     def test_an_over_long_record_between_good_ones_is_counted(self):
         # A JSON line of 100 MiB, longer than any record tcpdp writes (queries stop at 64 MiB):
@@ -254,7 +258,7 @@ class FromLogs(unittest.TestCase):
         self.assertEqual((rc, err), (0, "tcpdp: warning: 1 lines over 72 MiB were skipped: too long for tcpdp "
                                         "records (the first: -:2)\n"))
         self.assertEqual(json.loads(out)["executions"], digest("pg_pgbench.pcap", "pg")["executions"])
-        self.assertLess(rss, 100)
+        self.assertLess(rss, RSS_BOUND_MB)
 
     def test_errors(self):
         rc, _, err = run(["digest", os.path.join(self.dir, "missing.log")])
