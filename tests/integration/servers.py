@@ -233,6 +233,16 @@ class Postgres:
     def as_postgres(self, args, what, **kw):
         return _run(["runuser", "-u", "postgres", "--"] + list(args), what, cwd=self.workdir, **kw)
 
+    def require_password(self, user, password):
+        """Creates the role user, which must give its password (scram) over TCP; everyone else
+        stays trusted."""
+        hba = os.path.join(self.datadir, "pg_hba.conf")
+        with open(hba) as f:
+            rules = f.read()
+        with open(hba, "w") as f:
+            f.write("host all %s 127.0.0.1/32 scram-sha-256\n" % user + rules)
+        self.psql_local("CREATE ROLE %s LOGIN PASSWORD '%s'; SELECT pg_reload_conf()" % (user, password))
+
     def psql_local(self, sql):
         """Runs sql with psql over the unix socket (not captured on lo); returns psql's output."""
         return self.as_postgres([self.bin("psql"), "-h", self.socket_dir, "-p", str(self.port), "-U", "postgres",

@@ -14,7 +14,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "..", "..", "config", "tcpdp.toml")
 
 
-class Config(unittest.TestCase):
+class Files(unittest.TestCase):
+    """Configuration files written in a directory of the test's own."""
+
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
         self.addCleanup(self.dir.cleanup)
@@ -24,6 +26,9 @@ class Config(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         return path
+
+
+class Config(Files):
 
     def config(self, *args):
         rc, out, err = run(["config"] + list(args))
@@ -160,19 +165,9 @@ class Documented(unittest.TestCase):
                 self.assertIn("\n.B %s\n" % key, man, key)
 
 
-class Hostile(unittest.TestCase):
+class Hostile(Files):
     """Files that are too large, too deep, not files, or values out of range: one line naming the
     file (or flag) and key, exit status 2, quickly; never a crash, a hang or a silent clamp."""
-
-    def setUp(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.addCleanup(self.dir.cleanup)
-
-    def write(self, name, text):
-        path = os.path.join(self.dir.name, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
 
     def refused(self, args, message, within=5, lines=1):
         """Exit status 2 and `message` in `lines` lines of stderr (a flag that does not parse gets

@@ -260,13 +260,7 @@ class StartupErrors(unittest.TestCase):
     def setUpClass(cls):
         cls._server = postgres()
         cls.server = cls._server.__enter__()
-        # alice must give her password (scram) over TCP; everyone else is trusted.
-        hba = os.path.join(cls.server.datadir, "pg_hba.conf")
-        with open(hba) as f:
-            rules = f.read()
-        with open(hba, "w") as f:
-            f.write("host all alice 127.0.0.1/32 scram-sha-256\n" + rules)
-        cls.server.psql_local("CREATE ROLE alice LOGIN PASSWORD 'right'; SELECT pg_reload_conf()")
+        cls.server.require_password("alice", "right")
         cls.dir = tempfile.mkdtemp(prefix="tcpdp-pgsink-")
 
     @classmethod

@@ -100,12 +100,7 @@ class WrongPassword(Checks):
     def setUpClass(cls):
         cls._server = postgres()
         cls.server = cls._server.__enter__()
-        hba = os.path.join(cls.server.datadir, "pg_hba.conf")
-        with open(hba) as f:
-            rules = f.read()
-        with open(hba, "w") as f:
-            f.write("host all alice 127.0.0.1/32 scram-sha-256\n" + rules)
-        cls.server.psql_local("CREATE ROLE alice LOGIN PASSWORD 'right'; SELECT pg_reload_conf()")
+        cls.server.require_password("alice", "right")
 
     @classmethod
     def tearDownClass(cls):
