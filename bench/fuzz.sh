@@ -10,6 +10,10 @@
 #    FUZZ_BASE_MS ms of CPU, and an input over 10 s is a hang. A crash, a sanitizer report, a hang
 #    or an input over the bound stops that target; libFuzzer keeps the input in
 #    build-fuzz/findings/TARGET/. Prints each target's executions, rate and findings.
+#    With FUZZ_CORPUS=DIR the corpus of each target is kept in DIR/TARGET (seeded when empty), so a
+#    later run goes on from what an earlier one found; otherwise it is a temporary directory.
+#    Inputs are at most FUZZ_MAX_LEN bytes: the targets bound messages and held bytes at 4 KiB, so
+#    4 KiB inputs reach every bound, and longer ones only run slower.
 # 2. Linear time: captures from bench/hostile_pcap.py (one connection whose bytes keep a decoder
 #    searching for a message boundary, in 100-byte segments) of LINEAR_SIZES bytes, read by a
 #    Release tcpdp with the decoder and with -d hex (whose work is plainly linear), CPU time best
@@ -19,8 +23,10 @@
 # Run as root on Debian bookworm:  bash bench/fuzz.sh [TARGET... | linear]
 #   (no argument: every target, then the linear check; TARGET: decode pg mysql digest config proxy)
 # Knobs (environment):
-#   FUZZ_RUNS=10000000  FUZZ_SECONDS=0 (no limit)  FUZZ_JOBS=nproc  FUZZ_MAX_LEN=16384
-#   FUZZ_NS_PER_BYTE=20000  FUZZ_BASE_MS=1000
+#   FUZZ_RUNS=10000000  FUZZ_SECONDS=0 (no limit)  FUZZ_JOBS=nproc  FUZZ_MAX_LEN=4096
+#   FUZZ_NS_PER_BYTE=20000  FUZZ_BASE_MS=1000  FUZZ_CORPUS= (temporary)
+#   FUZZ_FLAGS=""  more libFuzzer flags, e.g. -entropic=0 (the default schedule spends most of
+#                  fuzz_config's time ranking the parser's ~20,000 features)
 #   LINEAR_SIZES="1048576 4194304 16777216"  LINEAR_RUNS=3  LINEAR_GROWTH=1.5  LINEAR_HEX_RATIO=20
 #   TCPDP=/path/to/tcpdp     use this Release binary instead of building build-bench/tcpdp
 set -euo pipefail
@@ -35,7 +41,9 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-0}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
 FUZZ_NS_PER_BYTE=${FUZZ_NS_PER_BYTE:-20000}
 FUZZ_BASE_MS=${FUZZ_BASE_MS:-1000}
-FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
+FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-4096}
+FUZZ_CORPUS=${FUZZ_CORPUS:-}
+FUZZ_FLAGS=${FUZZ_FLAGS:-}
 LINEAR_SIZES=${LINEAR_SIZES:-1048576 4194304 16777216}
 LINEAR_RUNS=${LINEAR_RUNS:-3}
 LINEAR_GROWTH=${LINEAR_GROWTH:-1.5}
@@ -95,12 +103,15 @@ seed() {
 # fuzz TARGET: one long run; its summary line goes to $work/TARGET.result.
 fuzz() {
   local target=$1 findings=$ROOT/build-fuzz/findings/$1 log=$work/$1.log status=ok
+  local corpus=$work/corpus-$target
+  [[ -z $FUZZ_CORPUS ]] || corpus=$FUZZ_CORPUS/$target
   mkdir -p "$findings"
-  seed "$target" "$work/corpus-$target"
+  [[ -n $(ls -A "$corpus" 2>/dev/null) ]] || seed "$target" "$corpus"
   local started=$SECONDS
+  # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
   TCPDP_FUZZ_LINEAR="$FUZZ_NS_PER_BYTE,$FUZZ_BASE_MS" "$ROOT/build-fuzz/fuzz_$target" \
     -runs="$FUZZ_RUNS" -max_total_time="$FUZZ_SECONDS" -timeout=10 -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 \
-    -artifact_prefix="$findings/" "$work/corpus-$target" >"$log" 2>&1 || status=failed
+    -artifact_prefix="$findings/" $FUZZ_FLAGS "$corpus" >"$log" 2>&1 || status=failed
   local runs rate found
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
@@ -132,7 +143,7 @@ if ((${#targets[@]})); then
   echo
   limit="$FUZZ_RUNS executions"
   ((FUZZ_SECONDS == 0)) || limit+=" or $FUZZ_SECONDS s"
-  echo "Linear time bound: $FUZZ_NS_PER_BYTE ns a byte + $FUZZ_BASE_MS ms of CPU an input (sanitizers on); hang: 10 s; inputs up to $FUZZ_MAX_LEN bytes; at most $limit a target."
+  echo "Linear time bound: $FUZZ_NS_PER_BYTE ns a byte + $FUZZ_BASE_MS ms of CPU an input (sanitizers on); hang: 10 s; inputs up to $FUZZ_MAX_LEN bytes; at most $limit a target${FUZZ_FLAGS:+; flags: $FUZZ_FLAGS}${FUZZ_CORPUS:+; corpus kept in $FUZZ_CORPUS}."
   echo
   echo "| target | executions | exec/s | seconds | findings | result |"
   echo "|---|---|---|---|---|---|"

@@ -403,8 +403,9 @@ void PgDecoder::server_message(uint8_t type, std::span<const uint8_t> body) {
       if (q && q->wait == Wait::kDescribe && q->describe_kind == 'S') {
         ByteReader r(body);
         int16_t n = 0;
-        r.i16(n);
-        if (Statement* st = statements_.find(q->extra().describe_name)) {
+        Statement* st = statements_.find(q->extra().describe_name);
+        // A count the message cannot hold (or a negative one) leaves the types as they were.
+        if (st && r.i16(n) && n >= 0 && static_cast<size_t>(n) * 4 <= r.remaining()) {
           st->types.resize(static_cast<size_t>(n));
           for (uint32_t& t : st->types) {
             int32_t v = 0;

@@ -37,7 +37,12 @@ bool parse_negotiate(std::span<const uint8_t> body, NegotiateMsg& out) {
 bool parse_parse(std::span<const uint8_t> body, ParseMsg& out) {
   ByteReader r(body);
   int16_t n;
-  if (!r.cstring(out.name) || !r.cstring(out.query) || !r.i16(n) || n < 0) return false;
+  // Each count is checked against the bytes that must follow it before anything is sized by
+  // it: a 20-byte message cannot make the decoder allocate for 32767 entries.
+  if (!r.cstring(out.name) || !r.cstring(out.query) || !r.i16(n) || n < 0 ||
+      static_cast<size_t>(n) * 4 > r.remaining()) {
+    return false;
+  }
   out.param_types.resize(static_cast<size_t>(n));
   for (uint32_t& t : out.param_types) {
     int32_t v;
@@ -50,14 +55,17 @@ bool parse_parse(std::span<const uint8_t> body, ParseMsg& out) {
 bool parse_bind(std::span<const uint8_t> body, BindMsg& out) {
   ByteReader r(body);
   int16_t nformats, nparams, nresults;
-  if (!r.cstring(out.portal) || !r.cstring(out.statement) || !r.i16(nformats) || nformats < 0) {
+  if (!r.cstring(out.portal) || !r.cstring(out.statement) || !r.i16(nformats) || nformats < 0 ||
+      static_cast<size_t>(nformats) * 2 > r.remaining()) {
     return false;
   }
   out.formats.resize(static_cast<size_t>(nformats));
   for (int16_t& f : out.formats) {
     if (!r.i16(f) || (f != 0 && f != 1)) return false;
   }
-  if (!r.i16(nparams) || nparams < 0) return false;
+  if (!r.i16(nparams) || nparams < 0 || static_cast<size_t>(nparams) * 4 > r.remaining()) {
+    return false;
+  }
   if (nformats > 1 && nformats != nparams) return false;
   out.params.resize(static_cast<size_t>(nparams));
   for (BindParam& p : out.params) {

@@ -197,6 +197,18 @@ TEST_CASE("types learned from ParameterDescription decode later binary binds") {
   CHECK(has(c.sink.all(), "\"bind_values\":[\"9\"]"));
 }
 
+TEST_CASE("a ParameterDescription whose count its body cannot hold leaves the types as they were") {
+  for (const Bytes& count : {i16(-1), i16(30000) + i32(25)}) {
+    Conversation c;
+    login(c);
+    c.client(parse("q", "SELECT $1 + 1", {23}) + msg('D', "S" + cstr("q")) + sync_msg());
+    c.server(msg('1', "") + msg('t', count) + msg('T', i16(0)) + ready());
+    c.client(bind("", "q", {1}, {{false, i32(9)}}) + execute("") + sync_msg());
+    c.server(msg('2', "") + data_row({"10"}) + complete("SELECT 1") + ready());
+    CHECK(has(c.sink.all(), "\"bind_values\":[\"9\"]"));
+  }
+}
+
 TEST_CASE("after an error the server skips to Sync; those requests say so") {
   Conversation c;
   login(c);
