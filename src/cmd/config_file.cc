@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include "common/utf8.h"
 
 namespace tcpdp {
 
@@ -100,6 +103,24 @@ bool check_config_shape(std::string_view text, const std::string& name, std::str
     *error = name + ":" + std::to_string(line) + ": " + why;
     return false;
   };
+  // TOML is UTF-8, and toml11 3.7 reads out of bounds on a string that is not (it rewinds a
+  // location into another buffer to point at the bad byte), so no other bytes reach it.
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    if (byte == '\n') ++line;
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t len = utf8_sequence_length(text, i);
+    if (len == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", byte);
+      return failed(std::string("byte ") + hex + " is not UTF-8, which a TOML file must be");
+    }
+    i += len;
+  }
+  line = 1;
   for (size_t i = 0; i < text.size();) {
     if (array_from != std::string_view::npos &&
         array_bytes + (i - array_from) > kMaxConfigArrayBytes) {

@@ -1,6 +1,6 @@
 #include "dumpers/value_text.h"
 
-#include "sinks/format.h"
+#include "common/utf8.h"
 
 namespace tcpdp {
 

@@ -26,10 +26,6 @@ size_t json_bound(std::string_view record);
 /// the end of what it wrote.
 char* write_json(std::string_view record, char* p);
 
-/// Length of the valid UTF-8 sequence starting at s[i] (a byte of 0x80 or more), or 0 if the
-/// bytes there are not one: overlong forms, surrogates and code points above U+10FFFF are not.
-size_t utf8_sequence_length(std::string_view s, size_t i);
-
 /// JSON string body (without quotes): control characters (C0, DEL, C1) escaped, bytes that are
 /// not valid UTF-8 written as U+FFFD, so the output is valid JSON whatever the input bytes are.
 void append_json_escaped(std::string_view s, std::string& out);

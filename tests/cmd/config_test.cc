@@ -245,6 +245,23 @@ TEST_CASE("nesting past 8 levels is refused before the TOML parser sees it") {
         "probe, proxy, pg");
 }
 
+TEST_CASE("a file that is not UTF-8 is refused before the TOML parser sees it") {
+  // TOML files are UTF-8 (toml.io, "Spec"); toml11 3.7 read out of its buffer on a string that
+  // is not, the 3 bytes of the first one here.
+  CHECK(text_error("'\xff'") == "t.toml:1: byte 0xff is not UTF-8, which a TOML file must be");
+  CHECK(text_error("[probe]\nfilter = \"\xc3\x28\"\n") ==
+        "t.toml:2: byte 0xc3 is not UTF-8, which a TOML file must be");
+  CHECK(text_error("# overlong: \xc0\xaf\n") ==
+        "t.toml:1: byte 0xc0 is not UTF-8, which a TOML file must be");
+  // Valid UTF-8 in strings and comments is read as it is.
+  Config c;
+  std::string error;
+  REQUIRE_MESSAGE(tcpdp::load_config_text("# caf\xc3\xa9\n[probe]\nfilter = 'host \xe2\x82\xac'\n",
+                                          "t.toml", c, &error),
+                  error);
+  CHECK(c.probe.filter == "host \xe2\x82\xac");
+}
+
 TEST_CASE("brackets, dots and commas in strings and comments do not count") {
   const std::string text =
       "# [[[[[[[[[[ {{{{{{{{{ a.b.c.d.e.f.g.h.i.j\n"
