@@ -175,7 +175,7 @@ int run_read(const ReadOptions& options) {
   if (options.proxy_protocol) tracker_options.proxy_protocol = true;
   ProcessLookup processes;
   if (options.processes) tracker_options.processes = &processes;
-  Tracker tracker(*dumper, sink, std::move(targets), tracker_options,
+  Tracker tracker(*dumper, std::move(targets), tracker_options,
                   conn_log ? &sink : (pg ? &lifecycle_for_pg : nullptr));
   PacketDecoder decoder(source->link_type());
 

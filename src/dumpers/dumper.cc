@@ -63,6 +63,12 @@ Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts) {
   return base_record(made ? made : connection_fields(conn, dir), ts);
 }
 
+Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t missed) {
+  Record r = base_record(conn, dir, ts);
+  r.add("gap_bytes", missed);
+  return r;
+}
+
 namespace {
 
 PgOptions pg_options(const DumperOptions& o) {

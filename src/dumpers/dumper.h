@@ -31,7 +31,8 @@ class Decoder {
  public:
   virtual ~Decoder() = default;
   virtual void on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) = 0;
-  /// `missed` bytes of this direction were never seen; what follows is after them.
+  /// `missed` bytes of this direction were never seen; what follows is after them. A decoder
+  /// that writes records writes gap_record() here, after the records of what came before.
   virtual void on_gap(Direction dir, Timestamp ts, uint64_t missed) = 0;
   virtual void on_close(Timestamp ts, CloseReason reason) = 0;
   /// What the decoder learned about the session that belongs in the connection's summary
@@ -58,6 +59,8 @@ void start_record(Record& r, const GroupRef& fields, Timestamp ts);
 Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts);
 /// A record that starts with ts and a group made by connection_fields.
 Record base_record(const GroupRef& fields, Timestamp ts);
+/// The record of `missed` bytes of one direction that the capture never saw (`gap_bytes`).
+Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t missed);
 
 /// What the protocol dumpers let a user choose.
 struct DumperOptions {

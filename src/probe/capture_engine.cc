@@ -49,7 +49,7 @@ class CaptureEngine::Worker {
     TrackerOptions options = p.tracker;
     options.source_id = shard;
     options.processes = p.processes ? &processes_ : nullptr;
-    tracker_ = std::make_unique<Tracker>(*dumper_, dump, p.targets, options, conn_lane_.get());
+    tracker_ = std::make_unique<Tracker>(*dumper_, p.targets, options, conn_lane_.get());
   }
 
   void start() { thread_ = std::thread([this] { run(); }); }

@@ -78,18 +78,11 @@ void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
   ++tracker_.stats_.gaps;
   tracker_.stats_.gap_bytes += missed;
   if (conn_.life) conn_.life->add_missed(dir_, missed);
-  if (tracker_.dumper_.wants_data()) {  // a gap says nothing to a dumper that ignores payload
-    Record r = base_record(conn_.info, dir_, ts);
-    r.add("gap_bytes", missed);
-    tracker_.events_.write(std::move(r));
-  }
-  conn_.decoder->on_gap(dir_, ts, missed);
+  conn_.decoder->on_gap(dir_, ts, missed);  // which writes the gap's record, in its place
 }
 
-Tracker::Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options,
-                 RecordSink* conn_log)
+Tracker::Tracker(Dumper& dumper, Targets targets, TrackerOptions options, RecordSink* conn_log)
     : dumper_(dumper),
-      events_(events),
       conn_log_(conn_log),
       targets_(std::move(targets)),
       options_(options) {}

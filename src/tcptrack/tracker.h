@@ -49,10 +49,9 @@ struct TrackerStats {
 
 class Tracker {
  public:
-  /// Gap records go to `events`; everything about payload goes to the dumper. With `conn_log`,
-  /// every connection's state changes and its summary go there.
-  Tracker(Dumper& dumper, RecordSink& events, Targets targets, TrackerOptions options,
-          RecordSink* conn_log = nullptr);
+  /// Everything about payload (gaps too) goes to the dumper's decoders. With `conn_log`, every
+  /// connection's state changes and its summary go there.
+  Tracker(Dumper& dumper, Targets targets, TrackerOptions options, RecordSink* conn_log = nullptr);
   ~Tracker();
 
   void on_segment(const TcpSegment& seg);
@@ -79,7 +78,6 @@ class Tracker {
   void touch(Connection& c, Timestamp ts);
 
   Dumper& dumper_;
-  RecordSink& events_;
   RecordSink* conn_log_;
   std::vector<StateChange> changes_;  // scratch for one segment's state changes
   Targets targets_;

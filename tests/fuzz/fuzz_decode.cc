@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.reassembly.max_held_bytes = 4096;  // small bounds so the fuzzer reaches them
   options.reassembly.max_held_segments = 8;
   options.max_connections = 4;
-  tcpdp::Tracker tracker(dumper, sink, tcpdp::Targets{}, options);
+  tcpdp::Tracker tracker(dumper, tcpdp::Targets{}, options);
   const int link = kLinkTypes[size > 0 ? data[0] % 6 : 0];
   tcpdp::PacketDecoder decoder(link);
   tcpdp::TcpSegment segment;

@@ -19,7 +19,9 @@ class HexDecoder : public Decoder {
     r.add("ascii", printable_ascii(bytes));
     sink_.write(std::move(r));
   }
-  void on_gap(Direction, Timestamp, uint64_t) override {}
+  void on_gap(Direction dir, Timestamp ts, uint64_t missed) override {
+    sink_.write(gap_record(conn_, dir, ts, missed));
+  }
   void on_close(Timestamp, CloseReason) override {}
 
  private:

@@ -47,17 +47,20 @@ void MysqlDecoder::feed_side(Side& s, Direction dir, Timestamp ts, std::span<con
   flush_done();
 }
 
-void MysqlDecoder::on_gap(Direction dir, Timestamp, uint64_t) {
+void MysqlDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
   Side& s = side(dir);
   s.heard = true;
-  if (s.mode == Mode::kSilent) return;
-  s.search.restart();
-  s.buf.clear();
-  s.joined.clear();
-  s.zbuf.clear();
-  s.in_body = false;
-  s.mode = Mode::kOutOfSync;
-  suspend_pairing();
+  if (s.mode != Mode::kSilent) {
+    // As for pg: the requests waiting are written unanswered, then the gap.
+    s.search.restart();
+    s.buf.clear();
+    s.joined.clear();
+    s.zbuf.clear();
+    s.in_body = false;
+    s.mode = Mode::kOutOfSync;
+    suspend_pairing();
+  }
+  emit_now(gap_record(conn_, dir, ts, missed));
 }
 
 void MysqlDecoder::describe(Record& r) const {

@@ -58,16 +58,19 @@ void PgDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t> by
   flush_done();
 }
 
-void PgDecoder::on_gap(Direction dir, Timestamp, uint64_t) {
+void PgDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
   Side& s = side(dir);
-  if (s.mode == Mode::kSilent) return;
-  // Whatever message was under way is lost; the answers can no longer be matched to requests.
-  s.search.restart();
-  s.buf.clear();
-  s.in_body = false;
-  s.skip_left = 0;
-  s.mode = Mode::kOutOfSync;
-  suspend_pairing();
+  if (s.mode != Mode::kSilent) {
+    // Whatever message was under way is lost; the answers can no longer be matched to
+    // requests, so those waiting are written first, then the gap.
+    s.search.restart();
+    s.buf.clear();
+    s.in_body = false;
+    s.skip_left = 0;
+    s.mode = Mode::kOutOfSync;
+    suspend_pairing();
+  }
+  emit_now(gap_record(conn_, dir, ts, missed));
 }
 
 void PgDecoder::describe(Record& r) const {
