@@ -2,12 +2,12 @@
 _tcpdp() {
   local cur prev words cword
   _init_completion || return
-  local commands="read probe proxy config digest pg-schema version"
+  local commands="read probe proxy config digest pg-schema records version"
   local cmd=""
   local i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      read | probe | proxy | config | digest | pg-schema | version) cmd=${words[i]}; break ;;
+      read | probe | proxy | config | digest | pg-schema | records | version) cmd=${words[i]}; break ;;
     esac
   done
   case $prev in
@@ -51,6 +51,10 @@ _tcpdp() {
       fi
       ;;
     pg-schema) COMPREPLY=($(compgen -W "--schema -c --config --help" -- "$cur")) ;;
+    records)
+      COMPREPLY=($(compgen -W "-f --format hex gap pg mysql decode_error state summary digest
+        --help" -- "$cur"))
+      ;;
   esac
 }
 complete -F _tcpdp tcpdp

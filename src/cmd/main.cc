@@ -8,6 +8,7 @@
 #include "cmd/probe_cmd.h"
 #include "cmd/proxy_cmd.h"
 #include "cmd/read_cmd.h"
+#include "cmd/records_cmd.h"
 
 #ifndef TCPDP_VERSION
 #define TCPDP_VERSION "0.0.0"
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
   tcpdp::add_digest_command(app, digest_options);
   tcpdp::PgSchemaOptions pg_schema_options;
   tcpdp::add_pg_schema_command(app, pg_schema_options);
+  tcpdp::RecordsOptions records_options;
+  tcpdp::add_records_command(app, records_options);
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -47,5 +50,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("proxy")) return tcpdp::run_proxy(proxy_options);
   if (app.got_subcommand("digest")) return tcpdp::run_digest(digest_options);
   if (app.got_subcommand("pg-schema")) return tcpdp::run_pg_schema(pg_schema_options);
+  if (app.got_subcommand("records")) return tcpdp::run_records(records_options);
   return tcpdp::run_read(read_options);
 }

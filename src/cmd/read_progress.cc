@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/record.h"
+#include "records/catalogue.h"
 
 namespace tcpdp {
 namespace {
@@ -21,11 +22,18 @@ std::string bytes_text(uint64_t n) {
 
 void ReadProgress::take(std::string_view encoded) {
   records_.fetch_add(1, std::memory_order_relaxed);
-  // One pass: a lifecycle record (event, one of its first keys) has neither key.
+  // One pass: the kind comes second; lifecycle and digest records count as neither.
   bool decode_error = false;
   for (Record::Reader r(encoded); !r.done();) {
     const FieldView f = r.next();
-    if (f.key == "event") return;
+    if (f.key == "event") {
+      const auto kind = kind_named(f.s);
+      if (kind == RecordKind::kState || kind == RecordKind::kSummary ||
+          kind == RecordKind::kDigest) {
+        return;
+      }
+      continue;
+    }
     if (f.key == "encrypted" && f.kind == Kind::kTrue) {
       encrypted_.fetch_add(1, std::memory_order_relaxed);
       return;

@@ -7,6 +7,7 @@
 
 #include "common/record.h"
 #include "digest/fingerprint.h"
+#include "records/catalogue.h"
 #include "sinks/format.h"
 
 namespace tcpdp {
@@ -57,7 +58,8 @@ namespace {
 
 // The keys the digest reads, found in one pass over a record (groups included).
 struct Fields {
-  bool event = false, skipped = false;
+  bool skipped = false;
+  std::optional<std::string_view> event;
   std::string_view message_type, command, query, conn_id;
   std::optional<std::string_view> execute_query, stmt_prepare_query;  // absent: text not seen
   std::string_view username, database, client_addr, src_addr, dst_addr, direction;
@@ -81,7 +83,7 @@ struct Fields {
         else if (k == "direction") direction = f.s;
         break;
       case 'e':
-        if (k == "event") event = true;
+        if (k == "event") event = f.s;
         else if (k == "execute_query") execute_query = f.s;
         else if (k == "error_code") error_code = f.kind == Kind::kInt ? std::to_string(f.i) : std::string(f.s);
         break;
@@ -162,7 +164,12 @@ Digest::Class* Digest::class_of(std::string_view sql, SqlDialect dialect, bool t
 void Digest::take(std::string_view encoded) {
   Fields f;
   f.read(encoded);
-  if (f.event) return;  // lifecycle records
+  // Only protocol records are executions. Dump logs written before every record said its kind
+  // (`event`) had it on lifecycle and digest records only: there, a record without one is a
+  // protocol record.
+  if (f.event && *f.event != kind_name(RecordKind::kPg) && *f.event != kind_name(RecordKind::kMysql)) {
+    return;
+  }
   std::string_view sql;
   SqlDialect dialect = SqlDialect::kPostgres;
   if (f.message_type == "B") {
@@ -180,7 +187,8 @@ void Digest::take(std::string_view encoded) {
   if (f.message_type == "Q") {
     sql = f.query;
   } else if (f.message_type == "E") {
-    // The server's: an ErrorResponse that answers no client message (a FATAL at shutdown).
+    // In logs before "ErrorResponse", the server's ErrorResponse that answers no client message
+    // (a FATAL at shutdown) was an "E" too: the direction tells them apart.
     if (f.direction == "<-") return;
     text_seen = f.execute_query.has_value();
     sql = f.execute_query.value_or(kUnseenText);
@@ -395,7 +403,7 @@ void Digest::emit(RecordSink& out, Timestamp from, Timestamp to) {
   for (const Class* c : rank(classes, other.get(), classes.size())) {
     r.clear();
     r.add("ts", to);
-    r.add("event", "digest");
+    r.add("event", kind_name(RecordKind::kDigest));
     r.add("interval_start", from);
     r.add("interval_end", to);
     fill(r, *c);

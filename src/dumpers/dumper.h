@@ -13,6 +13,7 @@
 #include "common/conn.h"
 #include "common/record.h"
 #include "common/timestamp.h"
+#include "records/catalogue.h"
 
 namespace tcpdp {
 
@@ -53,12 +54,13 @@ class Dumper {
 /// addresses of its PROXY protocol header when it had one), then `extra`
 /// (a dumper's session fields): one group, shared by all the records that carry it.
 GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra = {});
-/// Empties r (keeping its room) and starts it with ts and a group made by connection_fields.
-void start_record(Record& r, const GroupRef& fields, Timestamp ts);
-/// A record that starts with ts and the connection's fields for `dir`.
-Record base_record(const ConnInfo& conn, Direction dir, Timestamp ts);
-/// A record that starts with ts and a group made by connection_fields.
-Record base_record(const GroupRef& fields, Timestamp ts);
+/// Empties r (keeping its room) and starts it with ts, its kind (`event`) and a group made by
+/// connection_fields.
+void start_record(Record& r, RecordKind kind, const GroupRef& fields, Timestamp ts);
+/// A record of `kind` that starts with ts and the connection's fields for `dir`.
+Record base_record(RecordKind kind, const ConnInfo& conn, Direction dir, Timestamp ts);
+/// A record of `kind` that starts with ts and a group made by connection_fields.
+Record base_record(RecordKind kind, const GroupRef& fields, Timestamp ts);
 /// The record of `missed` bytes of one direction that the capture never saw (`gap_bytes`).
 Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t missed);
 

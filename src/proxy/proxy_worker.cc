@@ -516,7 +516,7 @@ void ProxyServer::Worker::observe(Relay& r, Side s, TcpState now) {
   if (!conn_lane_) return;
   Record rec;
   rec.add("ts", wall_clock());
-  rec.add("event", "state");
+  rec.add("event", kind_name(RecordKind::kState));
   rec.add("uid", r.info.conn_id + "." + std::to_string(++r.changes));
   rec.add_group(r.life_fields);
   rec.add("side", side_name(s));
@@ -540,7 +540,7 @@ void ProxyServer::Worker::finish(Relay& r, CloseReason why, const char* reason,
   if (conn_lane_) {
     Record rec;
     rec.add("ts", r.opened);
-    rec.add("event", "summary");
+    rec.add("event", kind_name(RecordKind::kSummary));
     rec.add_group(r.life_fields);
     rec.add("proxy_client_addr", r.info.relayed_by->local.to_string());
     rec.add("remote_addr", r.info.server.to_string());

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/record.h"
+#include "records/catalogue.h"
 #include "sinks/format.h"
 #include "sinks/pg_redact.h"
 
@@ -327,15 +328,12 @@ void PgSink::shrink_queue() {
 }
 
 void PgSink::take(std::string_view encoded) {
-  // Lifecycle records (event state or summary) always; the dumpers' records and the query
-  // digests (event digest) with dumps, but never the hex dumper's (ascii, gap_bytes), which
-  // are not database traffic.
+  // Lifecycle records always; the protocol decoders' records and the query digests with dumps;
+  // hex chunks and gaps never: they are not database traffic.
   const auto event = Record::find(encoded, "event");
-  if (event ? (event->s == "digest" && !settings_.dumps)
-            : (!settings_.dumps || Record::find(encoded, "ascii") ||
-               Record::find(encoded, "gap_bytes"))) {
-    return;
-  }
+  const auto kind = event ? kind_named(event->s) : std::nullopt;
+  if (!kind || *kind == RecordKind::kHex || *kind == RecordKind::kGap) return;
+  if (!settings_.dumps && *kind != RecordKind::kState && *kind != RecordKind::kSummary) return;
   thread_local std::string row;
   row.resize(json_bound(encoded));
   char* end = write_json(encoded, row.data());

@@ -197,7 +197,7 @@ void Tracker::log_changes(Connection& c) {
   for (const StateChange& change : changes_) {
     Record r;
     r.add("ts", change.ts);
-    r.add("event", "state");
+    r.add("event", kind_name(RecordKind::kState));
     r.add("uid", c.info.conn_id + "." + std::to_string(++c.events));
     r.add_group(c.life_fields);
     r.add("side", change.side == Direction::kClientToServer ? "client" : "server");
@@ -218,7 +218,7 @@ void Tracker::erase(Connection& c) {
     }
     Record r;
     r.add("ts", c.info.first_seen);
-    r.add("event", "summary");
+    r.add("event", kind_name(RecordKind::kSummary));
     r.add_group(c.life_fields);
     c.life->add_summary(r);
     r.add("close_reason", close_reason_name(c.close_reason));

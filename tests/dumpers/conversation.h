@@ -1,12 +1,15 @@
 /// Test harness for protocol decoders: one connection of a dumper fed bytes from either side,
-/// its records kept as JSON lines.
+/// its records kept as JSON lines, each checked against the record catalogue.
 #pragma once
+
+#include <doctest/doctest.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "dumpers/dumper.h"
+#include "records/catalogue.h"
 #include "sinks/format.h"
 
 namespace tcpdp::test {
@@ -16,6 +19,7 @@ struct JsonLines : RecordSink {
   void write(const Record& r) override {
     std::string out;
     append_formatted(r, Format::kJson, out);
+    for (const std::string& why : catalogue_mismatches(r)) FAIL_CHECK(why << ": " << out);
     lines.push_back(out);
   }
   std::string all() const {

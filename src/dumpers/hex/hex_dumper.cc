@@ -12,7 +12,7 @@ class HexDecoder : public Decoder {
   HexDecoder(const ConnInfo& conn, RecordSink& sink) : conn_(conn), sink_(sink) {}
 
   void on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) override {
-    Record r = base_record(conn_, dir, ts);
+    Record r = base_record(RecordKind::kHex, conn_, dir, ts);
     std::string dump;
     append_hex_dump(bytes, dump);
     r.add("bytes", std::move(dump));

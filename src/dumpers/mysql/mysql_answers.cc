@@ -34,7 +34,7 @@ void MysqlDecoder::server_packet(uint8_t seq, std::span<const uint8_t> payload) 
   Request* q = pairing_ ? waiting() : nullptr;
   if (!q) {
     if (payload[0] == 0xFF) {  // an error that answers nothing we saw (a kill, a timeout)
-      Record r = record(Direction::kServerToClient, ts);
+      Record r = record(RecordKind::kMysql, Direction::kServerToClient, ts);
       add_error(r, payload);
       emit_now(std::move(r));
     }
@@ -49,7 +49,7 @@ void MysqlDecoder::greeting(std::span<const uint8_t> payload) {
   uint8_t protocol = 0;
   r.u8(protocol);
   if (protocol == 0xFF) {  // refused before the handshake (too many connections, host blocked)
-    Record rec = record(Direction::kServerToClient, server_.msg_ts);
+    Record rec = record(RecordKind::kMysql, Direction::kServerToClient, server_.msg_ts);
     add_error(rec, payload);
     emit_now(std::move(rec));
     return;
@@ -119,7 +119,7 @@ void MysqlDecoder::authentication(std::span<const uint8_t> payload, Timestamp ts
 // The login's outcome when the handshake record was written before it (without response
 // pairing): a record of its own, from the server.
 void MysqlDecoder::login_outcome(std::span<const uint8_t> payload, Timestamp ts) {
-  Record r = record(Direction::kServerToClient, ts);
+  Record r = record(RecordKind::kMysql, Direction::kServerToClient, ts);
   r.add("login_ok", payload[0] == 0x00);
   if (payload[0] == 0xFF) add_error(r, payload);
   emit_now(std::move(r));

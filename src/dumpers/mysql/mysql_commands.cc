@@ -152,7 +152,7 @@ void MysqlDecoder::command(uint8_t seq, std::span<const uint8_t> payload) {
   const uint8_t cmd = payload[0];
   Reader r(payload.subspan(1));
   if (!command_name(cmd)) {
-    Record rec = record(Direction::kClientToServer, client_.msg_ts);
+    Record rec = record(RecordKind::kDecodeError, Direction::kClientToServer, client_.msg_ts);
     rec.add("command_id", cmd);
     rec.add("decode_error", "unknown command");
     emit_now(std::move(rec));

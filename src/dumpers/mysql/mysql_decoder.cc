@@ -99,8 +99,8 @@ Record MysqlDecoder::session(std::string_view database) const {
 }
 
 // ts, then the connection's and the session's fields.
-Record MysqlDecoder::record(Direction dir, Timestamp ts) const {
-  return base_record(session_fields(dir), ts);
+Record MysqlDecoder::record(RecordKind kind, Direction dir, Timestamp ts) const {
+  return base_record(kind, session_fields(dir), ts);
 }
 
 std::string MysqlDecoder::text(std::span<const uint8_t> bytes) const {
@@ -123,7 +123,7 @@ void MysqlDecoder::add_value(Record& r, std::string_view key,
 void MysqlDecoder::decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
   if (s.error_records >= kMaxErrorRecords) return;
   ++s.error_records;
-  Record r = record(dir, ts);
+  Record r = record(RecordKind::kDecodeError, dir, ts);
   r.add("decode_error", what);
   emit_now(std::move(r));
 }
@@ -138,9 +138,11 @@ MysqlDecoder::Request& MysqlDecoder::add_request(uint8_t command, uint8_t seq, b
                                                  std::string_view database) {
   Request& q = pending_.push();
   if (database.empty()) {
-    start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts);
+    start_record(q.rec, RecordKind::kMysql, session_fields(Direction::kClientToServer),
+                 client_.msg_ts);
   } else {
-    start_record(q.rec, connection_fields(conn_, Direction::kClientToServer, session(database)),
+    start_record(q.rec, RecordKind::kMysql,
+                 connection_fields(conn_, Direction::kClientToServer, session(database)),
                  client_.msg_ts);
   }
   q.start = client_.msg_ts;

@@ -126,7 +126,7 @@ class MysqlDecoder : public Decoder {
   void feed_side(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> bytes);
   const GroupRef& session_fields(Direction dir) const;
   Record session(std::string_view database) const;
-  Record record(Direction dir, Timestamp ts) const;
+  Record record(RecordKind kind, Direction dir, Timestamp ts) const;
   std::string text(std::span<const uint8_t> bytes) const;
   void add_value(Record& r, std::string_view key, std::span<const uint8_t> bytes) const;
   void decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what);

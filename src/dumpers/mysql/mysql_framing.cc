@@ -209,7 +209,7 @@ void MysqlDecoder::lose(Side& s) {
 }
 
 void MysqlDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why) {
-  Record r = record(dir, ts);
+  Record r = record(RecordKind::kDecodeError, dir, ts);
   r.add("skipped_bytes", bytes);
   r.add("decode_error", why);
   emit_now(std::move(r));
@@ -258,7 +258,7 @@ void MysqlDecoder::first_client_bytes() {
     feed(client_, Direction::kClientToServer, client_.msg_ts, data);
     return;
   }
-  Record r = record(Direction::kClientToServer, client_.msg_ts);
+  Record r = record(RecordKind::kDecodeError, Direction::kClientToServer, client_.msg_ts);
   const bool x_frame = data.size() >= 5 && data[3] == 0 && le24(data.data()) >= 1 && data[4] >= 1 &&
                        data[4] <= 4;  // CapabilitiesGet/Set, Close, AuthStart
   if (x_frame) {

@@ -148,7 +148,7 @@ class PgDecoder : public Decoder {
 
   // pg_dumper.cc: records
   const GroupRef& session_fields(Direction dir) const;
-  Record record(Direction dir, Timestamp ts) const;
+  Record record(RecordKind kind, Direction dir, Timestamp ts) const;
   void decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what);
   void emit_now(Record r);
   Request& add_request(uint8_t type, const char* message_type, Wait wait);

@@ -111,14 +111,14 @@ const GroupRef& PgDecoder::session_fields(Direction dir) const {
 }
 
 // ts, then the connection's and the session's fields.
-Record PgDecoder::record(Direction dir, Timestamp ts) const {
-  return base_record(session_fields(dir), ts);
+Record PgDecoder::record(RecordKind kind, Direction dir, Timestamp ts) const {
+  return base_record(kind, session_fields(dir), ts);
 }
 
 void PgDecoder::decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
   if (s.error_records >= kMaxErrorRecords) return;
   ++s.error_records;
-  Record r = record(dir, ts);
+  Record r = record(RecordKind::kDecodeError, dir, ts);
   r.add("decode_error", what);
   emit_now(std::move(r));
 }
@@ -131,7 +131,7 @@ void PgDecoder::emit_now(Record r) {
 
 PgDecoder::Request& PgDecoder::add_request(uint8_t type, const char* message_type, Wait wait) {
   Request& q = pending_.push();
-  start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts);
+  start_record(q.rec, RecordKind::kPg, session_fields(Direction::kClientToServer), client_.msg_ts);
   q.rec.add("message_type", message_type ? message_type : type_name(type));
   q.start = client_.msg_ts;
   q.type = type;
@@ -371,8 +371,8 @@ void PgDecoder::server_message(uint8_t type, std::span<const uint8_t> body) {
       ErrorMsg e;
       parse_error(body, e);
       if (!q) {
-        Record r = record(s2c, ts);
-        r.add("message_type", "E");
+        Record r = record(RecordKind::kPg, s2c, ts);
+        r.add("message_type", "ErrorResponse");  // not "E", the client's Execute
         r.add("error_severity", e.severity);
         r.add("error_code", e.code);
         r.add("error_message", e.message);

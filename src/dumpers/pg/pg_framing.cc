@@ -166,7 +166,7 @@ bool PgDecoder::lose_sync(Side& s, Direction dir, const std::string& why) {
 }
 
 void PgDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why) {
-  Record r = record(dir, ts);
+  Record r = record(RecordKind::kDecodeError, dir, ts);
   r.add("skipped_bytes", bytes);
   r.add("decode_error", why);
   emit_now(std::move(r));

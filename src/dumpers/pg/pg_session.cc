@@ -68,7 +68,7 @@ void PgDecoder::on_ssl_answer(uint8_t answer, Timestamp ts) {
     if (accepted) note_encrypted(q->rec);
     complete(*q, ts);
   } else if (accepted) {  // the request was written already (no response pairing)
-    Record r = record(Direction::kServerToClient, ts);
+    Record r = record(RecordKind::kPg, Direction::kServerToClient, ts);
     r.add("ssl_response", std::string(1, static_cast<char>(answer)));
     note_encrypted(r);
     emit_now(std::move(r));
@@ -89,7 +89,7 @@ void PgDecoder::note_encrypted(Record& r) {
 
 // A TLS ClientHello where a startup packet belongs (direct SSL negotiation): say so once.
 void PgDecoder::encrypted(Timestamp ts) {
-  Record r = record(Direction::kClientToServer, ts);
+  Record r = record(RecordKind::kPg, Direction::kClientToServer, ts);
   r.add("message_type", "TLS");
   note_encrypted(r);
   emit_now(std::move(r));

@@ -197,6 +197,18 @@ TEST_CASE("types learned from ParameterDescription decode later binary binds") {
   CHECK(has(c.sink.all(), "\"bind_values\":[\"9\"]"));
 }
 
+TEST_CASE("an ErrorResponse that answers nothing is a record of its own, not an Execute") {
+  Conversation c;
+  login(c);
+  c.server(error("57P01", "terminating connection due to administrator command"));
+  REQUIRE(c.sink.lines.size() == 2);
+  const std::string& r = c.sink.lines[1];
+  CHECK(has(r, "\"event\":\"pg\""));
+  CHECK(has(r, "\"direction\":\"<-\""));
+  CHECK(has(r, "\"message_type\":\"ErrorResponse\""));
+  CHECK(has(r, "\"error_code\":\"57P01\""));
+}
+
 TEST_CASE("a ParameterDescription whose count its body cannot hold leaves the types as they were") {
   for (const Bytes& count : {i16(-1), i16(30000) + i32(25)}) {
     Conversation c;
