@@ -53,9 +53,12 @@ std::vector<KeyDef> payload_keys(std::vector<KeyDef> own) {
   return keys;
 }
 
-// Payload keys and the session's, as the SQL decoders learn them.
+const KeyDef kApplicationName{"application_name", T::kString};
+
+// Payload keys and the session's, as the SQL decoders learn them (pg also has
+// application_name).
 std::vector<KeyDef> session_keys(std::vector<KeyDef> own) {
-  std::vector<KeyDef> keys = {kUsername, kDatabase, {"application_name", T::kString}};
+  std::vector<KeyDef> keys = {kUsername, kDatabase};
   keys.insert(keys.end(), own.begin(), own.end());
   return payload_keys(std::move(keys));
 }
@@ -75,6 +78,7 @@ const KindDef& pg_kind() {
   static const KindDef k{
       RecordKind::kPg, "pg", "dump.log",
       session_keys({
+          kApplicationName,
           {"message_type", T::kString, false,
            {"Q", "P", "B", "E", "D", "C", "S", "H", "F", "X", "p", "StartupMessage", "SSLRequest",
             "GSSENCRequest", "CancelRequest", "TLS", "ErrorResponse"}},
@@ -205,7 +209,8 @@ const KindDef& mysql_kind() {
 
 const KindDef& decode_error_kind() {
   static const KindDef k{RecordKind::kDecodeError, "decode_error", "dump.log",
-                         session_keys({kDecodeError,
+                         session_keys({kApplicationName,
+                                       kDecodeError,
                                        {"skipped_bytes", T::kInt},
                                        {"command_id", T::kInt},
                                        {"message_type", T::kString, false, {"XProtocol"}}})};
@@ -217,7 +222,6 @@ const KindDef& decode_error_kind() {
 std::vector<KeyDef> lifecycle_keys(std::vector<KeyDef> own) {
   std::vector<KeyDef> keys = {kTs,
                               kEvent,
-                              {"uid", T::kString},
                               kConnId,
                               {"src_ip", T::kString},
                               {"src_port", T::kInt},
@@ -231,7 +235,8 @@ std::vector<KeyDef> lifecycle_keys(std::vector<KeyDef> own) {
 
 const KindDef& state_kind() {
   static const KindDef k{RecordKind::kState, "state", "conn.log",
-                         lifecycle_keys({{"side", T::kString, false, {"client", "server", "remote"}},
+                         lifecycle_keys({{"uid", T::kString},
+                                         {"side", T::kString, false, {"client", "server", "remote"}},
                                          {"old_state", T::kString, false, kTcpStates},
                                          {"new_state", T::kString, false, kTcpStates}})};
   return k;

@@ -1,7 +1,8 @@
 """The record catalogue (`tcpdp records`) against what tcpdp writes and what it documents: every
 record of every test capture, under every dumper, is of a kind the catalogue has and carries only
 that kind's keys, with values of their types and in their closed sets; every kind's keys are in the
-man page's section for that kind, and every key those sections name is in the catalogue."""
+man page's sections for that kind, every key those sections define is a key of one of their kinds,
+and every key the PostgreSQL schema reads from a record is one the record's kind has."""
 
 import glob
 import json
@@ -90,6 +91,83 @@ class Captures(unittest.TestCase):
         self.assertTrue(mismatches(kinds, {"event": "nothing"}))
         self.assertEqual(mismatches(kinds, {"event": "gap", "gap_bytes": 3, "direction": "<-"}),
                          [])
+
+
+# The man page's sections that define each kind's keys (a key is defined by a .TP entry whose
+# term names it in bold); RECORDS has the keys every kind begins with.
+SECTIONS = {
+    "hex": ["RECORDS"],
+    "gap": ["RECORDS"],
+    "pg": ["RECORDS", "PG DUMPER"],
+    "mysql": ["RECORDS", "MYSQL DUMPER"],
+    "decode_error": ["RECORDS", "PG DUMPER", "MYSQL DUMPER"],
+    "state": ["RECORDS", "LIFECYCLE"],
+    "summary": ["RECORDS", "LIFECYCLE"],
+    "digest": ["RECORDS", "QUERY DIGEST"],
+}
+
+
+def roff_args(line):
+    """The arguments of a roff macro line, quotes taken off."""
+    return [a[1:-1] if a.startswith('"') else a for a in re.findall(r'"[^"]*"|\S+', line)]
+
+
+def man_terms():
+    """{section: set of the bold words of its .TP terms}."""
+    sections, current, after_tp = {}, None, False
+    with open(MAN, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n").replace("\\-", "-")
+            if line.startswith(".SH "):
+                current = line[4:].strip('"')
+                sections[current] = set()
+                continue
+            if after_tp and current is not None:
+                words = line.split(None, 1)
+                args = roff_args(words[1]) if len(words) > 1 else []
+                bold = {".B": args, ".BR": args[0::2], ".RB": args[1::2]}.get(words[0], [])
+                for a in bold:
+                    sections[current].update(w for w in re.split(r"[ ,]+", a) if w)
+            after_tp = line == ".TP"
+    return sections
+
+
+class Documentation(unittest.TestCase):
+    def test_every_key_of_every_kind_is_defined_in_its_man_page_sections(self):
+        kinds, terms = catalogue(), man_terms()
+        self.assertEqual(set(SECTIONS), set(kinds))
+        missing = {}
+        for name, kind in kinds.items():
+            documented = set().union(*(terms[s] for s in SECTIONS[name]))
+            keys = [k["name"] for k in kind["keys"] if k["name"] not in documented]
+            if keys:
+                missing[name] = keys
+        self.assertEqual(missing, {}, "keys of these kinds the man page does not define")
+
+    def test_every_key_the_man_page_defines_is_written(self):
+        kinds, terms = catalogue(), man_terms()
+        for section in set(s for ss in SECTIONS.values() for s in ss):
+            keys = set(k["name"] for name, ss in SECTIONS.items() if section in ss
+                       for k in kinds[name]["keys"])
+            self.assertEqual(sorted(terms[section] - keys), [],
+                             "%s defines keys no record of its kinds has" % section)
+
+    def test_every_key_the_schema_reads_is_one_its_records_have(self):
+        kinds = catalogue()
+        schema = open(os.path.join(os.path.dirname(MAN), "..", "config", "schema.sql")).read()
+        body = schema[schema.index("CREATE OR REPLACE FUNCTION tcpdp_insert"):]
+        body = body[:body.index("$$;")]
+        statements = body.split("INSERT INTO ")[1:]
+        self.assertEqual(len(statements), 4)
+        for statement in statements:
+            where = re.search(r"WHERE r->>'event' (?:= '(\w+)'|IN \(([^)]*)\))", statement)
+            self.assertIsNotNone(where, statement[:80])
+            names = [where.group(1)] if where.group(1) else re.findall(r"'(\w+)'", where.group(2))
+            keys = set(k["name"] for n in names for k in kinds[n]["keys"])
+            read = set(re.findall(r"r->>?'(\w+)'", statement)) - {"event"}
+            self.assertTrue(read)
+            self.assertEqual(sorted(read - keys), [], "%s reads keys %s records do not have"
+                             % (statement.split()[0], "/".join(names)))
 
 
 if __name__ == "__main__":

@@ -133,10 +133,11 @@ class Lifecycle(unittest.TestCase):
         rc, out, err = run(["read", pcap("tcp_lifecycle.pcap"), "-d", "hex", "--conn"])
         self.assertEqual(rc, 0, err)
         recs = records(out)
-        self.assertEqual([r for r in recs if "event" in r], self.records)
-        self.assertTrue([r for r in recs if "bytes" in r])
+        lifecycle = ("state", "summary")
+        self.assertEqual([r for r in recs if r["event"] in lifecycle], self.records)
+        self.assertTrue([r for r in recs if r["event"] == "hex"])
         rc, out, err = run(["read", pcap("tcp_lifecycle.pcap"), "-d", "hex"])
-        self.assertFalse([r for r in records(out) if "event" in r])
+        self.assertFalse([r for r in records(out) if r["event"] in lifecycle])
 
 
 
