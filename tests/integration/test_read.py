@@ -202,7 +202,9 @@ class Interface(unittest.TestCase):
     def test_record_keys_and_timestamps(self):
         rc, out, _ = run(["read", pcap("tcp_reset.pcap"), "-d", "hex"])
         recs = records(out)
-        self.assertEqual(list(recs[0]), ["ts", "conn_id", "src_addr", "dst_addr", "direction", "bytes", "ascii"])
+        self.assertEqual(list(recs[0]),
+                         ["ts", "event", "conn_id", "src_addr", "dst_addr", "direction", "bytes",
+                          "ascii"])
         first_ts = subprocess.run(["tshark", "-r", pcap("tcp_reset.pcap"), "-c", "1", "-T", "fields", "-e",
                                    "frame.time_epoch"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True).stdout
         rc, out, _ = run(["read", pcap("tcp_reset.pcap"), "-d", "conn"])
