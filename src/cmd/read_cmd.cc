@@ -10,7 +10,7 @@
 #include "cmd/read_progress.h"
 #include "digest/digest.h"
 #include "dumpers/dumper.h"
-#include "reader/decode.h"
+#include "packet/decode.h"
 #include "reader/pcap_source.h"
 #include "sinks/format.h"
 #include "sinks/stream_sink.h"

@@ -14,7 +14,7 @@
 #include "dumpers/dumper.h"
 #include "probe/live_source.h"
 #include "probe/segment_queue.h"
-#include "reader/decode.h"
+#include "packet/decode.h"
 #include "sinks/stream_sink.h"
 #include "tcptrack/target.h"
 #include "tcptrack/tracker.h"

@@ -10,7 +10,7 @@
 
 #include "dumpers/hex/hex_dumper.h"
 #include "linear_guard.h"
-#include "reader/decode.h"
+#include "packet/decode.h"
 #include "tcptrack/tracker.h"
 
 namespace {

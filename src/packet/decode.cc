@@ -1,4 +1,4 @@
-#include "reader/decode.h"
+#include "packet/decode.h"
 
 #include <pcap/dlt.h>
 

@@ -1,4 +1,4 @@
-#include "reader/decode.h"
+#include "packet/decode.h"
 
 #include <doctest/doctest.h>
 #include <pcap/dlt.h>

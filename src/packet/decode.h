@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/timestamp.h"
-#include "reader/ip_defrag.h"
+#include "packet/ip_defrag.h"
 #include "tcptrack/segment.h"
 
 namespace tcpdp {

@@ -1,4 +1,4 @@
-#include "reader/ip_defrag.h"
+#include "packet/ip_defrag.h"
 
 namespace tcpdp {
 namespace {
