@@ -235,8 +235,7 @@ void MysqlDecoder::response(Request& q, std::span<const uint8_t> payload, Timest
         q.stmt_id = id;
         q.param_count = params;
         q.warnings = warnings;
-        if (statements_.size() >= options_.max_statements) statements_.erase(statements_.begin());
-        statements_[id] = Statement{q.prepare_query, params, {}, {}, {}};
+        statements_.remember(id) = Statement{q.prepare_query, params, {}, {}, {}};
         complete(q, ts);
         prep_params_ = params;
         prep_columns_ = columns;

@@ -183,12 +183,12 @@ void MysqlDecoder::command(uint8_t seq, std::span<const uint8_t> payload) {
       uint32_t id;
       if (r.u32(id)) {
         q.rec.add("stmt_id", id);
-        if (auto it = statements_.find(id); it != statements_.end()) {
-          q.rec.add("stmt_prepare_query", it->second.query);
+        if (Statement* st = statements_.find(id)) {
+          q.rec.add("stmt_prepare_query", st->query);
           if (cmd == kStmtClose) {
-            statements_.erase(it);
+            statements_.erase(id);
           } else if (cmd == kStmtReset) {
-            it->second.long_data.clear();
+            st->long_data.clear();
           }
         }
       }
@@ -300,9 +300,9 @@ void MysqlDecoder::send_long_data(Request& q, Reader& r) {
   q.rec.add("stmt_id", id);
   q.rec.add("param_id", param);
   q.rec.add("bytes", r.remaining());
-  auto it = statements_.find(id);
-  if (it == statements_.end() || param >= it->second.params) return;  // the server refuses those
-  LongData& keep = it->second.long_data[param];
+  Statement* st = statements_.find(id);
+  if (!st || param >= st->params) return;  // the server refuses those
+  LongData& keep = st->long_data[param];
   const std::string_view chunk = as_text(r.rest());
   keep.total += chunk.size();
   keep.bytes.append(chunk.substr(0, kMaxLongData - std::min(kMaxLongData, keep.bytes.size())));
@@ -317,9 +317,9 @@ void MysqlDecoder::execute(Request& q, Reader& r) {
   uint8_t flags;
   if (!r.u32(id) || !r.u8(flags) || !r.u32(iterations)) return;
   q.rec.add("stmt_id", id);
-  auto it = statements_.find(id);
-  if (it == statements_.end()) return;  // prepared before the capture: values cannot be framed
-  Statement& st = it->second;
+  Statement* found = statements_.find(id);
+  if (!found) return;  // prepared before the capture: values cannot be framed
+  Statement& st = *found;
   q.rec.add("stmt_prepare_query", st.query);
   // With query attributes the number of values follows whenever any can (the statement has
   // parameters, or the client says attributes follow), and may pass the statement's.

@@ -9,7 +9,10 @@ constexpr size_t kXFrameHeader = 5;   // an X Protocol frame's length (4 bytes) 
 }  // namespace
 
 MysqlDecoder::MysqlDecoder(const ConnInfo& conn, RecordSink& sink, const MysqlOptions& options)
-    : conn_(conn), options_(options), pending_(sink, options.max_pending) {
+    : conn_(conn),
+      options_(options),
+      pending_(sink, options.max_pending),
+      statements_(options.max_statements) {
   if (conn.mid_stream) {
     // The handshake was missed: assume commands, find packet boundaries, pair nothing until
     // the server has finished an answer.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dumpers/boundary_search.h"
+#include "dumpers/lru_table.h"
 #include "dumpers/mysql/mysql_charset.h"
 #include "dumpers/mysql/mysql_dumper.h"
 #include "dumpers/mysql/mysql_protocol.h"
@@ -177,7 +178,7 @@ class MysqlDecoder : public Decoder {
   uint16_t prep_params_ = 0;
   uint16_t prep_columns_ = 0;
   RequestQueue<RequestState> pending_;  // commands in order; written once done
-  std::unordered_map<uint32_t, Statement> statements_;
+  LruTable<uint32_t, Statement> statements_;  // by id, the longest unused leaving first
   std::string username_, database_;
   mutable GroupRef session_[2];  // record() makes them from the two above
   Record values_;                // parameters, while they are decoded

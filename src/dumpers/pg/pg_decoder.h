@@ -12,6 +12,7 @@
 
 #include "dumpers/boundary_search.h"
 #include "dumpers/pg/pg_dumper.h"
+#include "dumpers/lru_table.h"
 #include "dumpers/pg/pg_messages.h"
 #include "dumpers/request_queue.h"
 
@@ -19,33 +20,28 @@ namespace tcpdp::pg {
 
 // Prepared statements or portals by name. The unnamed one, which most clients use for every
 // query, has a place of its own; named ones are looked up by the names in messages without
-// making strings of them, and kept up to a bound: past it one old entry makes room.
+// making strings of them, and kept up to a bound, past which the one used longest ago makes room.
 template <typename T>
 class NameTable {
  public:
+  explicit NameTable(size_t max_named) : named_(max_named) {}
   T* find(std::string_view name) {
     if (name.empty()) return has_unnamed_ ? &unnamed_ : nullptr;
-    auto it = named_.find(name);
-    return it == named_.end() ? nullptr : &it->second;
+    return named_.find(name);
   }
   /// The entry for name, to be filled in place (reusing its room).
-  T& remember(std::string_view name, size_t max_named) {
+  T& remember(std::string_view name) {
     if (name.empty()) {
       has_unnamed_ = true;
       return unnamed_;
     }
-    auto it = named_.find(name);
-    if (it == named_.end()) {
-      if (named_.size() >= max_named) named_.erase(named_.begin());
-      it = named_.emplace(std::string(name), T()).first;
-    }
-    return it->second;
+    return named_.remember(name);
   }
   void erase(std::string_view name) {
     if (name.empty()) {
       has_unnamed_ = false;
-    } else if (auto it = named_.find(name); it != named_.end()) {
-      named_.erase(it);
+    } else {
+      named_.erase(name);
     }
   }
 
@@ -54,7 +50,7 @@ class NameTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  std::unordered_map<std::string, T, NameHash, std::equal_to<>> named_;
+  LruTable<std::string, T, NameHash, std::equal_to<>> named_;
   T unnamed_;
   bool has_unnamed_ = false;
 };

@@ -44,7 +44,11 @@ const char* transaction_status_name(uint8_t s) {
 std::string type_name(uint8_t type) { return std::string(1, static_cast<char>(type)); }
 
 PgDecoder::PgDecoder(const ConnInfo& conn, RecordSink& sink, const PgOptions& options)
-    : conn_(conn), options_(options), pending_(sink, options.max_pending) {
+    : conn_(conn),
+      options_(options),
+      pending_(sink, options.max_pending),
+      statements_(options.max_statements),
+      portals_(options.max_statements) {
   // Picked up mid-way: both sides look for a message boundary, nothing is paired until the
   // server's next ReadyForQuery.
   const Mode start = conn.mid_stream ? Mode::kOutOfSync : Mode::kStartup;
@@ -211,7 +215,7 @@ void PgDecoder::client_message(uint8_t type, std::span<const uint8_t> body) {
       q.rec.begin_array("param_types");
       for (uint32_t t : m.param_types) q.rec.add({}, t);
       q.rec.end();
-      Statement& st = statements_.remember(m.name, options_.max_statements);
+      Statement& st = statements_.remember(m.name);
       st.query.assign(m.query);
       st.types.assign(m.param_types.begin(), m.param_types.end());
       return;
@@ -236,7 +240,7 @@ void PgDecoder::client_message(uint8_t type, std::span<const uint8_t> body) {
         }
       }
       q.rec.end();
-      Portal& portal = portals_.remember(m.portal, options_.max_statements);
+      Portal& portal = portals_.remember(m.portal);
       portal.statement.assign(m.statement);
       portal.query_known = st != nullptr;
       if (st) {

@@ -1,6 +1,7 @@
 // The mysql decoder on unlucky and hostile input: captures that lost a packet, started late or
 // ended inside one,
-// counts that no packet can hold, the login's outcome without response pairing, and MySQL 8's
+// counts that no packet can hold, a statement table at its bound, the login's outcome without
+// response pairing, and MySQL 8's
 // COM_STMT_EXECUTE layout when the client does not set PARAMETER_COUNT_AVAILABLE.
 #include <doctest/doctest.h>
 
@@ -22,6 +23,38 @@ void login_with_attributes(Conversation& c) {
 }
 
 }  // namespace
+
+TEST_CASE("past max_statements the statement executed longest ago is forgotten, not another") {
+  // PREPARE_OK: status, statement id, columns, parameters, filler, warnings (no definitions).
+  const auto prepare_ok = [](uint32_t id) {
+    return packet(1, "\x00"_b + le(id, 4) + le(0, 2) + le(0, 2) + "\x00"_b + le(0, 2));
+  };
+  const auto execute = [](uint32_t id) {
+    return packet(0, "\x17"_b + le(id, 4) + "\x00"_b + le(1, 4));
+  };
+  // Whichever of the first two statements was used last is kept.
+  for (uint32_t used : {1u, 2u}) {
+    MysqlOptions o;
+    o.max_statements = 2;
+    Conversation c(o);
+    login(c);
+    for (uint32_t id : {1u, 2u}) {
+      c.client(packet(0, "\x16"_b + "SELECT " + std::to_string(id)));
+      c.server(prepare_ok(id));
+    }
+    c.client(execute(used));
+    c.server(ok(1));
+    c.client(packet(0, "\x16"_b + "SELECT 3"));
+    c.server(prepare_ok(3));
+    const uint32_t other = 3 - used;
+    c.client(execute(used));
+    c.server(ok(1));
+    CHECK(has(c.sink.lines.back(), "\"stmt_prepare_query\":\"SELECT " + std::to_string(used)));
+    c.client(execute(other));
+    c.server(ok(1));
+    CHECK_FALSE(has(c.sink.lines.back(), "stmt_prepare_query"));
+  }
+}
 
 // A count read from the wire sizes nothing before the packet is known to hold that many entries.
 TEST_CASE("query attributes: a count the packet cannot hold is a decode error, nothing sized") {

@@ -197,6 +197,30 @@ TEST_CASE("types learned from ParameterDescription decode later binary binds") {
   CHECK(has(c.sink.all(), "\"bind_values\":[\"9\"]"));
 }
 
+TEST_CASE("past max_statements the statement used longest ago is forgotten, not another") {
+  // Whichever of the first two statements was bound last is kept.
+  for (const std::string used : {"s1", "s2"}) {
+    PgOptions o;
+    o.max_statements = 2;
+    Conversation c(o);
+    login(c);
+    c.client(parse("s1", "SELECT 1") + parse("s2", "SELECT 2") + sync_msg());
+    c.server(msg('1', "") + msg('1', "") + ready());
+    const auto run = [&](const std::string& stmt) {
+      c.client(bind("", stmt, {}, {}) + execute("") + sync_msg());
+      c.server(msg('2', "") + complete("SELECT 1") + ready());
+    };
+    run(used);
+    c.client(parse("s3", "SELECT 3") + sync_msg());
+    c.server(msg('1', "") + ready());
+    run(used);
+    CHECK(has(c.sink.lines[c.sink.lines.size() - 2],
+              "\"execute_query\":\"SELECT " + used.substr(1) + "\""));
+    run(used == "s1" ? "s2" : "s1");
+    CHECK_FALSE(has(c.sink.lines[c.sink.lines.size() - 2], "execute_query"));
+  }
+}
+
 TEST_CASE("an ErrorResponse that answers nothing is a record of its own, not an Execute") {
   Conversation c;
   login(c);
