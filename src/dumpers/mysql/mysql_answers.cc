@@ -57,7 +57,7 @@ void MysqlDecoder::greeting(std::span<const uint8_t> payload) {
   if (protocol != 10) {
     decode_error(server_, Direction::kServerToClient, server_.msg_ts,
                  "handshake protocol version " + std::to_string(protocol) + " is not supported");
-    client_.mode = server_.mode = Mode::kSilent;
+    go_silent();
     return;
   }
   std::string_view version;

@@ -97,7 +97,7 @@ void MysqlDecoder::handshake_response(uint8_t seq, std::span<const uint8_t> payl
     q.rec.add("character_set", charset_.name);
     q.rec.add("encrypted", true);
     q.rec.add("decode_error", "the connection is encrypted from here on: TLS, cannot decode");
-    client_.mode = server_.mode = Mode::kSilent;
+    go_silent();
     return;
   }
   std::string_view user, db, plugin;

@@ -8,19 +8,19 @@ constexpr int kMaxErrorRecords = 10;  // decode-error records per connection and
 constexpr size_t kXFrameHeader = 5;   // an X Protocol frame's length (4 bytes) and type
 }  // namespace
 
+// Picked up mid-way, the handshake was missed: assume commands, find packet boundaries, pair
+// nothing until the server has finished an answer.
 MysqlDecoder::MysqlDecoder(const ConnInfo& conn, RecordSink& sink, const MysqlOptions& options)
     : conn_(conn),
       options_(options),
+      client_(*this, Direction::kClientToServer,
+              conn.mid_stream ? Framer::State::kOutOfSync : Framer::State::kInSync),
+      server_(*this, Direction::kServerToClient,
+              conn.mid_stream ? Framer::State::kOutOfSync : Framer::State::kInSync),
+      phase_(conn.mid_stream ? Phase::kCommand : Phase::kGreeting),
       pending_(sink, options.max_pending),
-      statements_(options.max_statements) {
-  if (conn.mid_stream) {
-    // The handshake was missed: assume commands, find packet boundaries, pair nothing until
-    // the server has finished an answer.
-    phase_ = Phase::kCommand;
-    client_.mode = server_.mode = Mode::kOutOfSync;
-    pairing_ = false;
-  }
-}
+      statements_(options.max_statements),
+      pairing_(!conn.mid_stream) {}
 
 void MysqlDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) {
   Side& s = side(dir);
@@ -28,24 +28,26 @@ void MysqlDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t>
     // The classic protocol's server speaks first. What a client says before it is gathered until
     // an X Protocol frame header could be judged (segments may cut it), or the server speaks.
     if (dir == Direction::kClientToServer) {
-      if (client_.mode == Mode::kSilent || client_.heard) return feed_side(client_, dir, ts, bytes);
-      if (client_.buf.empty()) client_.msg_ts = ts;
-      client_.buf.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-      if (client_.buf.size() >= kXFrameHeader) first_client_bytes();
+      if (client_.framer.state() == Framer::State::kSilent || client_.heard) {
+        return feed_side(client_, ts, bytes);
+      }
+      if (early_.empty()) early_ts_ = ts;
+      early_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      if (early_.size() >= kXFrameHeader) first_client_bytes();
       flush_done();
       return;
     }
-    if (!client_.buf.empty()) first_client_bytes();
+    if (!early_.empty()) first_client_bytes();
   }
   s.heard = true;
-  feed_side(s, dir, ts, bytes);
+  feed_side(s, ts, bytes);
 }
 
-void MysqlDecoder::feed_side(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> bytes) {
+void MysqlDecoder::feed_side(Side& s, Timestamp ts, std::span<const uint8_t> bytes) {
   if (s.compressed) {
-    feed_compressed(s, dir, ts, bytes);
+    feed_compressed(s, ts, bytes);
   } else {
-    feed(s, dir, ts, bytes);
+    s.framer.feed(bytes, ts, s);
   }
   flush_done();
 }
@@ -53,14 +55,12 @@ void MysqlDecoder::feed_side(Side& s, Direction dir, Timestamp ts, std::span<con
 void MysqlDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
   Side& s = side(dir);
   s.heard = true;
-  if (s.mode != Mode::kSilent) {
-    // As for pg: the requests waiting are written unanswered, then the gap.
-    s.search.restart();
-    s.buf.clear();
+  if (s.framer.state() != Framer::State::kSilent) {
+    // As for pg: the requests waiting are written unanswered, then the gap. A compressed stream
+    // stays out of sync: nothing after a gap in it can be trusted.
     s.joined.clear();
     s.zbuf.clear();
-    s.in_body = false;
-    s.mode = Mode::kOutOfSync;
+    s.framer.lose_sync();
     suspend_pairing();
   }
   emit_now(gap_record(conn_, dir, ts, missed));
@@ -72,9 +72,9 @@ void MysqlDecoder::describe(Record& r) const {
 }
 
 void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
-  if (phase_ == Phase::kGreeting && !server_.heard && !client_.buf.empty()) first_client_bytes();
+  if (phase_ == Phase::kGreeting && !server_.heard && !early_.empty()) first_client_bytes();
   for (const Direction dir : {Direction::kClientToServer, Direction::kServerToClient}) {
-    unfinished(side(dir), dir, ts);
+    unfinished(side(dir), ts);
   }
   for (Request& r : pending_) {
     if (r.done) continue;

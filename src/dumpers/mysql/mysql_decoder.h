@@ -1,6 +1,6 @@
 /// The decoder of one MySQL/MariaDB connection, in three layers kept in their own files:
-/// mysql_framing.cc puts whole payloads back together (16 MB pieces, compression, resync after a
-/// gap); mysql_commands.cc reads what the client sends (handshake response, commands, their
+/// mysql_framing.cc is its side of each direction's Framer (packet headers, 16 MB payloads
+/// joined, the compressed protocol under it, what a boundary after a gap looks like); mysql_commands.cc reads what the client sends (handshake response, commands, their
 /// arguments and parameters); mysql_answers.cc reads the server (greeting, authentication,
 /// answers) and completes each command's record. This file's .cc holds what they share.
 #pragma once
@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dumpers/boundary_search.h"
+#include "dumpers/framer.h"
 #include "dumpers/lru_table.h"
 #include "dumpers/mysql/mysql_charset.h"
 #include "dumpers/mysql/mysql_dumper.h"
@@ -30,7 +30,6 @@ class MysqlDecoder : public Decoder {
   void on_close(Timestamp ts, CloseReason reason) override;
 
  private:
-  enum class Mode { kPackets, kOutOfSync, kSilent };
   enum class Phase { kGreeting, kHandshakeResponse, kAuth, kCommand };
   enum class Resp {
     kFirst,
@@ -44,20 +43,26 @@ class MysqlDecoder : public Decoder {
     kPrepColsEof
   };
 
-  struct Side {
-    Mode mode = Mode::kPackets;
+  // One direction: its framer, and the decoder's side of the framing (mysql_framing.cc): the
+  // compressed protocol's packets under it, payloads of 16 MB or more joined over it.
+  struct Side : Framer::Protocol {
+    Side(MysqlDecoder& decoder, Direction dir, Framer::State state)
+        : decoder(decoder), dir(dir), framer(state) {}
+    size_t header_size() const override { return 4; }
+    Framer::Verdict on_header(std::span<const uint8_t> header) override;
+    void on_message(std::span<const uint8_t> header, std::span<const uint8_t> body) override;
+    const BoundaryRules& boundaries() const override;
+    void on_resync(uint64_t skipped, Timestamp ts) override;
+
+    MysqlDecoder& decoder;
+    Direction dir;
+    Framer framer;
     bool compressed = false;
     bool heard = false;  // any byte of this direction seen
     std::string zbuf;    // a compressed packet being gathered
-    std::string buf;     // a packet header or payload being gathered
     std::string joined;  // the parts of a payload of 16 MB or more
-    bool in_body = false;
-    uint32_t body_len = 0;
-    uint8_t seq = 0;
     uint8_t first_seq = 0;  // the sequence number of the first piece of a joined payload
-    Timestamp msg_ts;
-    uint64_t skip_left = 0;  // bytes of an oversized payload still to pass
-    BoundarySearch search;  // out of sync: looking for a packet boundary
+    Timestamp msg_ts;       // of the payload (its first piece)
     int error_records = 0;
   };
 
@@ -116,15 +121,15 @@ class MysqlDecoder : public Decoder {
   Side& side(Direction d) { return d == Direction::kClientToServer ? client_ : server_; }
 
   // mysql_framing.cc
-  void feed_compressed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
-  void feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
+  void feed_compressed(Side& s, Timestamp ts, std::span<const uint8_t> data);
   void lose(Side& s);
   void skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why);
-  void unfinished(Side& s, Direction dir, Timestamp ts);
+  void unfinished(Side& s, Timestamp ts);
   void first_client_bytes();
+  void go_silent();
 
   // mysql_decoder.cc
-  void feed_side(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> bytes);
+  void feed_side(Side& s, Timestamp ts, std::span<const uint8_t> bytes);
   const GroupRef& session_fields(Direction dir) const;
   Record session(std::string_view database) const;
   Record record(RecordKind kind, Direction dir, Timestamp ts) const;
@@ -172,6 +177,8 @@ class MysqlDecoder : public Decoder {
   MysqlOptions options_;
   Side client_;
   Side server_;
+  std::string early_;  // what the client said before the server's greeting, until judged
+  Timestamp early_ts_;
   Phase phase_ = Phase::kGreeting;
   Resp resp_ = Resp::kFirst;
   uint64_t columns_left_ = 0;

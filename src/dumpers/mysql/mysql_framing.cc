@@ -74,12 +74,58 @@ class Boundaries : public BoundaryRules {
 
 }  // namespace
 
+const BoundaryRules& MysqlDecoder::Side::boundaries() const {
+  static const Boundaries client(Direction::kClientToServer), server(Direction::kServerToClient);
+  return dir == Direction::kClientToServer ? client : server;
+}
+
+void MysqlDecoder::Side::on_resync(uint64_t skipped, Timestamp ts) {
+  if (skipped > 0) {
+    decoder.skipped(dir, ts, skipped, "bytes skipped to find a packet boundary after a gap or pickup");
+  }
+  if (dir == Direction::kServerToClient) {
+    decoder.resp_ = Resp::kFirst;
+    decoder.pairing_ = true;  // the server has finished an answer: the next one is the next command's
+  }
+}
+
+// A packet header: 3-byte payload length, sequence number. A payload of 16 MB or more comes in
+// pieces, the first one's time and sequence number being the payload's.
+Framer::Verdict MysqlDecoder::Side::on_header(std::span<const uint8_t> h) {
+  const uint32_t len = le24(h.data());
+  if (joined.empty()) {
+    msg_ts = framer.message_ts();
+    first_seq = h[3];
+  }
+  if (joined.size() + len > decoder.options_.max_message) {
+    decoder.decode_error(*this, dir, msg_ts,
+                         "payload over the limit of " +
+                             std::to_string(decoder.options_.max_message) + " bytes: skipped");
+    joined.clear();
+    if (dir == Direction::kClientToServer) decoder.suspend_pairing();
+    return Framer::Verdict::pass(len);
+  }
+  return Framer::Verdict::read(len);
+}
+
+void MysqlDecoder::Side::on_message(std::span<const uint8_t> h, std::span<const uint8_t> payload) {
+  const uint32_t len = le24(h.data());
+  if (len == kMaxPacket || !joined.empty()) {
+    // The last piece of a long payload is shorter than 16 MB.
+    joined.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+    if (len == kMaxPacket) return;
+    const std::string whole = std::move(joined);
+    joined.clear();
+    decoder.packet(dir, first_seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
+    return;
+  }
+  decoder.packet(dir, h[3], payload);
+}
+
 // Compressed packets: 3-byte compressed length, sequence, 3-byte uncompressed length (0: the
 // body is not compressed), then the body: a piece of the ordinary packet stream.
-void MysqlDecoder::feed_compressed(Side& s, Direction dir, Timestamp ts,
-                                   std::span<const uint8_t> data) {
-  while (!data.empty() && s.compressed && s.mode != Mode::kSilent) {
-    if (s.mode == Mode::kOutOfSync) return;  // a gap in compressed data: nothing can be trusted
+void MysqlDecoder::feed_compressed(Side& s, Timestamp ts, std::span<const uint8_t> data) {
+  while (!data.empty() && s.compressed && s.framer.state() == Framer::State::kInSync) {
     const size_t have = s.zbuf.size();
     size_t need = 7;
     if (have >= 7) need = 7 + le24(reinterpret_cast<const uint8_t*>(s.zbuf.data()));
@@ -97,7 +143,7 @@ void MysqlDecoder::feed_compressed(Side& s, Direction dir, Timestamp ts,
       plain.assign(s.zbuf, 7, stored);
     } else if (plain_len > options_.max_message) {
       decode_error(
-          s, dir, ts,
+          s, s.dir, ts,
           "compressed packet inflates to " + std::to_string(plain_len) + " bytes, over the limit");
       return lose(s);
     } else {
@@ -105,107 +151,31 @@ void MysqlDecoder::feed_compressed(Side& s, Direction dir, Timestamp ts,
       uLongf out_len = plain_len;
       if (uncompress(reinterpret_cast<Bytef*>(plain.data()), &out_len, h + 7, stored) != Z_OK ||
           out_len != plain_len) {
-        decode_error(s, dir, ts, "compressed packet does not inflate");
+        decode_error(s, s.dir, ts, "compressed packet does not inflate");
         return lose(s);
       }
     }
     s.zbuf.clear();
-    feed(s, dir, ts, {reinterpret_cast<const uint8_t*>(plain.data()), plain.size()});
+    s.framer.feed({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, ts, s);
   }
-  if (!data.empty() && !s.compressed) feed(s, dir, ts, data);
-}
-
-void MysqlDecoder::feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
-  std::string held;  // bytes the boundary search held, decoded from its boundary on
-  while (!data.empty()) {
-    if (s.mode == Mode::kSilent) return;
-    if (s.mode == Mode::kOutOfSync) {
-      auto found = s.search.feed(data, Boundaries(dir));
-      if (!found) return;
-      if (found->skipped > 0) {
-        skipped(dir, ts, found->skipped,
-                "bytes skipped to find a packet boundary after a gap or pickup");
-      }
-      s.mode = Mode::kPackets;
-      if (dir == Direction::kServerToClient) {
-        resp_ = Resp::kFirst;
-        pairing_ = true;  // the server has finished an answer: the next one is the next command's
-      }
-      data = data.subspan(found->data_from);
-      if (!found->held.empty()) {  // then data is all in it
-        held = std::move(found->held);
-        data = {reinterpret_cast<const uint8_t*>(held.data()), held.size()};
-      }
-      continue;
-    }
-    if (s.skip_left > 0) {
-      const size_t n = std::min<uint64_t>(s.skip_left, data.size());
-      s.skip_left -= n;
-      data = data.subspan(n);
-      continue;
-    }
-    if (!s.in_body) {
-      if (s.buf.empty() && s.joined.empty()) s.msg_ts = ts;
-      const size_t take = std::min<size_t>(4 - s.buf.size(), data.size());
-      s.buf.append(reinterpret_cast<const char*>(data.data()), take);
-      data = data.subspan(take);
-      if (s.buf.size() < 4) return;
-      const auto* h = reinterpret_cast<const uint8_t*>(s.buf.data());
-      s.body_len = le24(h);
-      s.seq = h[3];
-      if (s.joined.empty()) s.first_seq = s.seq;
-      s.buf.clear();
-      if (s.joined.size() + s.body_len > options_.max_message) {
-        decode_error(s, dir, s.msg_ts,
-                     "payload over the limit of " + std::to_string(options_.max_message) +
-                         " bytes: skipped");
-        s.skip_left = s.body_len;
-        s.joined.clear();
-        if (dir == Direction::kClientToServer) suspend_pairing();
-        continue;
-      }
-      s.in_body = true;
-    }
-    std::span<const uint8_t> payload;
-    if (s.buf.empty() && data.size() >= s.body_len) {
-      payload = data.first(s.body_len);
-      data = data.subspan(s.body_len);
-    } else {
-      const size_t take = std::min<size_t>(s.body_len - s.buf.size(), data.size());
-      s.buf.append(reinterpret_cast<const char*>(data.data()), take);
-      data = data.subspan(take);
-      if (s.buf.size() < s.body_len) return;
-      payload = {reinterpret_cast<const uint8_t*>(s.buf.data()), s.buf.size()};
-    }
-    s.in_body = false;
-    if (s.body_len == kMaxPacket || !s.joined.empty()) {
-      // A payload of 16 MB or more arrives in pieces: the last one is shorter than 16 MB.
-      s.joined.append(reinterpret_cast<const char*>(payload.data()), payload.size());
-      s.buf.clear();
-      if (s.body_len == kMaxPacket) continue;
-      const std::string whole = std::move(s.joined);
-      s.joined.clear();
-      packet(dir, s.first_seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
-      continue;
-    }
-    if (!s.buf.empty()) {
-      const std::string whole = std::move(s.buf);
-      s.buf.clear();
-      packet(dir, s.seq, {reinterpret_cast<const uint8_t*>(whole.data()), whole.size()});
-    } else {
-      packet(dir, s.seq, payload);
-    }
-  }
+  // A gap in compressed data leaves the framer out of sync for good: nothing can be trusted.
+  if (!data.empty() && !s.compressed) s.framer.feed(data, ts, s);
 }
 
 void MysqlDecoder::lose(Side& s) {
-  s.buf.clear();
   s.joined.clear();
   s.zbuf.clear();
-  s.in_body = false;
-  s.skip_left = 0;
-  s.mode = s.compressed ? Mode::kSilent : Mode::kOutOfSync;
+  if (s.compressed) {
+    s.framer.silence();
+  } else {
+    s.framer.lose_sync();
+  }
   suspend_pairing();
+}
+
+void MysqlDecoder::go_silent() {
+  client_.framer.silence();
+  server_.framer.silence();
 }
 
 void MysqlDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why) {
@@ -217,29 +187,30 @@ void MysqlDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const ch
 
 // The connection ended: a packet it cut short, or bytes still searched for a boundary, are said
 // rather than dropped without a word.
-void MysqlDecoder::unfinished(Side& s, Direction dir, Timestamp ts) {
-  if (s.mode == Mode::kOutOfSync && s.search.held() > 0) {
-    skipped(dir, ts, s.search.held(),
+void MysqlDecoder::unfinished(Side& s, Timestamp ts) {
+  const Framer::Unfinished u = s.framer.unfinished();
+  if (u.what == Framer::Unfinished::kSearching) {
+    skipped(s.dir, ts, u.seen,
             "bytes skipped: the connection ended before a packet boundary was found");
-    s.search.clear();
+    s.framer.clear_search();
     return;
   }
-  if (s.mode != Mode::kPackets) return;
+  if (s.framer.state() != Framer::State::kInSync) return;
   if (!s.zbuf.empty()) {
-    decode_error(s, dir, s.msg_ts,
+    decode_error(s, s.dir, s.msg_ts,
                  "the connection ended inside a compressed packet (" +
                      std::to_string(s.zbuf.size()) + " bytes of it seen): not decoded");
-  } else if (s.in_body || !s.joined.empty()) {
-    decode_error(s, dir, s.msg_ts,
-                 "the connection ended " + std::to_string(s.joined.size() + s.buf.size()) +
+  } else if (u.what == Framer::Unfinished::kBody || !s.joined.empty()) {
+    decode_error(s, s.dir, s.msg_ts,
+                 "the connection ended " + std::to_string(s.joined.size() + u.seen) +
                      " bytes into a payload: not decoded");
-  } else if (s.skip_left > 0) {
-    decode_error(s, dir, s.msg_ts,
-                 "the connection ended with " + std::to_string(s.skip_left) +
+  } else if (u.what == Framer::Unfinished::kPassing) {
+    decode_error(s, s.dir, s.msg_ts,
+                 "the connection ended with " + std::to_string(u.size) +
                      " bytes of a skipped payload not seen");
-  } else if (!s.buf.empty()) {
-    decode_error(s, dir, s.msg_ts,
-                 "the connection ended inside a packet header (" + std::to_string(s.buf.size()) +
+  } else if (u.what == Framer::Unfinished::kHeader) {
+    decode_error(s, s.dir, s.msg_ts,
+                 "the connection ended inside a packet header (" + std::to_string(u.seen) +
                      " bytes of it seen)");
   }
 }
@@ -248,17 +219,17 @@ void MysqlDecoder::unfinished(Side& s, Direction dir, Timestamp ts) {
 // HandshakeResponse whose greeting the capture lost (a packet of sequence number 1), decoded as
 // usual, or something else: MySQL's X Protocol (port 33060: frames of a 4-byte length and a
 // message type, the first one a CapabilitiesGet or an authentication start) is named, anything
-// else too, once, and nothing of it is decoded. What the client said is in client_.buf.
+// else too, once, and nothing of it is decoded. What the client said is in early_.
 void MysqlDecoder::first_client_bytes() {
-  const std::string held = std::move(client_.buf);
-  client_.buf.clear();
+  const std::string held = std::move(early_);
+  early_.clear();
   const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(held.data()), held.size());
   if (data.size() >= 4 && data[3] == 1 && le24(data.data()) >= 2) {
     client_.heard = true;
-    feed(client_, Direction::kClientToServer, client_.msg_ts, data);
+    client_.framer.feed(data, early_ts_, client_);
     return;
   }
-  Record r = record(RecordKind::kDecodeError, Direction::kClientToServer, client_.msg_ts);
+  Record r = record(RecordKind::kDecodeError, Direction::kClientToServer, early_ts_);
   const bool x_frame = data.size() >= 5 && data[3] == 0 && le24(data.data()) >= 1 && data[4] >= 1 &&
                        data[4] <= 4;  // CapabilitiesGet/Set, Close, AuthStart
   if (x_frame) {
@@ -268,7 +239,7 @@ void MysqlDecoder::first_client_bytes() {
     r.add("decode_error", "the client spoke before the server's greeting: not the MySQL protocol");
   }
   emit_now(std::move(r));
-  client_.mode = server_.mode = Mode::kSilent;
+  go_silent();
 }
 
 }  // namespace tcpdp::mysql

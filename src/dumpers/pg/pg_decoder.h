@@ -1,5 +1,6 @@
-/// The decoder of one PostgreSQL connection, its state shared by three files: pg_framing.cc cuts
-/// each direction into whole messages (and finds a boundary again after a gap); pg_session.cc
+/// The decoder of one PostgreSQL connection, its state shared by three files: pg_framing.cc is
+/// its side of each direction's Framer (which header comes next, what a header means, what a
+/// boundary after a gap looks like); pg_session.cc
 /// reads the session's start (startup packet, encryption requests, protocol negotiation,
 /// authentication, what the server says about the session); pg_dumper.cc reads the requests and
 /// their answers and makes the records.
@@ -10,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dumpers/boundary_search.h"
+#include "dumpers/framer.h"
 #include "dumpers/pg/pg_dumper.h"
 #include "dumpers/lru_table.h"
 #include "dumpers/pg/pg_messages.h"
@@ -65,18 +66,26 @@ class PgDecoder : public Decoder {
   void on_close(Timestamp ts, CloseReason reason) override;
 
  private:
-  enum class Mode { kStartup, kTyped, kSslAnswer, kOutOfSync, kSilent };
+  // What the next header of a direction is: the client's startup packet (a length), a typed
+  // message (a type byte and a length), or the server's one-byte answer to an encryption request.
+  enum class Phase { kStartup, kTyped, kSslAnswer };
   enum class Wait { kNone, kReady, kParse, kBind, kClose, kDescribe, kExecute, kSslAnswer };
 
-  struct Side {
-    Mode mode = Mode::kTyped;
-    std::string buf;  // a partial header or body
-    uint8_t type = 0;
-    uint32_t body_len = 0;
-    bool in_body = false;
-    uint64_t skip_left = 0;  // bytes of a counted-only body still to pass
-    Timestamp msg_ts;
-    BoundarySearch search;  // out of sync: looking for a message boundary
+  // One direction: its framer, and the decoder's side of the framing (pg_framing.cc).
+  struct Side : Framer::Protocol {
+    Side(PgDecoder& decoder, Direction dir, Phase phase, Framer::State state)
+        : decoder(decoder), dir(dir), phase(phase), framer(state) {}
+    size_t header_size() const override;
+    Framer::Verdict on_header(std::span<const uint8_t> header) override;
+    void on_message(std::span<const uint8_t> header, std::span<const uint8_t> body) override;
+    const BoundaryRules& boundaries() const override;
+    void on_resync(uint64_t skipped, Timestamp ts) override;
+    Timestamp msg_ts() const { return framer.message_ts(); }
+
+    PgDecoder& decoder;
+    Direction dir;
+    Phase phase;
+    Framer framer;
     int error_records = 0;
   };
 
@@ -126,12 +135,10 @@ class PgDecoder : public Decoder {
   Side& side(Direction d) { return d == Direction::kClientToServer ? client_ : server_; }
 
   // pg_framing.cc
-  void feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data);
-  bool start_message(Side& s, Direction dir, uint8_t type, uint32_t len);
-  bool lose_sync(Side& s, Direction dir, const std::string& why);
+  Framer::Verdict start_message(Side& s, uint8_t type, uint32_t len);
+  void lose_sync(Side& s, const std::string& why);
   void skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why);
-  void unfinished(Side& s, Direction dir, Timestamp ts);
-  void dispatch(Side& s, Direction dir, std::span<const uint8_t> body);
+  void unfinished(Side& s, Timestamp ts);
 
   // pg_session.cc
   void client_startup(std::span<const uint8_t> body);

@@ -43,35 +43,33 @@ const char* transaction_status_name(uint8_t s) {
 
 std::string type_name(uint8_t type) { return std::string(1, static_cast<char>(type)); }
 
+// Picked up mid-way: both sides look for a message boundary, nothing is paired until the
+// server's next ReadyForQuery.
 PgDecoder::PgDecoder(const ConnInfo& conn, RecordSink& sink, const PgOptions& options)
     : conn_(conn),
       options_(options),
+      client_(*this, Direction::kClientToServer,
+              conn.mid_stream ? Phase::kTyped : Phase::kStartup,
+              conn.mid_stream ? Framer::State::kOutOfSync : Framer::State::kInSync),
+      server_(*this, Direction::kServerToClient, Phase::kTyped,
+              conn.mid_stream ? Framer::State::kOutOfSync : Framer::State::kInSync),
       pending_(sink, options.max_pending),
       statements_(options.max_statements),
-      portals_(options.max_statements) {
-  // Picked up mid-way: both sides look for a message boundary, nothing is paired until the
-  // server's next ReadyForQuery.
-  const Mode start = conn.mid_stream ? Mode::kOutOfSync : Mode::kStartup;
-  client_.mode = start;
-  server_.mode = conn.mid_stream ? Mode::kOutOfSync : Mode::kTyped;
-  pairing_ = !conn.mid_stream;
-}
+      portals_(options.max_statements),
+      pairing_(!conn.mid_stream) {}
 
 void PgDecoder::on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) {
-  feed(side(dir), dir, ts, bytes);
+  Side& s = side(dir);
+  s.framer.feed(bytes, ts, s);
   flush_done();
 }
 
 void PgDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
   Side& s = side(dir);
-  if (s.mode != Mode::kSilent) {
+  if (s.framer.state() != Framer::State::kSilent) {
     // Whatever message was under way is lost; the answers can no longer be matched to
     // requests, so those waiting are written first, then the gap.
-    s.search.restart();
-    s.buf.clear();
-    s.in_body = false;
-    s.skip_left = 0;
-    s.mode = Mode::kOutOfSync;
+    s.framer.lose_sync();
     suspend_pairing();
   }
   emit_now(gap_record(conn_, dir, ts, missed));
@@ -84,7 +82,7 @@ void PgDecoder::describe(Record& r) const {
 
 void PgDecoder::on_close(Timestamp ts, CloseReason) {
   for (const Direction dir : {Direction::kClientToServer, Direction::kServerToClient}) {
-    unfinished(side(dir), dir, ts);
+    unfinished(side(dir), ts);
   }
   // Requests the server never answered are written as they are; a partial answer (an error
   // before a ReadyForQuery that never came) is kept.
@@ -135,9 +133,10 @@ void PgDecoder::emit_now(Record r) {
 
 PgDecoder::Request& PgDecoder::add_request(uint8_t type, const char* message_type, Wait wait) {
   Request& q = pending_.push();
-  start_record(q.rec, RecordKind::kPg, session_fields(Direction::kClientToServer), client_.msg_ts);
+  start_record(q.rec, RecordKind::kPg, session_fields(Direction::kClientToServer),
+               client_.msg_ts());
   q.rec.add("message_type", message_type ? message_type : type_name(type));
-  q.start = client_.msg_ts;
+  q.start = client_.msg_ts();
   q.type = type;
   q.wait = wait;
   // Unpaired requests complete at once: without response pairing, or while the two sides
@@ -314,14 +313,13 @@ void PgDecoder::client_message(uint8_t type, std::span<const uint8_t> body) {
       return;  // the password, hash or SASL data itself is never logged
     }
     default:
-      decode_error(client_, c2s, client_.msg_ts,
+      decode_error(client_, c2s, client_.msg_ts(),
                    "unexpected client message '" + type_name(type) + "'");
   }
 }
 
 void PgDecoder::malformed(uint8_t type) {
-  lose_sync(client_, Direction::kClientToServer,
-            "malformed client message '" + type_name(type) + "'");
+  lose_sync(client_, "malformed client message '" + type_name(type) + "'");
 }
 
 void PgDecoder::count_only(Direction dir, uint8_t type, uint32_t body_len) {
@@ -341,10 +339,10 @@ void PgDecoder::count_only(Direction dir, uint8_t type, uint32_t body_len) {
 
 void PgDecoder::server_message(uint8_t type, std::span<const uint8_t> body) {
   const Direction s2c = Direction::kServerToClient;
-  const Timestamp ts = server_.msg_ts;
+  const Timestamp ts = server_.msg_ts();
   if (!plausible_message(s2c, type, body) &&
       std::string_view("RGHWcAV").find(static_cast<char>(type)) == std::string_view::npos) {
-    lose_sync(server_, s2c, "malformed server message '" + type_name(type) + "'");
+    lose_sync(server_, "malformed server message '" + type_name(type) + "'");
     return;
   }
   Request* q = pairing_ ? waiting() : nullptr;

@@ -45,124 +45,101 @@ class Boundaries : public BoundaryRules {
 
 }  // namespace
 
-void PgDecoder::feed(Side& s, Direction dir, Timestamp ts, std::span<const uint8_t> data) {
-  std::string held;  // bytes the boundary search held, decoded from its boundary on
-  while (!data.empty()) {
-    switch (s.mode) {
-      case Mode::kSilent:
-        return;
-      case Mode::kOutOfSync: {
-        auto found = s.search.feed(data, Boundaries(dir));
-        if (!found) return;
-        if (found->skipped > 0) {
-          skipped(dir, ts, found->skipped,
-                  "bytes skipped to find a message boundary after a gap or pickup");
-        }
-        s.mode = Mode::kTyped;
-        data = data.subspan(found->data_from);
-        if (!found->held.empty()) {  // then data is all in it
-          held = std::move(found->held);
-          data = {reinterpret_cast<const uint8_t*>(held.data()), held.size()};
-        }
-        continue;
+size_t PgDecoder::Side::header_size() const {
+  switch (phase) {
+    case Phase::kStartup:
+      return 4;
+    case Phase::kSslAnswer:
+      return 1;
+    case Phase::kTyped:
+      break;
+  }
+  return 5;
+}
+
+const BoundaryRules& PgDecoder::Side::boundaries() const {
+  static const Boundaries client(Direction::kClientToServer), server(Direction::kServerToClient);
+  return dir == Direction::kClientToServer ? client : server;
+}
+
+void PgDecoder::Side::on_resync(uint64_t skipped, Timestamp ts) {
+  if (skipped > 0) {
+    decoder.skipped(dir, ts, skipped,
+                    "bytes skipped to find a message boundary after a gap or pickup");
+  }
+  phase = Phase::kTyped;
+}
+
+Framer::Verdict PgDecoder::Side::on_header(std::span<const uint8_t> h) {
+  switch (phase) {
+    case Phase::kSslAnswer:
+      return Framer::Verdict::read(0);  // the answer is the header's one byte
+    case Phase::kStartup:
+      if (h[0] == 0x16) {  // a TLS ClientHello where a startup packet belongs
+        decoder.encrypted(msg_ts());
+        return Framer::Verdict::silent();
       }
-      case Mode::kSslAnswer:
-        on_ssl_answer(data[0], ts);
-        data = data.subspan(1);
-        continue;
-      case Mode::kStartup:
-      case Mode::kTyped:
-        break;
-    }
-    if (s.skip_left > 0) {
-      const size_t n = std::min<uint64_t>(s.skip_left, data.size());
-      s.skip_left -= n;
-      data = data.subspan(n);
-      continue;
-    }
-    if (!s.in_body) {
-      const size_t header_size = s.mode == Mode::kStartup ? 4 : 5;
-      if (s.buf.empty()) s.msg_ts = ts;
-      if (s.mode == Mode::kStartup && s.buf.empty() && data[0] == 0x16) {
-        encrypted(ts);
-        return;
-      }
-      const size_t take = std::min(header_size - s.buf.size(), data.size());
-      s.buf.append(reinterpret_cast<const char*>(data.data()), take);
-      data = data.subspan(take);
-      if (s.buf.size() < header_size) return;
-      const auto* h = reinterpret_cast<const uint8_t*>(s.buf.data());
-      const uint8_t type = header_size == 5 ? h[0] : 0;
-      const uint32_t len = be32(h + header_size - 4);
-      s.buf.clear();
-      if (!start_message(s, dir, type, len)) continue;
-      if (!s.in_body) continue;
-      if (s.body_len == 0) {
-        s.in_body = false;
-        dispatch(s, dir, {});
-        continue;
-      }
-    }
-    if (s.buf.empty() && data.size() >= s.body_len) {
-      const auto body = data.first(s.body_len);
-      data = data.subspan(s.body_len);
-      s.in_body = false;
-      dispatch(s, dir, body);
-      continue;
-    }
-    const size_t take = std::min<size_t>(s.body_len - s.buf.size(), data.size());
-    s.buf.append(reinterpret_cast<const char*>(data.data()), take);
-    data = data.subspan(take);
-    if (s.buf.size() == s.body_len) {
-      const std::string body = std::move(s.buf);
-      s.buf.clear();
-      s.in_body = false;
-      dispatch(s, dir, {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
-    }
+      return decoder.start_message(*this, 0, be32(h.data()));
+    case Phase::kTyped:
+      break;
+  }
+  return decoder.start_message(*this, h[0], be32(h.data() + 1));
+}
+
+void PgDecoder::Side::on_message(std::span<const uint8_t> h, std::span<const uint8_t> body) {
+  switch (phase) {
+    case Phase::kSslAnswer:
+      return decoder.on_ssl_answer(h[0], msg_ts());
+    case Phase::kStartup:
+      return decoder.client_startup(body);
+    case Phase::kTyped:
+      break;
+  }
+  if (dir == Direction::kClientToServer) {
+    decoder.client_message(h[0], body);
+  } else {
+    decoder.server_message(h[0], body);
   }
 }
 
-// A message header was read. Returns false when the side fell out of sync.
-bool PgDecoder::start_message(Side& s, Direction dir, uint8_t type, uint32_t len) {
-  if (s.mode == Mode::kStartup) {
+// A message header was read: how much of what follows is its body, and what to do with it.
+Framer::Verdict PgDecoder::start_message(Side& s, uint8_t type, uint32_t len) {
+  const Direction dir = s.dir;
+  if (s.phase == Phase::kStartup) {
     if (len < 8 || len > kMaxStartupPacket) {
-      return lose_sync(s, dir, "startup packet length " + std::to_string(len) + " is not valid");
+      lose_sync(s, "startup packet length " + std::to_string(len) + " is not valid");
+      return Framer::Verdict::lost();
     }
   } else if (!known_type(dir, type)) {
-    return lose_sync(s, dir, "unknown message type 0x" + hex_byte(type));
+    lose_sync(s, "unknown message type 0x" + hex_byte(type));
+    return Framer::Verdict::lost();
   } else if (len < 4 || len > kMaxMessageLength) {
-    return lose_sync(
-        s, dir, "message '" + type_name(type) + "' has impossible length " + std::to_string(len));
+    lose_sync(s, "message '" + type_name(type) + "' has impossible length " + std::to_string(len));
+    return Framer::Verdict::lost();
   }
-  s.type = type;
   const uint32_t body_len = len - 4;
   // DataRow and CopyData are only counted: their bodies are passed over, never buffered.
   if ((type == 'D' && dir == Direction::kServerToClient) || type == 'd') {
     count_only(dir, type, body_len);
-    s.skip_left = body_len;
-    return true;
+    return Framer::Verdict::pass(body_len);
   }
   if (body_len > options_.max_message) {
-    decode_error(s, dir, s.msg_ts,
+    decode_error(s, dir, s.msg_ts(),
                  "message '" + type_name(type) + "' of " + std::to_string(body_len) +
                      " bytes is over the limit of " + std::to_string(options_.max_message) +
                      " bytes: skipped");
     if (dir == Direction::kClientToServer) suspend_pairing();
-    s.skip_left = body_len;
-    return true;
+    return Framer::Verdict::pass(body_len);
   }
-  s.body_len = body_len;
-  s.in_body = true;
-  return true;
+  return Framer::Verdict::read(body_len);
 }
-bool PgDecoder::lose_sync(Side& s, Direction dir, const std::string& why) {
-  decode_error(s, dir, s.msg_ts, why + "; looking for the next message");
-  s.buf.clear();
-  s.in_body = false;
-  s.skip_left = 0;
-  s.mode = Mode::kOutOfSync;
+
+// Says why the side fell out of sync; its framer looks for the next message, and answers can no
+// longer be paired with requests.
+void PgDecoder::lose_sync(Side& s, const std::string& why) {
+  decode_error(s, s.dir, s.msg_ts(), why + "; looking for the next message");
+  s.framer.lose_sync();
   suspend_pairing();
-  return false;
 }
 
 void PgDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char* why) {
@@ -174,40 +151,38 @@ void PgDecoder::skipped(Direction dir, Timestamp ts, uint64_t bytes, const char*
 
 // The connection ended: a message it cut short, or bytes still searched for a boundary, are said
 // rather than dropped without a word.
-void PgDecoder::unfinished(Side& s, Direction dir, Timestamp ts) {
-  if (s.mode == Mode::kOutOfSync && s.search.held() > 0) {
-    skipped(dir, ts, s.search.held(),
+void PgDecoder::unfinished(Side& s, Timestamp ts) {
+  const Framer::Unfinished u = s.framer.unfinished();
+  if (u.what == Framer::Unfinished::kSearching) {
+    skipped(s.dir, ts, u.seen,
             "bytes skipped: the connection ended before a message boundary was found");
-    s.search.clear();
+    s.framer.clear_search();
     return;
   }
-  if (s.mode != Mode::kStartup && s.mode != Mode::kTyped) return;
-  const std::string what = s.mode == Mode::kStartup ? std::string("the startup packet")
-                                                    : "message '" + type_name(s.type) + "'";
-  if (s.in_body) {
-    decode_error(s, dir, s.msg_ts,
-                 "the connection ended " + std::to_string(s.buf.size()) + " bytes into " + what +
-                     " of " + std::to_string(s.body_len) + " bytes: not decoded");
-  } else if (s.skip_left > 0) {
-    decode_error(s, dir, s.msg_ts,
-                 "the connection ended with " + std::to_string(s.skip_left) + " bytes of " + what +
-                     " not seen");
-  } else if (!s.buf.empty()) {
-    decode_error(s, dir, s.msg_ts,
-                 "the connection ended inside a message header (" + std::to_string(s.buf.size()) +
-                     " bytes of it seen)");
-  }
-}
-
-void PgDecoder::dispatch(Side& s, Direction dir, std::span<const uint8_t> body) {
-  if (dir == Direction::kClientToServer) {
-    if (s.mode == Mode::kStartup) {
-      client_startup(body);
-    } else {
-      client_message(s.type, body);
-    }
-  } else {
-    server_message(s.type, body);
+  if (s.phase == Phase::kSslAnswer) return;
+  const std::string what = u.header.size() == 4 ? std::string("the startup packet")
+                           : u.header.empty()   ? std::string()
+                                                : "message '" + type_name(u.header[0]) + "'";
+  const Timestamp at = s.msg_ts();
+  switch (u.what) {
+    case Framer::Unfinished::kBody:
+      decode_error(s, s.dir, at,
+                   "the connection ended " + std::to_string(u.seen) + " bytes into " + what +
+                       " of " + std::to_string(u.size) + " bytes: not decoded");
+      break;
+    case Framer::Unfinished::kPassing:
+      decode_error(s, s.dir, at,
+                   "the connection ended with " + std::to_string(u.size) + " bytes of " + what +
+                       " not seen");
+      break;
+    case Framer::Unfinished::kHeader:
+      decode_error(s, s.dir, at,
+                   "the connection ended inside a message header (" + std::to_string(u.seen) +
+                       " bytes of it seen)");
+      break;
+    case Framer::Unfinished::kNothing:
+    case Framer::Unfinished::kSearching:
+      break;
   }
 }
 

@@ -19,27 +19,25 @@ void PgDecoder::client_startup(std::span<const uint8_t> body) {
   if (code == kSslRequestCode || code == kGssEncRequestCode) {
     add_request(0, code == kSslRequestCode ? "SSLRequest" : "GSSENCRequest", Wait::kSslAnswer);
     encryption_request_ = code;
-    server_.mode = Mode::kSslAnswer;
+    server_.phase = Phase::kSslAnswer;
     return;
   }
   if (code == kCancelRequestCode) {
     Request& q = add_request(0, "CancelRequest", Wait::kNone);
     int32_t pid;
     if (r.i32(pid)) q.rec.add("backend_pid", pid);  // the secret key that follows is not logged
-    client_.mode = Mode::kSilent;
-    server_.mode = Mode::kSilent;
+    go_silent();
     return;
   }
   if ((code >> 16) != 3) {
-    decode_error(client_, Direction::kClientToServer, client_.msg_ts,
+    decode_error(client_, Direction::kClientToServer, client_.msg_ts(),
                  "startup packet with unsupported protocol version " + version_text(code));
-    client_.mode = Mode::kSilent;
-    server_.mode = Mode::kSilent;
+    go_silent();
     return;
   }
   StartupParams params;
   if (!parse_startup_params(r.rest(), params)) {
-    lose_sync(client_, Direction::kClientToServer, "malformed startup message");
+    lose_sync(client_, "malformed startup message");
     return;
   }
   for (const auto& [name, value] : params.params) {
@@ -55,11 +53,11 @@ void PgDecoder::client_startup(std::span<const uint8_t> body) {
   for (const auto& [name, value] : params.params) q.rec.add(name, value);
   q.rec.end();
   startup_ = &q;
-  client_.mode = Mode::kTyped;
+  client_.phase = Phase::kTyped;
 }
 
 void PgDecoder::on_ssl_answer(uint8_t answer, Timestamp ts) {
-  server_.mode = Mode::kTyped;
+  server_.phase = Phase::kTyped;
   Request* q = waiting();
   if (q && q->wait != Wait::kSslAnswer) q = nullptr;
   const bool accepted = encryption_request_ == kSslRequestCode ? answer == 'S' : answer == 'G';
@@ -78,8 +76,8 @@ void PgDecoder::on_ssl_answer(uint8_t answer, Timestamp ts) {
     return;
   }
   // 'N': the client goes on with a plain startup message. Anything else is not PostgreSQL.
-  client_.mode = answer == 'N' ? Mode::kStartup : Mode::kSilent;
-  if (answer != 'N') server_.mode = Mode::kSilent;
+  client_.phase = Phase::kStartup;
+  if (answer != 'N') go_silent();
 }
 
 void PgDecoder::note_encrypted(Record& r) {
@@ -97,10 +95,8 @@ void PgDecoder::encrypted(Timestamp ts) {
 }
 
 void PgDecoder::go_silent() {
-  client_.mode = Mode::kSilent;
-  server_.mode = Mode::kSilent;
-  client_.buf.clear();
-  server_.buf.clear();
+  client_.framer.silence();
+  server_.framer.silence();
 }
 
 // What the server says about the session while it starts. Authentication is followed all along;
