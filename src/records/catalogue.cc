@@ -16,7 +16,6 @@ const KeyDef kDuration{"duration", T::kDuration};
 const KeyDef kUsername{"username", T::kString};
 const KeyDef kDatabase{"database", T::kString};
 const KeyDef kDecodeError{"decode_error", T::kString};
-const KeyDef kMessageType{"message_type", T::kString};
 const KeyDef kQuery{"query", T::kString};
 const KeyDef kRows{"rows", T::kInt};
 const KeyDef kErrorMessage{"error_message", T::kString};
