@@ -108,6 +108,7 @@ fuzz() {
   mkdir -p "$findings"
   [[ -n $(ls -A "$corpus" 2>/dev/null) ]] || seed "$target" "$corpus"
   local started=$SECONDS
+  touch "$work/$target.start"
   # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
   TCPDP_FUZZ_LINEAR="$FUZZ_NS_PER_BYTE,$FUZZ_BASE_MS" "$ROOT/build-fuzz/fuzz_$target" \
     -runs="$FUZZ_RUNS" -max_total_time="$FUZZ_SECONDS" -timeout=10 -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 \
@@ -115,7 +116,8 @@ fuzz() {
   local runs rate found
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-  found=$(find "$findings" -type f | wc -l)
+  # only what this run wrote: libFuzzer's crash-, leak-, timeout-, oom- and slow-unit- files
+  found=$(find "$findings" -type f -name '*-*' ! -name run.log -newer "$work/$target.start" | wc -l)
   if [[ $status == failed ]]; then
     cp "$log" "$findings/run.log"
     log "fuzz_$target failed: see $findings/"

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS tcp_events (
   old_state   TEXT NOT NULL,
   new_state   TEXT NOT NULL,
   conn_id     TEXT NOT NULL,
-  side        TEXT NOT NULL,         -- whose state changed: client, server (proxy: remote)
+  side        TEXT NOT NULL,         -- whose state changed: client or server
   PRIMARY KEY (uid, host)
 );
 CREATE INDEX IF NOT EXISTS tcp_events_timestamp ON tcp_events ("timestamp");
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS tcp_connections (
   close_reason  TEXT,
   mid_stream    BOOLEAN,
   client_bytes  BIGINT,
-  server_bytes  BIGINT,                -- proxy: the remote's bytes
+  server_bytes  BIGINT,                -- proxy: the bytes relayed to the client
   client_packets BIGINT,
   server_packets BIGINT,
   missed_bytes  BIGINT,
@@ -142,11 +142,8 @@ DECLARE
 BEGIN
   INSERT INTO tcp_events (uid, host, "timestamp", src_ip, dst_ip, src_port, dst_port,
                           old_state, new_state, conn_id, side)
-  SELECT r->>'uid', p_host, (r->>'ts')::timestamptz,
-         COALESCE((r->>'src_ip')::inet, tcpdp_addr_ip(r->>'client_addr')),
-         COALESCE((r->>'dst_ip')::inet, tcpdp_addr_ip(r->>'proxy_listen_addr')),
-         COALESCE((r->>'src_port')::integer, tcpdp_addr_port(r->>'client_addr')),
-         COALESCE((r->>'dst_port')::integer, tcpdp_addr_port(r->>'proxy_listen_addr')),
+  SELECT r->>'uid', p_host, (r->>'ts')::timestamptz, (r->>'src_ip')::inet, (r->>'dst_ip')::inet,
+         (r->>'src_port')::integer, (r->>'dst_port')::integer,
          r->>'old_state', r->>'new_state', r->>'conn_id', r->>'side'
   FROM jsonb_array_elements(p_records) AS r
   WHERE r->>'event' = 'state'
@@ -164,16 +161,12 @@ BEGIN
                                record)
   SELECT r->>'conn_id', p_host, (r->>'ts')::timestamptz,
          (r->>'ts')::timestamptz + make_interval(secs => (r->>'duration')::double precision),
-         (r->>'duration')::double precision,
-         COALESCE((r->>'src_ip')::inet, tcpdp_addr_ip(r->>'client_addr')),
-         COALESCE((r->>'src_port')::integer, tcpdp_addr_port(r->>'client_addr')),
-         COALESCE((r->>'dst_ip')::inet, tcpdp_addr_ip(r->>'proxy_listen_addr')),
-         COALESCE((r->>'dst_port')::integer, tcpdp_addr_port(r->>'proxy_listen_addr')),
+         (r->>'duration')::double precision, (r->>'src_ip')::inet, (r->>'src_port')::integer,
+         (r->>'dst_ip')::inet, (r->>'dst_port')::integer,
          r->>'remote_addr', r->>'proxy_protocol_src_addr',
          r->>'conn_state', r->>'history', r->>'client_state', r->>'server_state',
          r->>'closed_by', r->>'close_reason', (r->>'mid_stream')::boolean,
-         (r->>'client_bytes')::bigint,
-         COALESCE((r->>'server_bytes')::bigint, (r->>'remote_bytes')::bigint),
+         (r->>'client_bytes')::bigint, (r->>'server_bytes')::bigint,
          (r->>'client_packets')::bigint, (r->>'server_packets')::bigint,
          (r->>'missed_bytes')::bigint, (r->>'handshake_rtt')::double precision,
          r->>'username', r->>'database',

@@ -190,4 +190,32 @@ int start_connect(const Endpoint& to) {
   return fd;
 }
 
+TcpState socket_state(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return TcpState::kClosed;
+  switch (info.tcpi_state) {
+    case TCP_ESTABLISHED:
+      return TcpState::kEstablished;
+    case TCP_SYN_SENT:
+      return TcpState::kSynSent;
+    case TCP_SYN_RECV:
+      return TcpState::kSynRecv;
+    case TCP_FIN_WAIT1:
+      return TcpState::kFinWait1;
+    case TCP_FIN_WAIT2:
+      return TcpState::kFinWait2;
+    case TCP_TIME_WAIT:
+      return TcpState::kTimeWait;
+    case TCP_CLOSE_WAIT:
+      return TcpState::kCloseWait;
+    case TCP_LAST_ACK:
+      return TcpState::kLastAck;
+    case TCP_CLOSING:
+      return TcpState::kClosing;
+    default:
+      return TcpState::kClosed;
+  }
+}
+
 }  // namespace tcpdp

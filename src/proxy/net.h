@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/endpoint.h"
+#include "tcptrack/lifecycle.h"
 
 namespace tcpdp {
 
@@ -25,6 +26,11 @@ std::optional<HostPort> parse_host_port(const std::string& text, std::string* er
 socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& out);
 std::optional<Endpoint> from_sockaddr(const sockaddr_storage& sa);
 std::optional<Endpoint> local_endpoint(int fd);
+
+/// The kernel's state of a TCP socket (TCP_INFO), as tcp-audit names them; CLOSED when it has
+/// none. A socket that went to TIME-WAIT says CLOSED: the kernel keeps TIME-WAIT in a timewait
+/// socket of its own.
+TcpState socket_state(int fd);
 
 struct Listener {
   int fd = -1;

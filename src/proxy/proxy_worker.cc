@@ -38,35 +38,6 @@ Timestamp wall_clock() {
   return Timestamp::from_parts(t.tv_sec, t.tv_nsec / 1000);
 }
 
-// The kernel's state of a TCP socket (TCP_INFO), as tcp-audit names them.
-TcpState socket_state(int fd) {
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return TcpState::kClosed;
-  switch (info.tcpi_state) {
-    case TCP_ESTABLISHED:
-      return TcpState::kEstablished;
-    case TCP_SYN_SENT:
-      return TcpState::kSynSent;
-    case TCP_SYN_RECV:
-      return TcpState::kSynRecv;
-    case TCP_FIN_WAIT1:
-      return TcpState::kFinWait1;
-    case TCP_FIN_WAIT2:
-      return TcpState::kFinWait2;
-    case TCP_TIME_WAIT:
-      return TcpState::kTimeWait;
-    case TCP_CLOSE_WAIT:
-      return TcpState::kCloseWait;
-    case TCP_LAST_ACK:
-      return TcpState::kLastAck;
-    case TCP_CLOSING:
-      return TcpState::kClosing;
-    default:
-      return TcpState::kClosed;
-  }
-}
-
 }  // namespace
 
 ProxyServer::Worker::Worker(const ProxySettings& settings, const ProxyPipeline& pipeline,
@@ -108,7 +79,18 @@ void ProxyServer::Worker::watch_listeners() {
   }
 }
 
-void ProxyServer::Worker::observe(Relay& r, Side s) { observe(r, s, socket_state(r.half[s].fd)); }
+// A socket whose peer's FIN came after its own (in FIN-WAIT-1, FIN-WAIT-2 or CLOSING) and now
+// says CLOSED has gone to TIME-WAIT (a reset instead would have ended its reads with an error).
+void ProxyServer::Worker::observe(Relay& r, Side s) {
+  const Half& h = r.half[s];
+  TcpState now = socket_state(h.fd);
+  if (now == TcpState::kClosed && h.eof &&
+      (h.state == TcpState::kFinWait1 || h.state == TcpState::kFinWait2 ||
+       h.state == TcpState::kClosing || h.state == TcpState::kTimeWait)) {
+    now = TcpState::kTimeWait;
+  }
+  observe(r, s, now);
+}
 
 void ProxyServer::Worker::run() {
   epoll_event events[256];
@@ -218,10 +200,14 @@ void ProxyServer::Worker::accept_from(const Listener& l) {
     r->header_pending = settings_.proxy_protocol;
     r->header_deadline = std::chrono::steady_clock::now() + settings_.header_timeout;
     if (pipeline_.conn) {
+      // conn.log names the client's connection to the proxy as read and probe name a connection
+      // they see: src the client, dst the address it connected to.
       Record f;
       f.add("conn_id", r->info.conn_id);
-      f.add("client_addr", r->info.client.to_string());
-      f.add("proxy_listen_addr", r->info.relayed_by->listen.to_string());
+      f.add("src_ip", r->info.client.ip.to_string());
+      f.add("src_port", r->info.client.port);
+      f.add("dst_ip", r->info.relayed_by->listen.ip.to_string());
+      f.add("dst_port", r->info.relayed_by->listen.port);
       r->life_fields = std::make_shared<const FieldGroup>(std::move(f));
     }
     watch(fd, 0, tag_of(*r, kClient));
@@ -253,6 +239,7 @@ bool ProxyServer::Worker::connect_next(Relay& r) {
     }
     r.half[kRemote].fd = fd;
     r.half[kRemote].state = TcpState::kClosed;
+    r.info.relayed_by->local = local_endpoint(fd).value_or(Endpoint{});  // bound by connect
     r.connect_deadline = std::chrono::steady_clock::now() + settings_.connect_timeout;
     r.half[kRemote].watched = EPOLLOUT;
     watch(fd, EPOLLOUT, tag_of(r, kRemote));
@@ -442,8 +429,10 @@ void ProxyServer::Worker::fail(Relay& r, Side s, int error) {
   }
   close_half(r, s, false);
   close_half(r, other(s), /*reset=*/true);
-  finish(r, reset ? CloseReason::kReset : CloseReason::kFin, reset ? "reset" : "error",
-         side_name(s), reset ? (s == kClient ? "RSTO" : "RSTR") : "OTH");
+  // The client's connection ended with a reset unless its own socket failed otherwise.
+  finish(r, reset || s == kRemote ? CloseReason::kReset : CloseReason::kFin,
+         reset ? "reset" : "error", side_name(s),
+         reset ? (s == kClient ? "RSTO" : "RSTR") : "OTH");
 }
 
 void ProxyServer::Worker::reject(Relay& r, const std::string& why) {
@@ -470,7 +459,9 @@ void ProxyServer::Worker::close_half(Relay& r, Side s, bool reset) {
   epoll_ctl(epoll_, EPOLL_CTL_DEL, h.fd, nullptr);
   close(h.fd);
   h.fd = -1;
-  observe(r, s, TcpState::kClosed);
+  // What a closed socket goes through next is the kernel's alone and cannot be asked; only an
+  // abortive close is certain to have left it CLOSED.
+  if (reset) observe(r, s, TcpState::kClosed);
 }
 
 // Both ways done: the connection ends; else epoll watches what each side can do now.
@@ -514,17 +505,31 @@ void ProxyServer::Worker::observe(Relay& r, Side s, TcpState now) {
   const TcpState was = h.state;
   h.state = now;
   if (!conn_lane_) return;
+  // The client's socket is the server end of the client's connection; the remote's socket is the
+  // client end of the proxy's own connection to the remote, named by its addresses.
   Record rec;
   rec.add("ts", wall_clock());
   rec.add("event", kind_name(RecordKind::kState));
   rec.add("uid", r.info.conn_id + "." + std::to_string(++r.changes));
-  rec.add_group(r.life_fields);
-  rec.add("side", side_name(s));
+  if (s == kClient) {
+    rec.add_group(r.life_fields);
+  } else {
+    rec.add("conn_id", r.info.conn_id);
+    rec.add("src_ip", r.info.relayed_by->local.ip.to_string());
+    rec.add("src_port", r.info.relayed_by->local.port);
+    rec.add("dst_ip", r.info.server.ip.to_string());
+    rec.add("dst_port", r.info.server.port);
+  }
+  rec.add("side", s == kClient ? "server" : "client");
+  rec.add("leg", side_name(s));
   rec.add("old_state", tcp_state_name(was));
   rec.add("new_state", tcp_state_name(now));
   conn_lane_->write(rec);
 }
 
+// `reason` is the proxy's own (fin, reset, error, refused, rejected, shutdown), `closed_by` the
+// side whose FIN came first (client, remote, or proxy when it closed itself); the summary says
+// them in the words of read and probe too, as the client's connection was seen from it.
 void ProxyServer::Worker::finish(Relay& r, CloseReason why, const char* reason,
                                  const char* closed_by, const char* conn_state) {
   if (r.done) return;
@@ -542,14 +547,15 @@ void ProxyServer::Worker::finish(Relay& r, CloseReason why, const char* reason,
     rec.add("ts", r.opened);
     rec.add("event", kind_name(RecordKind::kSummary));
     rec.add_group(r.life_fields);
-    rec.add("proxy_client_addr", r.info.relayed_by->local.to_string());
-    rec.add("remote_addr", r.info.server.to_string());
     rec.add("duration", Duration{now.usec - r.opened.usec});
     rec.add("conn_state", conn_state);
-    rec.add("close_reason", reason);
-    rec.add("closed_by", closed_by);
+    rec.add("closed_by", std::string_view(closed_by) == "client" ? "client" : "server");
     rec.add("client_bytes", r.half[kRemote].sent);
-    rec.add("remote_bytes", r.half[kClient].sent);
+    rec.add("server_bytes", r.half[kClient].sent);
+    rec.add("close_reason", close_reason_name(why));
+    rec.add("proxy_close_reason", reason);
+    rec.add("proxy_client_addr", r.info.relayed_by->local.to_string());
+    rec.add("remote_addr", r.info.server.to_string());
     if (r.info.proxy_source) {
       rec.add("proxy_protocol_src_addr", r.info.proxy_source->to_string());
       rec.add("proxy_protocol_dst_addr", r.info.proxy_destination->to_string());

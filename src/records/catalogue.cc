@@ -225,9 +225,7 @@ std::vector<KeyDef> lifecycle_keys(std::vector<KeyDef> own) {
                               {"src_ip", T::kString},
                               {"src_port", T::kInt},
                               {"dst_ip", T::kString},
-                              {"dst_port", T::kInt},
-                              kClientAddr,
-                              kListenAddr};
+                              {"dst_port", T::kInt}};
   keys.insert(keys.end(), own.begin(), own.end());
   return keys;
 }
@@ -235,7 +233,8 @@ std::vector<KeyDef> lifecycle_keys(std::vector<KeyDef> own) {
 const KindDef& state_kind() {
   static const KindDef k{RecordKind::kState, "state", "conn.log",
                          lifecycle_keys({{"uid", T::kString},
-                                         {"side", T::kString, false, {"client", "server", "remote"}},
+                                         {"side", T::kString, false, {"client", "server"}},
+                                         {"leg", T::kString, false, {"client", "remote"}},
                                          {"old_state", T::kString, false, kTcpStates},
                                          {"new_state", T::kString, false, kTcpStates}})};
   return k;
@@ -254,11 +253,10 @@ const KindDef& summary_kind() {
           {"history", T::kString},
           {"client_state", T::kString, false, kTcpStates},
           {"server_state", T::kString, false, kTcpStates},
-          {"closed_by", T::kString, true, {"client", "server", "remote", "proxy"}},
+          {"closed_by", T::kString, true, {"client", "server"}},
           {"mid_stream", T::kBool},
           {"client_bytes", T::kInt},
           {"server_bytes", T::kInt},
-          {"remote_bytes", T::kInt},
           {"client_packets", T::kInt},
           {"server_packets", T::kInt},
           {"client_ip_bytes", T::kInt},
@@ -270,8 +268,9 @@ const KindDef& summary_kind() {
           {"server_zero_windows", T::kInt},
           {"handshake_rtt", T::kDuration, true},
           {"close_reason", T::kString, false,
-           {"fin", "reset", "idle", "end_of_capture", "evicted", "reused", "error", "refused",
-            "rejected", "shutdown"}},
+           {"fin", "reset", "idle", "end_of_capture", "evicted", "reused"}},
+          {"proxy_close_reason", T::kString, false,
+           {"fin", "reset", "error", "refused", "rejected", "shutdown"}},
           {"client_pid", T::kInt, true},
           {"client_ppid", T::kInt, true},
           {"client_comm", T::kString, true},

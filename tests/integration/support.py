@@ -267,6 +267,22 @@ def port_of(addr):
     return int(addr.rsplit(":", 1)[1])
 
 
+def addr_text(sockaddr):
+    """A socket address as tcpdp writes one: 1.2.3.4:5 or [::1]:5."""
+    host, port = sockaddr[0], sockaddr[1]
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def conn_client(record):
+    """The client end of a conn.log record's connection (src_ip, src_port), as addr_text."""
+    return addr_text((record["src_ip"], record["src_port"]))
+
+
+def conn_server(record):
+    """The server end of a conn.log record's connection (dst_ip, dst_port), as addr_text."""
+    return addr_text((record["dst_ip"], record["dst_port"]))
+
+
 def client_addr(record):
     """The client end of a captured dump record's connection (probe, read): its src_addr if it
     goes to the server (->), else its dst_addr. Not from a PROXY header."""
@@ -296,14 +312,15 @@ def wait_until(predicate, timeout, step=0.02):
 
 
 class Capture:
-    """tcpdump -i lo on a port into a file, for the duration of a with block; in immediate mode,
-    so that no packet still waits in the kernel's buffer when it is stopped."""
+    """tcpdump -i lo on one or more ports into a file, for the duration of a with block; in
+    immediate mode, so that no packet still waits in the kernel's buffer when it is stopped."""
 
-    def __init__(self, path, port):
-        self.path, self.port = path, port
+    def __init__(self, path, *ports):
+        self.path, self.ports = path, ports
 
     def __enter__(self):
-        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", self.path, "tcp port %d" % self.port],
+        bpf = " or ".join("tcp port %d" % p for p in self.ports)
+        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", self.path, bpf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert b"listening on" in self.proc.stderr.readline()
         return self

@@ -38,7 +38,7 @@ import time
 import unittest
 
 import servers
-from support import TCPDP, read_text, wait_until, write_config
+from support import TCPDP, addr_text, conn_client, read_text, wait_until, write_config
 
 HOST = "127.0.0.1"
 MB = 1 << 20
@@ -57,12 +57,6 @@ def setUpModule():
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-def addr_text(sockaddr):
-    """A socket address as tcpdp writes one: 1.2.3.4:5 or [::1]:5."""
-    host, port = sockaddr[0], sockaddr[1]
-    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-
 
 def family_of(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -457,7 +451,7 @@ class ProxyCase(unittest.TestCase):
         def grouped():
             out = {}
             for r in self.summaries():
-                out.setdefault(r["client_addr"], []).append(r)
+                out.setdefault(conn_client(r), []).append(r)
             return out
         def complete():
             have = grouped()
@@ -525,7 +519,7 @@ class Relay(ProxyCase):
             recs = by_client.get(c.local, [])
             self.assertEqual(len(recs), 1, "one summary for %s: %s" % (c.local, recs))
             s = recs[0]
-            self.assertEqual((s["conn_state"], s["client_bytes"], s["remote_bytes"], s["remote_addr"]),
+            self.assertEqual((s["conn_state"], s["client_bytes"], s["server_bytes"], s["remote_addr"]),
                              ("SF", len(c.data), len(c.data), echo.address), s)
             self.assertIn(s["proxy_client_addr"], echo.peers, s)
             self.assertEqual(echo.peers[s["proxy_client_addr"]].received, len(c.data), s)
@@ -587,10 +581,11 @@ class Relay(ProxyCase):
         self.assertSameBytes(seen.get("all", b""), before + after, "what the server read after its half-close")
 
         s1, s2 = self.summary_of(first_client), self.summary_of(second_client)
-        self.assertEqual((s1["conn_state"], s1["closed_by"], s1["client_bytes"], s1["remote_bytes"]),
+        self.assertEqual((s1["conn_state"], s1["closed_by"], s1["client_bytes"], s1["server_bytes"]),
                          ("SF", "client", len(ask), len(answer)), s1)
-        self.assertEqual((s2["conn_state"], s2["closed_by"], s2["client_bytes"], s2["remote_bytes"]),
-                         ("SF", "remote", len(before) + len(after), len(greeting)), s2)
+        # The remote closed first: to the client, the server end of its connection (the proxy).
+        self.assertEqual((s2["conn_state"], s2["closed_by"], s2["client_bytes"], s2["server_bytes"]),
+                         ("SF", "server", len(before) + len(after), len(greeting)), s2)
         self.stop(proc)
         srv.close()
 
@@ -622,9 +617,11 @@ class Relay(ProxyCase):
         s.close()
 
         r = self.summary_of(server_resets)
-        self.assertEqual((r["conn_state"], r["close_reason"], r["closed_by"]), ("RSTR", "reset", "remote"), r)
+        self.assertEqual((r["conn_state"], r["close_reason"], r["proxy_close_reason"], r["closed_by"]),
+                         ("RSTR", "reset", "reset", "server"), r)
         o = self.summary_of(client_resets)
-        self.assertEqual((o["conn_state"], o["close_reason"], o["closed_by"]), ("RSTO", "reset", "client"), o)
+        self.assertEqual((o["conn_state"], o["close_reason"], o["proxy_close_reason"], o["closed_by"]),
+                         ("RSTO", "reset", "reset", "client"), o)
         self.stop(proc)
         srv.close()
 
@@ -703,7 +700,9 @@ class Relay(ProxyCase):
             c.shutdown(socket.SHUT_WR)
             self.assertIn(end_of(c), ("eof", "reset"), "refused, not left hanging")
             c.close()
-            self.assertEqual(self.summary_of(client)["close_reason"], "rejected")
+            s = self.summary_of(client)
+            self.assertEqual((s["close_reason"], s["proxy_close_reason"], s["closed_by"]),
+                             ("fin", "rejected", "server"), s)
         with echo.lock:
             self.assertEqual(sum(p.received for p in echo.peers.values()), 0,
                              "nothing reached the remote")
@@ -856,8 +855,8 @@ class Relay(ProxyCase):
         self.assertEqual(echo_once(port, b"over IPv6\n", "::1"), b"over IPv6\n")
         self.assertTrue(wait_until(self.summaries, 5), "no summary in conn.log")
         (s,) = self.summaries()
-        self.assertEqual((s.get("client_addr", "")[:6], s.get("proxy_listen_addr"), s.get("remote_addr"), s.get("conn_state")),
-                         ("[::1]:", "[::1]:%d" % port, echo6.address, "SF"), s)
+        self.assertEqual((s.get("src_ip"), s.get("dst_ip"), s.get("dst_port"), s.get("remote_addr"), s.get("conn_state")),
+                         ("::1", "::1", port, echo6.address, "SF"), s)
         self.assertIn(s["proxy_client_addr"], echo6.peers)
         self.stop(proc)
 

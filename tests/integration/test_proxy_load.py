@@ -45,7 +45,7 @@ import time
 import unittest
 
 import servers
-from support import TcpdpRun, port_of, read_text
+from support import TcpdpRun, conn_client, conn_server, port_of, read_text
 from workloads import (MY_QUERIES, PG_EXTENDED_TEXTS, PG_SCRIPT_STATEMENTS, STATEMENTS_PER_TRANSACTION, Slap,
                        bound_executes, counter_diff, mariadb_client, mariadb_session, pgbench_command,
                        setup_pgbench, template)
@@ -188,15 +188,15 @@ class Proxy(TcpdpRun):
         t.assertEqual([(s["conn_id"], s["conn_state"], s.get("close_reason")) for s in summaries
                        if s["conn_state"] != "SF"][:5], [], "connections not closed with FIN both ways")
         for s in summaries:
-            t.assertEqual((s["proxy_listen_addr"], s["remote_addr"]), (self.listen_addr, self.remote_addr), s)
+            t.assertEqual((conn_server(s), s["remote_addr"]), (self.listen_addr, self.remote_addr), s)
             if s["conn_id"] in conns:
-                t.assertEqual((s["client_addr"], s["proxy_client_addr"]), conns[s["conn_id"]], s)
+                t.assertEqual((conn_client(s), s["proxy_client_addr"]), conns[s["conn_id"]], s)
             t.assertGreater(s["client_bytes"], 0, s)
-            t.assertGreater(s["remote_bytes"], 0, s)
+            t.assertGreater(s["server_bytes"], 0, s)
         stop = self.stop_record()
         t.assertEqual((stop["accepted"], stop["rejected"], stop["dropped_records"]), (len(summaries), 0, 0), stop)
         t.assertEqual((stop["client_bytes"], stop["remote_bytes"]),
-                      (sum(s["client_bytes"] for s in summaries), sum(s["remote_bytes"] for s in summaries)), stop)
+                      (sum(s["client_bytes"] for s in summaries), sum(s["server_bytes"] for s in summaries)), stop)
         return {s["conn_id"]: s for s in summaries}
 
 
@@ -508,7 +508,7 @@ class ProxyProtocolBehindHAProxy(unittest.TestCase):
 
             summary = summaries[conn_id]
             self.assertEqual({k: summary.get(k) for k in want}, want, summary)
-            self.assertEqual((summary["client_addr"], summary["close_reason"], summary.get("username")),
+            self.assertEqual((conn_client(summary), summary["close_reason"], summary.get("username")),
                              (lb["backend_source"], "fin", server.user), summary)
             out[route] = summary
         return out
@@ -566,9 +566,9 @@ class ProxyProtocolBehindHAProxy(unittest.TestCase):
                 self.assertEqual([(r["level"], r["msg"]) for r in warns], [("warn", NO_HEADER)], warns)
                 self.assertRegex(warns[0]["client_addr"], r"^127\.0\.0\.1:\d+$")
                 summaries = [r for r in proxy.records("conn.log") if r["event"] == "summary"]
-                self.assertEqual([(s["conn_id"], s["client_addr"], s["conn_state"], s["close_reason"], s["closed_by"],
-                                   s["client_bytes"]) for s in summaries],
-                                 [(warns[0]["conn_id"], warns[0]["client_addr"], "OTH", "rejected", "proxy", 0)],
+                self.assertEqual([(s["conn_id"], conn_client(s), s["conn_state"], s["close_reason"],
+                                   s["proxy_close_reason"], s["closed_by"], s["client_bytes"]) for s in summaries],
+                                 [(warns[0]["conn_id"], warns[0]["client_addr"], "OTH", "fin", "rejected", "server", 0)],
                                  summaries)
                 self.assertEqual([k for k in summaries[0] if k.startswith("proxy_protocol")], [], summaries[0])
                 self.assertEqual([r for r in proxy.records("dump.log") if r["direction"] == "->"], [],
@@ -679,15 +679,16 @@ class GigabyteThroughProxy(unittest.TestCase):
         # the proxy's account, against the clients' own addresses and the echo server's
         self.assertEqual(proxy.records("dump.log"), [], "-d conn writes no dump records")
         summaries = [r for r in proxy.records("conn.log") if r.get("event") == "summary"]
-        by_client = {s["client_addr"]: s for s in summaries}
+        by_client = {conn_client(s): s for s in summaries}
         self.assertEqual(sorted(by_client), sorted(c.local for c in clients), summaries)
         echoed = {e["peer"]: e for e in map(json.loads, out.decode().split("\n")[:-1])}
         self.assertEqual(sorted(echoed), sorted(s["proxy_client_addr"] for s in summaries), summaries)
         for c in clients:
             s = by_client[c.local]
-            self.assertEqual((s["conn_state"], s["close_reason"], s["closed_by"]), ("SF", "fin", "client"), s)
-            self.assertEqual((s["proxy_listen_addr"], s["remote_addr"]), (proxy.listen_addr, proxy.remote_addr), s)
-            self.assertEqual((s["client_bytes"], s["remote_bytes"]), (ECHO_BYTES, ECHO_BYTES), s)
+            self.assertEqual((s["conn_state"], s["close_reason"], s["proxy_close_reason"], s["closed_by"]),
+                             ("SF", "fin", "fin", "client"), s)
+            self.assertEqual((conn_server(s), s["remote_addr"]), (proxy.listen_addr, proxy.remote_addr), s)
+            self.assertEqual((s["client_bytes"], s["server_bytes"]), (ECHO_BYTES, ECHO_BYTES), s)
             e = echoed[s["proxy_client_addr"]]
             self.assertEqual((e["bytes"], e["sha256"]), (ECHO_BYTES, c.sent.hexdigest()),
                              "what the echo server received from the proxy; %s" % what)
