@@ -23,6 +23,7 @@ need_packages() {
     [[ -e /usr/include/pcap/pcap.h ]] || need+=(libpcap-dev)
     [[ -d /usr/include/CLI ]] || need+=(libcli11-dev)
     [[ -e /usr/include/toml.hpp ]] || need+=(libtoml11-dev)
+    [[ -e /usr/include/simdjson.h ]] || need+=(libsimdjson-dev)
     [[ -e /usr/include/zlib.h ]] || need+=(zlib1g-dev)
     [[ -e /usr/include/postgresql/libpq-fe.h ]] || need+=(libpq-dev)
   fi

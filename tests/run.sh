@@ -10,7 +10,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  g++ cmake make pkg-config libpcap-dev libpq-dev libcli11-dev libtoml11-dev zlib1g-dev doctest-dev python3 \
+  g++ cmake make pkg-config libpcap-dev libpq-dev libcli11-dev libtoml11-dev libsimdjson-dev zlib1g-dev doctest-dev python3 \
   tcpdump tshark clang libclang-rt-14-dev dpkg-dev man-db \
   postgresql postgresql-contrib mariadb-server mariadb-client haproxy libserver-starter-perl percona-toolkit >/dev/null
 

@@ -33,10 +33,11 @@ TEST_CASE("a JSON line of tcpdp's reads back to the same line") {
 TEST_CASE("JSON lines that are not records: nesting too deep, durations out of range") {
   Record r;
   std::string error;
-  std::string deep = R"({"a":)";
-  for (int i = 0; i < 100000; ++i) deep += '[';
+  // well-formed but deep, and cut short as deep: refused, the stack untouched
+  const std::string deep = R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
   CHECK_FALSE(tcpdp::parse_json_record(deep, r, &error));
   CHECK(error.find("more than 64 nested") != std::string::npos);
+  CHECK_FALSE(tcpdp::parse_json_record(deep.substr(0, 100005), r, &error));
   std::string ok = R"({"a":)" + std::string(63, '[') + std::string(63, ']') + "}";
   CHECK(tcpdp::parse_json_record(ok, r, &error));
   for (const char* d : {"1e300", "-1", "1e10"}) {
