@@ -35,9 +35,6 @@ struct ConnInfo {
     Endpoint local;
   };
   std::optional<ProxyEnds> relayed_by;
-  // The fields every record of a direction starts with (conn_id, addresses, direction), made
-  // once for the connection (see connection_fields); empty when the ConnInfo was made by hand.
-  GroupRef fields[2];
 
   const Endpoint& source(Direction d) const {
     return d == Direction::kClientToServer ? client : server;

@@ -25,8 +25,10 @@ const char* close_reason_name(CloseReason r) {
   return "?";
 }
 
-GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra) {
+GroupRef connection_fields(RecordKind kind, const ConnInfo& conn, Direction dir,
+                           const Record& extra) {
   Record fields;
+  fields.add("event", kind_name(kind));
   fields.add("conn_id", conn.conn_id);
   if (conn.relayed_by) {
     fields.add("client_addr", conn.client.to_string());
@@ -46,26 +48,20 @@ GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& ex
   return std::make_shared<const FieldGroup>(std::move(fields));
 }
 
-void start_record(Record& r, RecordKind kind, const GroupRef& fields, Timestamp ts) {
+void start_record(Record& r, const GroupRef& fields, Timestamp ts) {
   r.clear();
   r.add("ts", ts);
-  r.add("event", kind_name(kind));
   r.add_group(fields);
 }
 
-Record base_record(RecordKind kind, const GroupRef& fields, Timestamp ts) {
+Record base_record(const GroupRef& fields, Timestamp ts) {
   Record r;
-  start_record(r, kind, fields, ts);
+  start_record(r, fields, ts);
   return r;
 }
 
-Record base_record(RecordKind kind, const ConnInfo& conn, Direction dir, Timestamp ts) {
-  const GroupRef& made = conn.fields[dir == Direction::kClientToServer ? 0 : 1];
-  return base_record(kind, made ? made : connection_fields(conn, dir), ts);
-}
-
 Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t missed) {
-  Record r = base_record(RecordKind::kGap, conn, dir, ts);
+  Record r = base_record(connection_fields(RecordKind::kGap, conn, dir), ts);
   r.add("gap_bytes", missed);
   return r;
 }

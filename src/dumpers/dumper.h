@@ -49,18 +49,17 @@ class Dumper {
   virtual bool wants_data() const { return true; }
 };
 
-/// conn_id, src_addr, dst_addr (through the proxy: client_addr, proxy_listen_addr,
-/// proxy_client_addr, remote_addr) and direction of one direction of a connection (and the
-/// addresses of its PROXY protocol header when it had one), then `extra`
-/// (a dumper's session fields): one group, shared by all the records that carry it.
-GroupRef connection_fields(const ConnInfo& conn, Direction dir, const Record& extra = {});
-/// Empties r (keeping its room) and starts it with ts, its kind (`event`) and a group made by
-/// connection_fields.
-void start_record(Record& r, RecordKind kind, const GroupRef& fields, Timestamp ts);
-/// A record of `kind` that starts with ts and the connection's fields for `dir`.
-Record base_record(RecordKind kind, const ConnInfo& conn, Direction dir, Timestamp ts);
-/// A record of `kind` that starts with ts and a group made by connection_fields.
-Record base_record(RecordKind kind, const GroupRef& fields, Timestamp ts);
+/// The fields the records of one kind (`event`) and one direction of a connection start with
+/// after ts: event, conn_id, src_addr, dst_addr (through the proxy: client_addr,
+/// proxy_listen_addr, proxy_client_addr, remote_addr), direction (and the addresses of its
+/// PROXY protocol header when it had one), then `extra` (a dumper's session fields): one group,
+/// made once and shared by all the records that carry it, written as text made once.
+GroupRef connection_fields(RecordKind kind, const ConnInfo& conn, Direction dir,
+                           const Record& extra = {});
+/// Empties r (keeping its room) and starts it with ts and a group made by connection_fields.
+void start_record(Record& r, const GroupRef& fields, Timestamp ts);
+/// A record that starts with ts and a group made by connection_fields.
+Record base_record(const GroupRef& fields, Timestamp ts);
 /// The record of `missed` bytes of one direction that the capture never saw (`gap_bytes`).
 Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t missed);
 

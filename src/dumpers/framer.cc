@@ -36,11 +36,17 @@ void Framer::feed(std::span<const uint8_t> data, Timestamp ts, Protocol& protoco
     }
     if (!in_body_) {
       const size_t size = protocol.header_size();
-      if (buf_.empty()) msg_ts_ = ts;
-      if (!gather(data, size)) return;
-      std::memcpy(header_.data(), buf_.data(), size);
+      if (buf_.empty() && data.size() >= size) {  // whole in this segment: no gathering
+        msg_ts_ = ts;
+        std::memcpy(header_.data(), data.data(), size);
+        data = data.subspan(size);
+      } else {
+        if (buf_.empty()) msg_ts_ = ts;
+        if (!gather(data, size)) return;
+        std::memcpy(header_.data(), buf_.data(), size);
+        buf_.clear();
+      }
       header_len_ = size;
-      buf_.clear();
       const Verdict v = protocol.on_header({header_.data(), size});
       switch (v.action) {
         case Verdict::kLost:
@@ -67,10 +73,11 @@ void Framer::feed(std::span<const uint8_t> data, Timestamp ts, Protocol& protoco
       continue;
     }
     if (!gather(data, body_len_)) return;
-    const std::string body = std::move(buf_);
+    body_.swap(buf_);  // both keep their capacity for the next message
     buf_.clear();
     in_body_ = false;
-    protocol.on_message(header, {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+    protocol.on_message(header, {reinterpret_cast<const uint8_t*>(body_.data()), body_.size()});
+    if (body_.capacity() > kKeptBuffer) std::string().swap(body_);  // a rare large one: let go
   }
 }
 
@@ -85,7 +92,7 @@ void Framer::lose_sync() {
 
 void Framer::silence() {
   search_.clear();
-  std::string().swap(buf_);
+  std::string().swap(buf_);  // body_ may be in use: it goes with the Framer
   in_body_ = false;
   pass_left_ = 0;
   state_ = State::kSilent;

@@ -82,7 +82,10 @@ class Framer {
   bool gather(std::span<const uint8_t>& data, size_t want);
 
   State state_;
-  std::string buf_;  // a header or a body being gathered
+  // A gathered body's buffer kept for the next one up to this size (per direction).
+  static constexpr size_t kKeptBuffer = 64 * 1024;
+  std::string buf_;   // a header or a body being gathered
+  std::string body_;  // a gathered body while it is handed over (buf_ may be cleared meanwhile)
   std::array<uint8_t, kMaxHeader> header_{};
   size_t header_len_ = 0;  // of the message being read or passed
   bool in_body_ = false;

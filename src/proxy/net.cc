@@ -107,8 +107,8 @@ bool open_listeners(const HostPort& at, std::vector<Listener>& out, std::string*
   }
   for (const IpAddr& ip : addresses) {
     const Endpoint e{ip, at.port};
-    const int fd = socket(ip.family == 4 ? AF_INET : AF_INET6,
-                          SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int fd =
+        socket(ip.family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       *error = system_error("cannot listen on " + e.to_string());
       return false;

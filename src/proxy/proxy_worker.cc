@@ -400,8 +400,6 @@ void ProxyServer::Worker::decode(Relay& r, Side to, const uint8_t* bytes, size_t
   if (!r.decoder) {
     r.sink = std::make_unique<Sequenced>(dump_sink());
     r.dumper = make_dumper(pipeline_.dumper, *r.sink, pipeline_.dumper_options);
-    r.info.fields[0] = connection_fields(r.info, Direction::kClientToServer);
-    r.info.fields[1] = connection_fields(r.info, Direction::kServerToClient);
     r.decoder = r.dumper->open(r.info, r.opened);
   }
   r.decoder->on_data(direction_to(to), wall_clock(), {bytes, n});
@@ -431,8 +429,7 @@ void ProxyServer::Worker::fail(Relay& r, Side s, int error) {
   close_half(r, other(s), /*reset=*/true);
   // The client's connection ended with a reset unless its own socket failed otherwise.
   finish(r, reset || s == kRemote ? CloseReason::kReset : CloseReason::kFin,
-         reset ? "reset" : "error", side_name(s),
-         reset ? (s == kClient ? "RSTO" : "RSTR") : "OTH");
+         reset ? "reset" : "error", side_name(s), reset ? (s == kClient ? "RSTO" : "RSTR") : "OTH");
 }
 
 void ProxyServer::Worker::reject(Relay& r, const std::string& why) {

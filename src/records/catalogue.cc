@@ -29,8 +29,8 @@ const KeyDef kProxyClientAddr{"proxy_client_addr", T::kString};
 const KeyDef kRemoteAddr{"remote_addr", T::kString};
 
 const std::vector<std::string_view> kTcpStates = {
-    "UNKNOWN",    "CLOSED",     "SYN-SENT",   "SYN-RECV", "ESTABLISHED", "FIN-WAIT-1",
-    "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",    "LAST-ACK", "TIME-WAIT"};
+    "UNKNOWN",    "CLOSED",     "SYN-SENT", "SYN-RECV", "ESTABLISHED", "FIN-WAIT-1",
+    "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK", "TIME-WAIT"};
 
 // The keys of every record about a connection's payload: who, which way, and (through the
 // proxy) the two legs; then the proxy's order number of the record.
@@ -63,22 +63,25 @@ std::vector<KeyDef> session_keys(std::vector<KeyDef> own) {
 }
 
 const KindDef& hex_kind() {
-  static const KindDef k{RecordKind::kHex, "hex", "dump.log",
+  static const KindDef k{RecordKind::kHex, kind_name(RecordKind::kHex), "dump.log",
                          payload_keys({{"bytes", T::kString}, {"ascii", T::kString}})};
   return k;
 }
 
 const KindDef& gap_kind() {
-  static const KindDef k{RecordKind::kGap, "gap", "dump.log", payload_keys({{"gap_bytes", T::kInt}})};
+  static const KindDef k{RecordKind::kGap, kind_name(RecordKind::kGap), "dump.log",
+                         payload_keys({{"gap_bytes", T::kInt}})};
   return k;
 }
 
 const KindDef& pg_kind() {
   static const KindDef k{
-      RecordKind::kPg, "pg", "dump.log",
+      RecordKind::kPg, kind_name(RecordKind::kPg), "dump.log",
       session_keys({
           kApplicationName,
-          {"message_type", T::kString, false,
+          {"message_type",
+           T::kString,
+           false,
            {"Q", "P", "B", "E", "D", "C", "S", "H", "F", "X", "p", "StartupMessage", "SSLRequest",
             "GSSENCRequest", "CancelRequest", "TLS", "ErrorResponse"}},
           kQuery,
@@ -101,7 +104,9 @@ const KindDef& pg_kind() {
           {"ssl_response", T::kString},
           kEncrypted,
           kDecodeError,
-          {"transaction_status", T::kString, false,
+          {"transaction_status",
+           T::kString,
+           false,
            {"idle", "in_transaction", "failed_transaction", "unknown"}},
           {"skipped", T::kBool},
           kRows,
@@ -123,10 +128,12 @@ const KindDef& pg_kind() {
 
 const KindDef& mysql_kind() {
   static const KindDef k{
-      RecordKind::kMysql, "mysql", "dump.log",
+      RecordKind::kMysql, kind_name(RecordKind::kMysql), "dump.log",
       session_keys({
           {"command_id", T::kInt},
-          {"command", T::kString, false,
+          {"command",
+           T::kString,
+           false,
            {"COM_QUIT",
             "COM_INIT_DB",
             "COM_QUERY",
@@ -207,7 +214,7 @@ const KindDef& mysql_kind() {
 }
 
 const KindDef& decode_error_kind() {
-  static const KindDef k{RecordKind::kDecodeError, "decode_error", "dump.log",
+  static const KindDef k{RecordKind::kDecodeError, kind_name(RecordKind::kDecodeError), "dump.log",
                          session_keys({kApplicationName,
                                        kDecodeError,
                                        {"skipped_bytes", T::kInt},
@@ -231,7 +238,7 @@ std::vector<KeyDef> lifecycle_keys(std::vector<KeyDef> own) {
 }
 
 const KindDef& state_kind() {
-  static const KindDef k{RecordKind::kState, "state", "conn.log",
+  static const KindDef k{RecordKind::kState, kind_name(RecordKind::kState), "conn.log",
                          lifecycle_keys({{"uid", T::kString},
                                          {"side", T::kString, false, {"client", "server"}},
                                          {"leg", T::kString, false, {"client", "remote"}},
@@ -241,58 +248,63 @@ const KindDef& state_kind() {
 }
 
 const KindDef& summary_kind() {
-  static const KindDef k{
-      RecordKind::kSummary, "summary", "conn.log",
-      lifecycle_keys({
-          kProxyClientAddr,
-          kRemoteAddr,
-          kDuration,
-          {"conn_state", T::kString, false,
-           {"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR",
-            "OTH"}},
-          {"history", T::kString},
-          {"client_state", T::kString, false, kTcpStates},
-          {"server_state", T::kString, false, kTcpStates},
-          {"closed_by", T::kString, true, {"client", "server"}},
-          {"mid_stream", T::kBool},
-          {"client_bytes", T::kInt},
-          {"server_bytes", T::kInt},
-          {"client_packets", T::kInt},
-          {"server_packets", T::kInt},
-          {"client_ip_bytes", T::kInt},
-          {"server_ip_bytes", T::kInt},
-          {"missed_bytes", T::kInt},
-          {"client_retransmits", T::kInt},
-          {"server_retransmits", T::kInt},
-          {"client_zero_windows", T::kInt},
-          {"server_zero_windows", T::kInt},
-          {"handshake_rtt", T::kDuration, true},
-          {"close_reason", T::kString, false,
-           {"fin", "reset", "idle", "end_of_capture", "evicted", "reused"}},
-          {"proxy_close_reason", T::kString, false,
-           {"fin", "reset", "error", "refused", "rejected", "shutdown"}},
-          {"client_pid", T::kInt, true},
-          {"client_ppid", T::kInt, true},
-          {"client_comm", T::kString, true},
-          {"client_uid", T::kInt, true},
-          {"client_user", T::kString, true},
-          {"server_pid", T::kInt, true},
-          {"server_ppid", T::kInt, true},
-          {"server_comm", T::kString, true},
-          {"server_uid", T::kInt, true},
-          {"server_user", T::kString, true},
-          kProxySrc,
-          kProxyDst,
-          {"proxy_protocol_error", T::kString},
-          kUsername,
-          kDatabase,
-      })};
+  static const KindDef k{RecordKind::kSummary, kind_name(RecordKind::kSummary), "conn.log",
+                         lifecycle_keys({
+                             kProxyClientAddr,
+                             kRemoteAddr,
+                             kDuration,
+                             {"conn_state",
+                              T::kString,
+                              false,
+                              {"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0",
+                               "RSTRH", "SH", "SHR", "OTH"}},
+                             {"history", T::kString},
+                             {"client_state", T::kString, false, kTcpStates},
+                             {"server_state", T::kString, false, kTcpStates},
+                             {"closed_by", T::kString, true, {"client", "server"}},
+                             {"mid_stream", T::kBool},
+                             {"client_bytes", T::kInt},
+                             {"server_bytes", T::kInt},
+                             {"client_packets", T::kInt},
+                             {"server_packets", T::kInt},
+                             {"client_ip_bytes", T::kInt},
+                             {"server_ip_bytes", T::kInt},
+                             {"missed_bytes", T::kInt},
+                             {"client_retransmits", T::kInt},
+                             {"server_retransmits", T::kInt},
+                             {"client_zero_windows", T::kInt},
+                             {"server_zero_windows", T::kInt},
+                             {"handshake_rtt", T::kDuration, true},
+                             {"close_reason",
+                              T::kString,
+                              false,
+                              {"fin", "reset", "idle", "end_of_capture", "evicted", "reused"}},
+                             {"proxy_close_reason",
+                              T::kString,
+                              false,
+                              {"fin", "reset", "error", "refused", "rejected", "shutdown"}},
+                             {"client_pid", T::kInt, true},
+                             {"client_ppid", T::kInt, true},
+                             {"client_comm", T::kString, true},
+                             {"client_uid", T::kInt, true},
+                             {"client_user", T::kString, true},
+                             {"server_pid", T::kInt, true},
+                             {"server_ppid", T::kInt, true},
+                             {"server_comm", T::kString, true},
+                             {"server_uid", T::kInt, true},
+                             {"server_user", T::kString, true},
+                             kProxySrc,
+                             kProxyDst,
+                             {"proxy_protocol_error", T::kString},
+                             kUsername,
+                             kDatabase,
+                         })};
   return k;
 }
 
 const KindDef& digest_kind() {
   static const KindDef k{RecordKind::kDigest,
-                         "digest",
+                         kind_name(RecordKind::kDigest),
                          "dump.log",
                          {kTs,
                           kEvent,
@@ -324,9 +336,8 @@ const KindDef& digest_kind() {
 
 const std::vector<KindDef>& kinds() {
   static const std::vector<KindDef> all = [] {
-    std::vector<KindDef> v = {hex_kind(),   gap_kind(),          pg_kind(),
-                              mysql_kind(), decode_error_kind(), state_kind(),
-                              summary_kind(), digest_kind()};
+    std::vector<KindDef> v = {hex_kind(),          gap_kind(),   pg_kind(),      mysql_kind(),
+                              decode_error_kind(), state_kind(), summary_kind(), digest_kind()};
     for (KindDef& k : v) {  // each kind's `event` has one value: its name
       for (KeyDef& key : k.keys) {
         if (key.name == kEvent.name) key.values = {k.name};
@@ -372,8 +383,6 @@ std::optional<RecordKind> kind_named(std::string_view name) {
   return std::nullopt;
 }
 
-const char* kind_name(RecordKind kind) { return kind_def(kind).name.data(); }
-
 const char* value_type_name(ValueType type) {
   switch (type) {
     case T::kString:
@@ -418,7 +427,8 @@ std::vector<std::string> catalogue_mismatches(const Record& record) {
     } else if (f.kind == Kind::kString && !key->values.empty()) {
       bool known = false;
       for (std::string_view v : key->values) known = known || v == f.s;
-      if (!known) out.push_back(where + " has the value '" + std::string(f.s) + "', not in its set");
+      if (!known)
+        out.push_back(where + " has the value '" + std::string(f.s) + "', not in its set");
     }
   };
   Record::Reader reader(record.encoded());

@@ -3,6 +3,7 @@
 /// the documentation tests are all held to this one definition.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -26,6 +27,13 @@ enum class RecordKind : uint8_t {
   kDigest,       // one query class over one digest interval
 };
 inline constexpr size_t kRecordKinds = 8;
+
+/// The value of `event` for each kind, in the order of RecordKind.
+inline constexpr std::array<std::string_view, kRecordKinds> kKindNames = {
+    "hex", "gap", "pg", "mysql", "decode_error", "state", "summary", "digest"};
+constexpr std::string_view kind_name(RecordKind kind) {
+  return kKindNames[static_cast<size_t>(kind)];
+}
 
 /// The type of a key's value, as the JSON output shows it.
 enum class ValueType : uint8_t {
@@ -58,7 +66,6 @@ struct KindDef {
 std::span<const KindDef> record_kinds();
 const KindDef& kind_def(RecordKind kind);
 std::optional<RecordKind> kind_named(std::string_view name);
-const char* kind_name(RecordKind kind);
 const char* value_type_name(ValueType type);
 
 /// Why `record` (of the kind its `event` names) does not fit the catalogue: a key the kind does

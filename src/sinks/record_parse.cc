@@ -1,13 +1,13 @@
 #include "sinks/record_parse.h"
 
+#include <simdjson.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <string>
-
-#include <simdjson.h>
 
 namespace tcpdp {
 namespace {
@@ -147,7 +147,7 @@ bool parse_json_record(std::string_view line, Record& out, std::string* error) {
   simdjson::dom::element root;
   if (const auto e = json_parser().parse(line.data(), line.size()).get(root)) {
     *error = e == simdjson::DEPTH_ERROR ? "more than 64 nested objects and arrays"
-                                         : simdjson::error_message(e);
+                                        : simdjson::error_message(e);
     return false;
   }
   JsonReader reader(out);

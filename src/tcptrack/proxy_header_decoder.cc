@@ -33,10 +33,6 @@ void ProxyHeaderDecoder::settle(const ProxyHeader& header) {
     if (!header.local) {
       conn_.proxy_source = header.source;
       conn_.proxy_destination = header.destination;
-      for (Direction d : {Direction::kClientToServer, Direction::kServerToClient}) {
-        GroupRef& fields = conn_.fields[d == Direction::kClientToServer ? 0 : 1];
-        if (fields) fields = connection_fields(conn_, d);
-      }
     }
   } else if (header.status == ProxyHeader::Status::kInvalid) {
     error_ = header.error;

@@ -138,10 +138,6 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
   c.info.server = src_is_client ? seg.dst : seg.src;
   c.info.first_seen = seg.ts;
   c.info.mid_stream = !syn;
-  if (dumper_.wants_data()) {  // only records about payload carry them
-    c.info.fields[0] = connection_fields(c.info, Direction::kClientToServer);
-    c.info.fields[1] = connection_fields(c.info, Direction::kServerToClient);
-  }
   c.last_seen = seg.ts;
   c.lru_pos = lru_.insert(lru_.end(), &c);
   if (conn_log_) {

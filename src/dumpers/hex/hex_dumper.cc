@@ -12,7 +12,9 @@ class HexDecoder : public Decoder {
   HexDecoder(const ConnInfo& conn, RecordSink& sink) : conn_(conn), sink_(sink) {}
 
   void on_data(Direction dir, Timestamp ts, std::span<const uint8_t> bytes) override {
-    Record r = base_record(RecordKind::kHex, conn_, dir, ts);
+    GroupRef& fields = fields_[dir == Direction::kClientToServer ? 0 : 1];
+    if (!fields) fields = connection_fields(RecordKind::kHex, conn_, dir);
+    Record r = base_record(fields, ts);
     std::string dump;
     append_hex_dump(bytes, dump);
     r.add("bytes", std::move(dump));
@@ -27,6 +29,7 @@ class HexDecoder : public Decoder {
  private:
   ConnInfo conn_;
   RecordSink& sink_;
+  GroupRef fields_[2];  // of each direction, made at its first record
 };
 
 }  // namespace

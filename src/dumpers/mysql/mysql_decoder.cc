@@ -90,7 +90,7 @@ void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
 // The connection's fields and the session's for one direction, made once per session change.
 const GroupRef& MysqlDecoder::session_fields(Direction dir) const {
   GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
-  if (!fields) fields = connection_fields(conn_, dir, session(database_));
+  if (!fields) fields = connection_fields(RecordKind::kMysql, conn_, dir, session(database_));
   return fields;
 }
 
@@ -101,9 +101,10 @@ Record MysqlDecoder::session(std::string_view database) const {
   return r;
 }
 
-// ts, then the connection's and the session's fields.
+// ts, then the kind, the connection's and the session's fields.
 Record MysqlDecoder::record(RecordKind kind, Direction dir, Timestamp ts) const {
-  return base_record(kind, session_fields(dir), ts);
+  if (kind == RecordKind::kMysql) return base_record(session_fields(dir), ts);
+  return base_record(connection_fields(kind, conn_, dir, session(database_)), ts);
 }
 
 std::string MysqlDecoder::text(std::span<const uint8_t> bytes) const {
@@ -141,12 +142,12 @@ MysqlDecoder::Request& MysqlDecoder::add_request(uint8_t command, uint8_t seq, b
                                                  std::string_view database) {
   Request& q = pending_.push();
   if (database.empty()) {
-    start_record(q.rec, RecordKind::kMysql, session_fields(Direction::kClientToServer),
-                 client_.msg_ts);
+    start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts);
   } else {
-    start_record(q.rec, RecordKind::kMysql,
-                 connection_fields(conn_, Direction::kClientToServer, session(database)),
-                 client_.msg_ts);
+    start_record(
+        q.rec,
+        connection_fields(RecordKind::kMysql, conn_, Direction::kClientToServer, session(database)),
+        client_.msg_ts);
   }
   q.start = client_.msg_ts;
   q.command = command;

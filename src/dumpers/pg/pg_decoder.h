@@ -150,6 +150,7 @@ class PgDecoder : public Decoder {
   void authentication(std::span<const uint8_t> body);
 
   // pg_dumper.cc: records
+  Record session() const;  // username, database, application_name when known
   const GroupRef& session_fields(Direction dir) const;
   Record record(RecordKind kind, Direction dir, Timestamp ts) const;
   void decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what);

@@ -100,21 +100,24 @@ void PgDecoder::on_close(Timestamp ts, CloseReason) {
 // ---- records -------------------------------------------------------------------------------
 
 // The connection's fields and the session's for one direction, made once per session change.
+Record PgDecoder::session() const {
+  Record r;
+  if (!username_.empty()) r.add("username", username_);
+  if (!database_.empty()) r.add("database", database_);
+  if (!application_name_.empty()) r.add("application_name", application_name_);
+  return r;
+}
+
 const GroupRef& PgDecoder::session_fields(Direction dir) const {
   GroupRef& fields = session_[dir == Direction::kClientToServer ? 0 : 1];
-  if (!fields) {
-    Record session;
-    if (!username_.empty()) session.add("username", username_);
-    if (!database_.empty()) session.add("database", database_);
-    if (!application_name_.empty()) session.add("application_name", application_name_);
-    fields = connection_fields(conn_, dir, session);
-  }
+  if (!fields) fields = connection_fields(RecordKind::kPg, conn_, dir, session());
   return fields;
 }
 
-// ts, then the connection's and the session's fields.
+// ts, then the kind, the connection's and the session's fields.
 Record PgDecoder::record(RecordKind kind, Direction dir, Timestamp ts) const {
-  return base_record(kind, session_fields(dir), ts);
+  if (kind == RecordKind::kPg) return base_record(session_fields(dir), ts);
+  return base_record(connection_fields(kind, conn_, dir, session()), ts);
 }
 
 void PgDecoder::decode_error(Side& s, Direction dir, Timestamp ts, const std::string& what) {
@@ -133,8 +136,7 @@ void PgDecoder::emit_now(Record r) {
 
 PgDecoder::Request& PgDecoder::add_request(uint8_t type, const char* message_type, Wait wait) {
   Request& q = pending_.push();
-  start_record(q.rec, RecordKind::kPg, session_fields(Direction::kClientToServer),
-               client_.msg_ts());
+  start_record(q.rec, session_fields(Direction::kClientToServer), client_.msg_ts());
   q.rec.add("message_type", message_type ? message_type : type_name(type));
   q.start = client_.msg_ts();
   q.type = type;
