@@ -200,13 +200,16 @@ void MysqlDecoder::end_of_result(Request& q, uint16_t status, Timestamp ts) {
 void MysqlDecoder::apply_session(const Request& q) {
   if (q.has_error) return;
   if (q.resets_session) statements_.clear();  // the server drops them with the session
+  bool changed = false;  // the session's fields are made again only when they change
   if (q.command == kChangeUser && q.resets_session) {
+    changed = username_ != q.new_username || database_ != q.new_database;
     username_ = q.new_username;
     database_ = q.new_database;
-  } else if (!q.new_database.empty()) {
+  } else if (!q.new_database.empty() && q.new_database != database_) {
+    changed = true;
     database_ = q.new_database;
   }
-  session_[0] = session_[1] = nullptr;
+  if (changed) session_[0] = session_[1] = nullptr;
   if (!q.new_charset.empty()) charset_ = mysql::charset_named(q.new_charset);
 }
 
