@@ -334,10 +334,56 @@ const KindDef& digest_kind() {
   return k;
 }
 
+const KindDef& log_kind() {
+  static const KindDef k{RecordKind::kLog,
+                         kind_name(RecordKind::kLog),
+                         "tcpdp.log",
+                         {kTs,
+                          kEvent,
+                          {"level", T::kString, false, {"info", "warn", "error"}},
+                          {"msg", T::kString},
+                          // the start: probe's capture, proxy's relay, both's settings
+                          {"interface", T::kString},
+                          {"target", T::kString},
+                          {"filter", T::kString},
+                          {"buffer_size", T::kInt},
+                          {"immediate_mode", T::kBool},
+                          {"snapshot_length", T::kInt},
+                          {"user", T::kString},
+                          kListenAddr,
+                          {"remote_addr", T::kString},
+                          {"use_server_starter", T::kBool},
+                          {"proxy_protocol", T::kBool},
+                          {"dumper", T::kString, false, {"hex", "pg", "mysql", "conn", "auto"}},
+                          {"workers", T::kInt},
+                          {"config_files", T::kString},
+                          // probe's statistics, at the stop and while drops rise
+                          {"received", T::kInt},
+                          {"dropped", T::kInt},
+                          {"if_dropped", T::kInt},
+                          {"queue_dropped", T::kInt},
+                          {"queue_waits", T::kInt},
+                          {"tcp_packets", T::kInt},
+                          // the proxy's: its stop, its stopping, a connection it turned away
+                          {"accepted", T::kInt},
+                          {"rejected", T::kInt},
+                          {"proxy_header_refused", T::kInt},
+                          {"client_bytes", T::kInt},
+                          {"remote_bytes", T::kInt},
+                          {"dropped_records", T::kInt},
+                          {"open", T::kInt},
+                          {"conn_id", T::kString},
+                          kClientAddr,
+                          {"remote", T::kString},
+                          {"host", T::kString}}};
+  return k;
+}
+
 const std::vector<KindDef>& kinds() {
   static const std::vector<KindDef> all = [] {
-    std::vector<KindDef> v = {hex_kind(),          gap_kind(),   pg_kind(),      mysql_kind(),
-                              decode_error_kind(), state_kind(), summary_kind(), digest_kind()};
+    std::vector<KindDef> v = {hex_kind(),     gap_kind(),          pg_kind(),
+                              mysql_kind(),   decode_error_kind(), state_kind(),
+                              summary_kind(), digest_kind(),       log_kind()};
     for (KindDef& k : v) {  // each kind's `event` has one value: its name
       for (KeyDef& key : k.keys) {
         if (key.name == kEvent.name) key.values = {k.name};

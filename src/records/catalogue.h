@@ -25,12 +25,13 @@ enum class RecordKind : uint8_t {
   kState,        // a TCP state change of one side of a connection
   kSummary,      // one connection, once it is over
   kDigest,       // one query class over one digest interval
+  kLog,          // the program's own: its start, warnings, statistics, errors, its stop
 };
-inline constexpr size_t kRecordKinds = 8;
+inline constexpr size_t kRecordKinds = 9;
 
 /// The value of `event` for each kind, in the order of RecordKind.
 inline constexpr std::array<std::string_view, kRecordKinds> kKindNames = {
-    "hex", "gap", "pg", "mysql", "decode_error", "state", "summary", "digest"};
+    "hex", "gap", "pg", "mysql", "decode_error", "state", "summary", "digest", "log"};
 constexpr std::string_view kind_name(RecordKind kind) {
   return kKindNames[static_cast<size_t>(kind)];
 }

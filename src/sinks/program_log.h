@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/record.h"
+#include "records/catalogue.h"
 #include "sinks/stream_sink.h"
 
 namespace tcpdp {
@@ -25,6 +26,7 @@ class ProgramLog {
     std::lock_guard lock(mutex_);
     Record r;
     r.add("ts", Timestamp::from_parts(t.tv_sec, t.tv_nsec / 1000));
+    r.add("event", kind_name(RecordKind::kLog));
     r.add("level", level);
     r.add("msg", msg);
     fill(r);

@@ -8,8 +8,10 @@ import glob
 import json
 import os
 import re
+import socket
 import unittest
 
+import servers
 import support
 
 MYSQL8 = os.environ.get(
@@ -79,8 +81,9 @@ class Captures(unittest.TestCase):
                     seen.add(record.get("event"))
                     problems = mismatches(kinds, record)
                     self.assertEqual(problems, [], "%s -d %s: %s" % (capture, dumper, line[:300]))
-        # The captures hold every kind read writes (digest records come from probe and proxy).
-        self.assertEqual(seen, set(kinds) - {"digest"})
+        # The captures hold every kind read writes (digest records come from probe and proxy,
+        # log records go to their tcpdp.log).
+        self.assertEqual(seen, set(kinds) - {"digest", "log"})
 
     def test_a_record_with_a_stray_key_is_caught(self):
         # The check itself can fail: a key no kind has, a value outside a closed set.
@@ -91,6 +94,41 @@ class Captures(unittest.TestCase):
         self.assertTrue(mismatches(kinds, {"event": "nothing"}))
         self.assertEqual(mismatches(kinds, {"event": "gap", "gap_bytes": 3, "direction": "<-"}),
                          [])
+
+
+class ProgramLog(unittest.TestCase):
+    """tcpdp.log of a proxy that turns a client away (a remote that refuses) and of a probe on
+    lo: every record fits the catalogue's log kind."""
+
+    def check(self, run, messages):
+        recs = [json.loads(line) for line in
+                support.read_text(os.path.join(run.logs, "tcpdp.log")).splitlines()]
+        kinds = catalogue()
+        self.assertEqual([p for r in recs for p in mismatches(kinds, r)], [], recs)
+        self.assertEqual({r["event"] for r in recs}, {"log"})
+        for msg in messages:
+            self.assertIn(msg, [r["msg"] for r in recs])
+        return recs
+
+    def test_proxy(self):
+        run = support.TcpdpRun(self, "proxy", "tcpdp-catalogue-")
+        port, closed = servers.free_port(), servers.free_port()
+        self.assertTrue(run.launch(["-l", "127.0.0.1:%d" % port, "-r", "127.0.0.1:%d" % closed,
+                                    "-d", "pg"], "relaying"), run.stderr())
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+            self.assertEqual(s.recv(1), b"")  # closed once the remote refused
+        run.stop()
+        recs = self.check(run, ["start", "stop"])
+        warns = [r for r in recs if r["level"] == "warn"]
+        self.assertEqual(len(warns), 1, recs)
+        self.assertEqual(warns[0]["remote"], "127.0.0.1:%d" % closed)
+
+    @unittest.skipUnless(os.geteuid() == 0, "probe needs root")
+    def test_probe(self):
+        run = support.TcpdpRun(self, "probe", "tcpdp-catalogue-")
+        self.assertTrue(run.launch(["-i", "lo", "-t", "5999", "-d", "pg"], "listening on"), run.stderr())
+        run.stop()
+        self.check(run, ["start", "stop"])
 
 
 # The man page's sections that define each kind's keys (a key is defined by a .TP entry whose
@@ -104,6 +142,7 @@ SECTIONS = {
     "state": ["RECORDS", "LIFECYCLE"],
     "summary": ["RECORDS", "LIFECYCLE"],
     "digest": ["RECORDS", "QUERY DIGEST"],
+    "log": ["LOGS"],
 }
 
 
@@ -154,7 +193,8 @@ class Documentation(unittest.TestCase):
 
     def test_every_key_the_schema_reads_is_one_its_records_have(self):
         kinds = catalogue()
-        schema = open(os.path.join(os.path.dirname(MAN), "..", "config", "schema.sql")).read()
+        with open(os.path.join(os.path.dirname(MAN), "..", "config", "schema.sql")) as f:
+            schema = f.read()
         body = schema[schema.index("CREATE OR REPLACE FUNCTION tcpdp_insert"):]
         body = body[:body.index("$$;")]
         statements = body.split("INSERT INTO ")[1:]
