@@ -1,8 +1,9 @@
 #include "digest/digest.h"
 
 #include <algorithm>
-#include <optional>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <vector>
 
 #include "common/record.h"
@@ -56,6 +57,13 @@ void Digest::Names::add(std::string_view name) {
 
 namespace {
 
+// Whether key k is the literal: compared inline, with no call (every field of every record
+// is compared to a few of these).
+template <size_t N>
+bool is(std::string_view k, const char (&literal)[N]) {
+  return k.size() == N - 1 && std::memcmp(k.data(), literal, N - 1) == 0;
+}
+
 // The keys the digest reads, found in one pass over a record (groups included).
 struct Fields {
   bool skipped = false;
@@ -72,40 +80,40 @@ struct Fields {
     if (k.empty()) return;
     switch (k[0]) {
       case 'c':
-        if (k == "command") command = f.s;
-        else if (k == "conn_id") conn_id = f.s;
-        else if (k == "client_addr") client_addr = f.s;
+        if (is(k, "command")) command = f.s;
+        else if (is(k, "conn_id")) conn_id = f.s;
+        else if (is(k, "client_addr")) client_addr = f.s;
         break;
       case 'd':
-        if (k == "duration" && f.kind == Kind::kDuration) duration = f.i;
-        else if (k == "database") database = f.s;
-        else if (k == "dst_addr") dst_addr = f.s;
-        else if (k == "direction") direction = f.s;
+        if (is(k, "duration") && f.kind == Kind::kDuration) duration = f.i;
+        else if (is(k, "database")) database = f.s;
+        else if (is(k, "dst_addr")) dst_addr = f.s;
+        else if (is(k, "direction")) direction = f.s;
         break;
       case 'e':
-        if (k == "event") event = f.s;
-        else if (k == "execute_query") execute_query = f.s;
-        else if (k == "error_code") error_code = f.kind == Kind::kInt ? std::to_string(f.i) : std::string(f.s);
+        if (is(k, "event")) event = f.s;
+        else if (is(k, "execute_query")) execute_query = f.s;
+        else if (is(k, "error_code")) error_code = f.kind == Kind::kInt ? std::to_string(f.i) : std::string(f.s);
         break;
       case 'm':
-        if (k == "message_type") message_type = f.s;
+        if (is(k, "message_type")) message_type = f.s;
         break;
       case 'q':
-        if (k == "query") query = f.s;
+        if (is(k, "query")) query = f.s;
         break;
       case 'r':
-        if (k == "rows" && f.kind == Kind::kInt) rows = f.i;
+        if (is(k, "rows") && f.kind == Kind::kInt) rows = f.i;
         break;
       case 's':
-        if (k == "stmt_prepare_query") stmt_prepare_query = f.s;
-        else if (k == "src_addr") src_addr = f.s;
-        else if (k == "skipped") skipped = true;
+        if (is(k, "stmt_prepare_query")) stmt_prepare_query = f.s;
+        else if (is(k, "src_addr")) src_addr = f.s;
+        else if (is(k, "skipped")) skipped = true;
         break;
       case 't':
-        if (k == "ts" && f.kind == Kind::kTimestamp) ts = f.ts;
+        if (is(k, "ts") && f.kind == Kind::kTimestamp) ts = f.ts;
         break;
       case 'u':
-        if (k == "username") username = f.s;
+        if (is(k, "username")) username = f.s;
         break;
     }
   }
