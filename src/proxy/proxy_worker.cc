@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "tcptrack/proxy_protocol.h"
+#include "tcptrack/sock_diag.h"
 
 namespace tcpdp {
 
@@ -79,15 +80,17 @@ void ProxyServer::Worker::watch_listeners() {
   }
 }
 
-// A socket whose peer's FIN came after its own (in FIN-WAIT-1, FIN-WAIT-2 or CLOSING) and now
-// says CLOSED has gone to TIME-WAIT (a reset instead would have ended its reads with an error).
+// A socket the kernel has put in TIME-WAIT says CLOSED: TIME-WAIT is kept in a timewait socket
+// of its own, which sock_diag finds by the connection's endpoints. Asked only of a socket that
+// sent its FIN (none other can be in TIME-WAIT).
 void ProxyServer::Worker::observe(Relay& r, Side s) {
   const Half& h = r.half[s];
   TcpState now = socket_state(h.fd);
-  if (now == TcpState::kClosed && h.eof &&
-      (h.state == TcpState::kFinWait1 || h.state == TcpState::kFinWait2 ||
-       h.state == TcpState::kClosing || h.state == TcpState::kTimeWait)) {
-    now = TcpState::kTimeWait;
+  if (now == TcpState::kClosed && h.shut) {
+    const Endpoint& local = s == kClient ? r.info.relayed_by->listen : r.info.relayed_by->local;
+    const Endpoint& peer = s == kClient ? r.info.client : r.info.server;
+    const auto found = find_tcp_socket(local, peer);
+    if (found && found->state == TCP_TIME_WAIT) now = TcpState::kTimeWait;
   }
   observe(r, s, now);
 }

@@ -320,7 +320,7 @@ class Capture:
 
     def __enter__(self):
         bpf = " or ".join("tcp port %d" % p for p in self.ports)
-        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", self.path, bpf],
+        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-B", "16384", "-w", self.path, bpf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert b"listening on" in self.proc.stderr.readline()
         return self

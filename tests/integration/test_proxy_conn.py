@@ -73,7 +73,7 @@ class ProxyConnLogAgainstCapture(unittest.TestCase):
 
     def sessions(self):
         """The sessions; -> how many connections the proxy relayed."""
-        done = self.psql("SELECT 1", "SELECT no_such_column", "SELECT repeat('x', 70000)")
+        done = self.psql("SELECT 1", "SELECT no_such_column", "SELECT repeat('x', 5000)")
         self.assertIn("no_such_column", done.stderr)
         terminated = self.psql("SELECT pg_terminate_backend(pg_backend_pid())")
         self.assertIn("terminat", terminated.stderr)
