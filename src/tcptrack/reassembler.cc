@@ -46,7 +46,10 @@ void Reassembler::segment(Timestamp ts, uint32_t seq, std::span<const uint8_t> p
   const int64_t at = offset_of(seq);
   const int64_t end = at + captured + missing;
   if (fin && !fin_at_ && end >= 0) fin_at_ = static_cast<uint64_t>(end);
-  if (captured + missing == 0) return;
+  if (captured + missing == 0) {  // a bare FIN: what the peer acknowledged before it is settled
+    fill_acked_hole(ts, out);
+    return;
+  }
   if (end <= static_cast<int64_t>(next_)) {
     stats_.duplicate_bytes += captured + missing;
     return;
@@ -94,6 +97,12 @@ void Reassembler::fill_acked_hole(Timestamp ts, StreamOutput& out) {
     emit_gap(ts, held_.begin()->first - next_, out);
     drain(out);
   }
+  // Nothing held, and the peer acknowledged every byte up to the FIN: the capture missed the
+  // rest of the stream, and nothing more can come before the FIN.
+  if (held_.empty() && fin_at_ && next_ < *fin_at_ &&
+      max_acked_ >= static_cast<int64_t>(*fin_at_)) {
+    emit_gap(ts, *fin_at_ - next_, out);
+  }
 }
 
 void Reassembler::enforce_limits(Timestamp ts, StreamOutput& out) {
@@ -108,7 +117,7 @@ void Reassembler::enforce_limits(Timestamp ts, StreamOutput& out) {
 void Reassembler::peer_ack(Timestamp ts, uint32_t ack, StreamOutput& out) {
   if (!started_) return;
   max_acked_ = std::max(max_acked_, offset_of(ack));
-  if (!held_.empty()) fill_acked_hole(ts, out);
+  fill_acked_hole(ts, out);
 }
 
 void Reassembler::flush(Timestamp ts, StreamOutput& out) {

@@ -175,3 +175,34 @@ TEST_CASE("without data, lengths are tracked and gaps still reported") {
   CHECK(out.stream == "<gap 2>");
   CHECK(r.stats().delivered_bytes == 5);
 }
+
+TEST_CASE("bytes missed before a bare FIN are a gap once the peer acknowledged them all") {
+  // The capture lost the end of the data; the peer acknowledged it, then the FIN came alone:
+  // the connection finished, with the lost bytes said as a gap (it stayed open before).
+  Fixture f;
+  f.r.start(1000);
+  f.seg(1000, "hello ");
+  f.r.peer_ack(Timestamp{}, 1106, f.out);
+  CHECK(f.out.stream == "hello ");  // the ack alone proves nothing yet: more may come in order
+  f.seg(1106, "", /*fin=*/true);
+  CHECK(f.out.stream == "hello <gap 100>");
+  CHECK(f.r.finished());
+}
+
+TEST_CASE("a bare FIN whose bytes the peer has not acknowledged waits for them") {
+  Fixture f;
+  f.r.start(1000);
+  f.seg(1000, "hello ");
+  f.seg(1106, "", /*fin=*/true);
+  CHECK_FALSE(f.r.finished());
+  f.seg(1006, std::string(100, 'x'));
+  CHECK(f.out.stream == "hello " + std::string(100, 'x'));
+  CHECK(f.r.finished());
+  Fixture g;
+  g.r.start(1000);
+  g.seg(1000, "hello ");
+  g.seg(1106, "", /*fin=*/true);
+  g.r.peer_ack(Timestamp{}, 1106, g.out);  // the ack after the FIN settles it too
+  CHECK(g.out.stream == "hello <gap 100>");
+  CHECK(g.r.finished());
+}
