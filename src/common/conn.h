@@ -7,7 +7,6 @@
 #include <string>
 
 #include "common/endpoint.h"
-#include "common/record.h"
 #include "common/timestamp.h"
 
 namespace tcpdp {
