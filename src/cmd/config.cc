@@ -206,14 +206,6 @@ std::string value_text(const Key& k, Config& c) {
 
 }  // namespace
 
-Config::Config() {
-  log.file_name = "tcpdp.log";
-  dump_log.file_name = "dump.log";
-  dump_log.rotation_time = "hourly";
-  dump_log.rotation_count = 24;
-  conn_log.file_name = "conn.log";
-}
-
 std::vector<std::string> default_config_files() {
   std::vector<std::string> files = {"/etc/tcpdp/tcpdp.toml"};
   if (const char* home = std::getenv("HOME"); home && *home) {

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "cmd/config.h"
-#include "tcptrack/tracker.h"
 
 namespace tcpdp {
 
@@ -17,9 +16,6 @@ bool effective_config(const std::string& file, Config& config, std::string* erro
 
 /// config.files joined by ", ", or "none": for `tcpdp config` and the start record of tcpdp.log.
 std::string config_files_text(const Config& config);
-
-/// The tracker's settings from [tcptrack] (the caller adds what is not configuration).
-TrackerOptions tracker_options_of(const Config& config);
 
 /// "tcpdp: message" on stderr; returns status (the commands' exit status).
 int fail(const std::string& message, int status = 1);

@@ -91,15 +91,7 @@ void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& o) {
       ->check(whole_number_from_one());
 }
 
-namespace {
-Timestamp wall_now() {
-  timespec t{};
-  clock_gettime(CLOCK_REALTIME, &t);
-  return Timestamp::from_parts(t.tv_sec, t.tv_nsec / 1000);
-}
-}  // namespace
-
-std::string DigestClock::check(const DigestIntervalOptions& options, const std::string& dumper) {
+std::string digest_interval_error(const DigestIntervalOptions& options, const std::string& dumper) {
   if (!options.interval) return "";
   double seconds = 0;
   if (!parse_seconds(*options.interval, seconds) || seconds > 7 * 86400) {
@@ -112,7 +104,7 @@ std::string DigestClock::check(const DigestIntervalOptions& options, const std::
   return "";
 }
 
-std::unique_ptr<DigestClock> DigestClock::make(const DigestIntervalOptions& options,
+std::unique_ptr<DigestClock> make_digest_clock(const DigestIntervalOptions& options,
                                                StreamSink* dump, std::string* error) {
   double seconds = 0;
   parse_seconds(*options.interval, seconds);
@@ -120,36 +112,8 @@ std::unique_ptr<DigestClock> DigestClock::make(const DigestIntervalOptions& opti
     *error = "--digest-interval writes to dump.log: enable [dumpLog] or add --stdout";
     return nullptr;
   }
-  return std::unique_ptr<DigestClock>(new DigestClock(
-      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)), options.max_classes, *dump));
-}
-
-DigestClock::DigestClock(std::chrono::milliseconds every, size_t max_classes, StreamSink& dump)
-    : digest_(max_classes),
-      every_(std::max(every, std::chrono::milliseconds(1))),
-      dump_(dump),
-      next_(std::chrono::steady_clock::now() + every_),
-      from_(wall_now()) {
-  dump_.add_tap(&digest_);
-}
-
-void DigestClock::emit() {
-  const Timestamp to = wall_now();
-  digest_.emit(dump_, from_, to);
-  from_ = to;
-}
-
-void DigestClock::tick() {
-  const auto now = std::chrono::steady_clock::now();
-  if (now < next_) return;
-  while (next_ <= now) next_ += every_;  // after a stall, one interval, not a burst
-  emit();
-  dump_.tick();
-}
-
-void DigestClock::finish() {
-  dump_.flush();  // every record through the digest first
-  emit();
+  return std::make_unique<DigestClock>(
+      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)), options.max_classes, *dump);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "digest/digest.h"
+#include "pipeline/digest_clock.h"
 #include "sinks/stream_sink.h"
 
 namespace tcpdp {
@@ -42,32 +43,12 @@ struct DigestIntervalOptions {
 
 void add_digest_interval_flags(CLI::App& command, DigestIntervalOptions& options);
 
-/// probe's and proxy's --digest-interval: a digest of what dump.log's sink writes, emitted into
-/// it as `event: digest` records every interval and at the stop.
-class DigestClock {
- public:
-  /// Before anything starts: "" or why these options do not go with this dumper (an interval
-  /// that does not parse, a dumper of no SQL).
-  static std::string check(const DigestIntervalOptions& options, const std::string& dumper);
-  /// For checked options; nullptr and *error when there is no dump log to write to.
-  static std::unique_ptr<DigestClock> make(const DigestIntervalOptions& options, StreamSink* dump,
-                                           std::string* error);
-  /// From the one thread that uses the dump sink's own write() and flush(): emits the digest
-  /// records when an interval has passed.
-  void tick();
-  /// After every record has gone through the sink: the last, partial interval.
-  void finish();
-
- private:
-  DigestClock(std::chrono::milliseconds every, size_t max_classes, StreamSink& dump);
-  void emit();
-
-  Digest digest_;
-  std::chrono::milliseconds every_;
-  StreamSink& dump_;
-  std::chrono::steady_clock::time_point next_;
-  Timestamp from_;
-};
+/// Before anything starts: "" or why these options do not go with this dumper (an interval
+/// that does not parse, a dumper of no SQL).
+std::string digest_interval_error(const DigestIntervalOptions& options, const std::string& dumper);
+/// For checked options; nullptr and *error when there is no dump log to write to.
+std::unique_ptr<DigestClock> make_digest_clock(const DigestIntervalOptions& options,
+                                               StreamSink* dump, std::string* error);
 
 int run_digest(const DigestOptions& options);
 

@@ -5,12 +5,12 @@
 
 #include "cmd/config_cmd.h"
 #include "cmd/digest_cmd.h"
-#include "cmd/logs.h"
 #include "cmd/pg_cmd.h"
 #include "cmd/pidfile.h"
 #include "cmd/privileges.h"
 #include "dumpers/dumper.h"
-#include "probe/capture_engine.h"
+#include "pipeline/capture_engine.h"
+#include "pipeline/logs.h"
 #include "probe/live_source.h"
 #include "sinks/stream_sink.h"
 
@@ -88,7 +88,7 @@ int run_probe(const ProbeOptions& o) {
   if (o.interface) config.probe.interface = *o.interface;
   if (o.target) config.probe.target = *o.target;
   if (o.dumper) config.tcpdp.dumper = *o.dumper;
-  if (const std::string e = DigestClock::check(o.digest, config.tcpdp.dumper); !e.empty()) {
+  if (const std::string e = digest_interval_error(o.digest, config.tcpdp.dumper); !e.empty()) {
     return fail(e, 2);
   }
   if (o.filter) config.probe.filter = *o.filter;
@@ -161,7 +161,8 @@ int run_probe(const ProbeOptions& o) {
     program.log(level, msg);
   };
   bool pg_failed = false;
-  auto pg = start_pg_sink(config, o.pg, /*wait_when_full=*/false, report, &pg_failed, &error);
+  auto pg = start_pg_sink(config, o.pg.conninfo.has_value(), /*wait_when_full=*/false, report,
+                          &pg_failed, &error);
   if (pg_failed) {
     program.log("error", error);
     return fail(error);
@@ -171,7 +172,7 @@ int run_probe(const ProbeOptions& o) {
   auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());
   std::unique_ptr<DigestClock> digest;
   if (o.digest.interval) {
-    digest = DigestClock::make(o.digest, dump.get(), &error);
+    digest = make_digest_clock(o.digest, dump.get(), &error);
     if (!digest) {
       program.log("error", error);
       return fail(error, 2);

@@ -6,9 +6,9 @@
 
 #include "cmd/config_cmd.h"
 #include "cmd/digest_cmd.h"
-#include "cmd/logs.h"
 #include "cmd/pidfile.h"
 #include "dumpers/dumper.h"
+#include "pipeline/logs.h"
 #include "proxy/proxy_server.h"
 #include "proxy/self_loop.h"
 
@@ -67,7 +67,7 @@ int run_proxy(const ProxyOptions& o) {
   if (o.listen) config.proxy.listen_addr = *o.listen;
   if (o.remote) config.proxy.remote_addr = *o.remote;
   if (o.dumper) config.tcpdp.dumper = *o.dumper;
-  if (const std::string e = DigestClock::check(o.digest, config.tcpdp.dumper); !e.empty()) {
+  if (const std::string e = digest_interval_error(o.digest, config.tcpdp.dumper); !e.empty()) {
     return fail(e, 2);
   }
   if (o.workers) config.proxy.workers = *o.workers;
@@ -134,7 +134,8 @@ int run_proxy(const ProxyOptions& o) {
     program->log(level, msg);
   };
   bool pg_failed = false;
-  auto pg = start_pg_sink(config, o.pg, /*wait_when_full=*/false, report, &pg_failed, &error);
+  auto pg = start_pg_sink(config, o.pg.conninfo.has_value(), /*wait_when_full=*/false, report,
+                          &pg_failed, &error);
   if (pg_failed) {
     program->log("error", error);
     return fail(error);
@@ -144,7 +145,7 @@ int run_proxy(const ProxyOptions& o) {
   auto conn = make_record_log(config.conn_log, o.to_stdout, *program, pg.get(), shutdown_timeout);
   std::unique_ptr<DigestClock> digest;
   if (o.digest.interval) {
-    digest = DigestClock::make(o.digest, dump.get(), &error);
+    digest = make_digest_clock(o.digest, dump.get(), &error);
     if (!digest) {
       program->log("error", error);
       return fail(error, 2);

@@ -6,15 +6,15 @@
 #include <cstdlib>
 
 #include "cmd/config_cmd.h"
-#include "cmd/logs.h"
 #include "cmd/read_progress.h"
 #include "digest/digest.h"
 #include "dumpers/dumper.h"
 #include "packet/decode.h"
+#include "pipeline/file_pipeline.h"
+#include "pipeline/logs.h"
 #include "reader/pcap_source.h"
 #include "sinks/format.h"
 #include "sinks/stream_sink.h"
-#include "tcptrack/tracker.h"
 
 namespace tcpdp {
 namespace {
@@ -140,7 +140,8 @@ int run_read(const ReadOptions& options) {
       std::fprintf(stderr, "tcpdp: %s: %s\n", level, msg.c_str());
   };
   bool pg_failed = false;
-  auto pg = start_pg_sink(config, options.pg, /*wait_when_full=*/true, report, &pg_failed, &error);
+  auto pg = start_pg_sink(config, options.pg.conninfo.has_value(),
+                          /*wait_when_full=*/true, report, &pg_failed, &error);
   if (pg_failed) return fail(error);
 
   if (options.digest && dumper_name != "pg" && dumper_name != "mysql" && dumper_name != "auto") {
@@ -164,43 +165,31 @@ int run_read(const ReadOptions& options) {
     sink.add_tap(pg.get());
     lifecycle_for_pg.add_tap(pg.get());
   }
-  DumperOptions dumper_options;
-  dumper_options.pair_responses = !options.no_response && config.tcpdp.pair_responses;
-  auto dumper = make_dumper(dumper_name, sink, dumper_options);
-  if (!dumper) {
-    return fail("unknown dumper '" + dumper_name + "': use " + join(dumper_names()));
-  }
+  PipelineSettings settings;
+  settings.dumper = dumper_name;
+  settings.dumper_options.pair_responses = !options.no_response && config.tcpdp.pair_responses;
+  settings.targets = std::move(targets);
+  settings.tracker = tracker_options_of(config);
+  if (options.proxy_protocol) settings.tracker.proxy_protocol = true;
+  settings.processes = options.processes;
   const bool conn_log = options.conn || dumper_name == "conn";
-  TrackerOptions tracker_options = tracker_options_of(config);
-  if (options.proxy_protocol) tracker_options.proxy_protocol = true;
-  ProcessLookup processes;
-  if (options.processes) tracker_options.processes = &processes;
-  Tracker tracker(*dumper, std::move(targets), tracker_options,
-                  conn_log ? &sink : (pg ? &lifecycle_for_pg : nullptr));
-  PacketDecoder decoder(source->link_type());
-
-  RawPacket packet;
-  TcpSegment segment;
-  Timestamp last_ts;
-  PcapFileSource::Next next;
+  auto shard =
+      Shard::make(settings, sink, conn_log ? &sink : (pg ? &lifecycle_for_pg : nullptr), 0, &error);
+  if (!shard) return fail(error);
+  FilePipeline pipeline(*source, *shard);
   const auto reading = [&] {
-    return ReadProgress::Reading{source->position(), source->size(), decoder.stats().packets,
-                                 tracker.stats().connections};
+    return ReadProgress::Reading{source->position(), source->size(),
+                                 pipeline.decode_stats().packets,
+                                 pipeline.tracker_stats().connections};
   };
-  while ((next = source->next(packet)) == PcapFileSource::Next::kPacket) {
-    last_ts = std::max(last_ts, packet.ts);
-    if (decoder.decode(packet.ts, packet.data, packet.wire_len, segment) == DecodeResult::kTcp) {
-      tracker.on_segment(segment);
-    }
-    progress.tick(reading);
-  }
+  while (pipeline.step()) progress.tick(reading);
   // Whatever went wrong with the file, what was decoded before it still comes out.
-  tracker.finish(last_ts);
+  pipeline.finish();
   sink.flush();
-  if (terminal || options.stats) progress.finish(reading(), tracker.stats().gaps);
+  if (terminal || options.stats) progress.finish(reading(), pipeline.tracker_stats().gaps);
   if (pg) finish_pg_sink(*pg, config, report);
 
-  const DecodeStats& stats = decoder.stats();
+  const DecodeStats& stats = pipeline.decode_stats();
   if (stats.truncated_payloads + stats.truncated_headers > 0) {
     std::fprintf(
         stderr,
@@ -210,7 +199,7 @@ int run_read(const ReadOptions& options) {
         static_cast<unsigned long long>(stats.truncated_payloads + stats.truncated_headers),
         source->snapshot_length());
   }
-  if (const uint64_t evicted = tracker.stats().evicted_connections; evicted > 0) {
+  if (const uint64_t evicted = pipeline.tracker_stats().evicted_connections; evicted > 0) {
     std::fprintf(stderr,
                  "tcpdp: warning: %s: %llu connections were given up to keep at most %zu open; "
                  "their data after that point is not decoded\n",
@@ -221,8 +210,8 @@ int run_read(const ReadOptions& options) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),
                  static_cast<unsigned long long>(stats.malformed));
   }
-  if (next == PcapFileSource::Next::kError) {
-    return fail(name + ": " + source->error() + " (everything before it was decoded)");
+  if (!pipeline.error().empty()) {
+    return fail(name + ": " + pipeline.error() + " (everything before it was decoded)");
   }
   if (options.digest) {
     if (!write_digest_report(digest, options.digest_report)) {

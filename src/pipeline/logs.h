@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "cmd/config.h"
+#include "pipeline/settings.h"
 #include "sinks/program_log.h"
 #include "sinks/stream_sink.h"
 

@@ -1,10 +1,8 @@
-#include "probe/capture_engine.h"
+#include "pipeline/capture_engine.h"
 
 #include <time.h>
 
 #include <algorithm>
-
-#include "tcptrack/process.h"
 
 namespace tcpdp {
 
@@ -32,11 +30,9 @@ class NullSink : public RecordSink {
 
 }  // namespace
 
-unsigned default_workers() {
-  return std::clamp(std::thread::hardware_concurrency() / 4, 1U, 8U);
-}
+unsigned default_workers() { return std::clamp(std::thread::hardware_concurrency() / 4, 1U, 8U); }
 
-/// One decode worker: its queue, and the tracker, dumper and sink lanes of its shard.
+/// One decode worker: its queue, its shard, and its lanes into the sinks.
 class CaptureEngine::Worker {
  public:
   Worker(const PipelineSettings& p, uint8_t shard, size_t queue_bytes, size_t queue_packets,
@@ -45,18 +41,17 @@ class CaptureEngine::Worker {
     if (p.dump) dump_lane_ = p.dump->lane();
     if (p.conn) conn_lane_ = p.conn->lane();
     RecordSink& dump = dump_lane_ ? static_cast<RecordSink&>(*dump_lane_) : discard_;
-    dumper_ = make_dumper(p.dumper, dump, p.dumper_options);
-    TrackerOptions options = p.tracker;
-    options.source_id = shard;
-    options.processes = p.processes ? &processes_ : nullptr;
-    tracker_ = std::make_unique<Tracker>(*dumper_, p.targets, options, conn_lane_.get());
+    std::string error;
+    shard_ = Shard::make(p, dump, conn_lane_.get(), shard, &error);
   }
 
-  void start() { thread_ = std::thread([this] { run(); }); }
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
   void join() {
     if (thread_.joinable()) thread_.join();
   }
-  const TrackerStats& stats() const { return tracker_->stats(); }
+  const TrackerStats& stats() const { return shard_->stats(); }
 
   SegmentQueue queue;
 
@@ -65,7 +60,7 @@ class CaptureEngine::Worker {
     auto next_tick = std::chrono::steady_clock::now() + kTick;
     for (;;) {
       const size_t n =
-          queue.pop([this](const TcpSegment& seg) { tracker_->on_segment(seg); }, kPopBatch);
+          queue.pop([this](const TcpSegment& seg) { shard_->on_segment(seg); }, kPopBatch);
       if (n == 0) {
         if (queue.drained()) break;
         queue.wait(kTick);
@@ -75,7 +70,7 @@ class CaptureEngine::Worker {
         tick();
       }
     }
-    tracker_->finish(wall_clock());
+    shard_->finish(wall_clock());
     if (dump_lane_) dump_lane_->flush();
     if (conn_lane_) conn_lane_->flush();
   }
@@ -83,7 +78,7 @@ class CaptureEngine::Worker {
   // Records reach the logs within about a second even when traffic stops, and connections
   // that went quiet are summed up without waiting for the next packet.
   void tick() {
-    tracker_->advance(wall_clock());
+    shard_->advance(wall_clock());
     if (dump_lane_) dump_lane_->tick();
     if (conn_lane_) conn_lane_->tick();
   }
@@ -91,9 +86,7 @@ class CaptureEngine::Worker {
   std::unique_ptr<StreamSink::Lane> dump_lane_;
   std::unique_ptr<StreamSink::Lane> conn_lane_;
   NullSink discard_;
-  ProcessLookup processes_;
-  std::unique_ptr<Dumper> dumper_;
-  std::unique_ptr<Tracker> tracker_;
+  std::unique_ptr<Shard> shard_;
   std::thread thread_;
 };
 
@@ -102,12 +95,11 @@ CaptureEngine::CaptureEngine(LiveSource& source, const EngineSettings& settings,
     : source_(source), settings_(settings), decoder_(source.link_type()) {
   const unsigned n = std::clamp(settings.workers, 1U, 255U);
   for (unsigned i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(pipeline, static_cast<uint8_t>(i),
-                                                settings.queue_bytes / n,
-                                                settings.queue_packets / n,
-                                                // a datagram put back together from fragments
-                                                // may be longer than the snapshot length
-                                                std::max<size_t>(source.snapshot_length(), 65535)));
+    workers_.push_back(std::make_unique<Worker>(
+        pipeline, static_cast<uint8_t>(i), settings.queue_bytes / n, settings.queue_packets / n,
+        // a datagram put back together from fragments
+        // may be longer than the snapshot length
+        std::max<size_t>(source.snapshot_length(), 65535)));
   }
   fed_.assign(n, 0);
 }
@@ -123,8 +115,9 @@ void CaptureEngine::on_packet(const RawPacket& packet) {
     return;
   }
   const size_t shard =
-      workers_.size() == 1 ? 0 : ConnKeyHash{}(ConnKey::of(segment_.src, segment_.dst)) %
-                                     workers_.size();
+      workers_.size() == 1
+          ? 0
+          : ConnKeyHash{}(ConnKey::of(segment_.src, segment_.dst)) % workers_.size();
   Worker& w = *workers_[shard];
   fed_[shard] = 1;
   if (w.queue.push(segment_)) return;

@@ -1,4 +1,4 @@
-#include "cmd/logs.h"
+#include "pipeline/logs.h"
 
 #include <sys/stat.h>
 

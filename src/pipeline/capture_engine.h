@@ -1,7 +1,7 @@
 /// The live pipeline of `tcpdp probe`: the calling thread captures (it only takes packets out
 /// of libpcap, decodes their headers and queues each TCP segment for the worker that owns its
-/// connection) while decode workers, each with its own tracker, dumper and ways into the sinks,
-/// turn their shard of connections into records. No lock is shared on the way of a packet.
+/// connection) while decode workers, each with its own Shard and ways into the sinks, turn
+/// their shard of connections into records. No lock is shared on the way of a packet.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "dumpers/dumper.h"
+#include "packet/decode.h"
+#include "pipeline/shard.h"
 #include "probe/live_source.h"
 #include "probe/segment_queue.h"
-#include "packet/decode.h"
-#include "sinks/stream_sink.h"
-#include "tcptrack/target.h"
-#include "tcptrack/tracker.h"
 
 namespace tcpdp {
 
@@ -26,17 +23,6 @@ struct EngineSettings {
   size_t queue_bytes = 16 << 20;  // all workers' queues together
   size_t queue_packets = 10000;   // likewise
   bool drop_when_full = false;    // else the capture waits and the kernel's buffer fills
-};
-
-/// What the workers make records with; each worker gets its own dumper and tracker.
-struct PipelineSettings {
-  StreamSink* dump = nullptr;  // nullptr: dump records are not wanted
-  StreamSink* conn = nullptr;  // nullptr: no connection log
-  std::string dumper;
-  DumperOptions dumper_options;
-  Targets targets;
-  TrackerOptions tracker;
-  bool processes = false;  // name the local processes owning the connections' ends
 };
 
 struct EngineStats {
@@ -52,6 +38,7 @@ unsigned default_workers();
 
 class CaptureEngine {
  public:
+  /// pipeline.dumper must be one of dumper_names().
   CaptureEngine(LiveSource& source, const EngineSettings& settings, PipelineSettings pipeline);
   ~CaptureEngine();
 
