@@ -52,7 +52,7 @@ _tcpdp() {
       ;;
     pg-schema) COMPREPLY=($(compgen -W "--schema -c --config --help" -- "$cur")) ;;
     records)
-      COMPREPLY=($(compgen -W "-f --format hex gap pg mysql decode_error state summary digest log
+      COMPREPLY=($(compgen -W "-f --format hex gap pg mysql decode_error encrypted state summary digest log
         --help" -- "$cur"))
       ;;
   esac

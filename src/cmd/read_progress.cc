@@ -22,26 +22,19 @@ std::string bytes_text(uint64_t n) {
 
 void ReadProgress::take(std::string_view encoded) {
   records_.fetch_add(1, std::memory_order_relaxed);
-  // One pass: the kind comes second; lifecycle and digest records count as neither.
-  bool decode_error = false;
-  for (Record::Reader r(encoded); !r.done();) {
-    const FieldView f = r.next();
-    if (f.key == "event") {
-      const auto kind = kind_named(f.s);
-      if (kind == RecordKind::kState || kind == RecordKind::kSummary ||
-          kind == RecordKind::kDigest) {
-        return;
-      }
-      continue;
-    }
-    if (f.key == "encrypted" && f.kind == Kind::kTrue) {
-      encrypted_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (f.key == "decode_error") decode_error = true;
-    if (f.kind == Kind::kArray || f.kind == Kind::kObject) r.skip_container();
+  // Lifecycle and digest records count as neither a decode error nor a connection skipped.
+  const auto event = Record::find(encoded, "event");
+  const auto kind = event ? kind_named(event->s) : std::nullopt;
+  if (kind == RecordKind::kState || kind == RecordKind::kSummary || kind == RecordKind::kDigest) {
+    return;
   }
-  if (decode_error) decode_errors_.fetch_add(1, std::memory_order_relaxed);
+  if (kind == RecordKind::kEncrypted) {
+    encrypted_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (Record::find(encoded, "decode_error")) {
+    decode_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void ReadProgress::draw(const Reading& now, bool force) {

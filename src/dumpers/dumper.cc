@@ -66,6 +66,24 @@ Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t mi
   return r;
 }
 
+void fill_encrypted(Record& r, std::string_view protocol, Negotiation how) {
+  r.add("protocol", protocol);
+  switch (how) {
+    case Negotiation::kSslRequest:
+      r.add("negotiation", "SSLRequest");
+      r.add("encryption", "tls");
+      break;
+    case Negotiation::kGssencRequest:
+      r.add("negotiation", "GSSENCRequest");
+      r.add("encryption", "gssapi");
+      break;
+    case Negotiation::kDirect:
+      r.add("negotiation", "direct");
+      r.add("encryption", "tls");
+      break;
+  }
+}
+
 namespace {
 
 PgOptions pg_options(const DumperOptions& o) {

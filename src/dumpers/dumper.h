@@ -63,6 +63,19 @@ Record base_record(const GroupRef& fields, Timestamp ts);
 /// The record of `missed` bytes of one direction that the capture never saw (`gap_bytes`).
 Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t missed);
 
+/// How a connection of a SQL protocol came to be encrypted.
+enum class Negotiation : uint8_t {
+  kSslRequest,     // the client asked for TLS (pg: the server answered S; mysql: at once)
+  kGssencRequest,  // pg: the client asked for GSSAPI encryption, the server answered G
+  kDirect,         // a TLS handshake where the protocol's first message belongs
+};
+
+/// The TLS notice, one record of kind `encrypted` (made by the decoder with its connection's
+/// fields, in the direction of the message that began the encryption): which protocol, how it
+/// was negotiated, which encryption. After it the decoder decodes nothing more of the
+/// connection.
+void fill_encrypted(Record& r, std::string_view protocol, Negotiation how);
+
 /// What the protocol dumpers let a user choose.
 struct DumperOptions {
   bool pair_responses = true;  // add the server's answer to each client message's record

@@ -20,7 +20,6 @@ const KeyDef kQuery{"query", T::kString};
 const KeyDef kRows{"rows", T::kInt};
 const KeyDef kErrorMessage{"error_message", T::kString};
 const KeyDef kServerVersion{"server_version", T::kString};
-const KeyDef kEncrypted{"encrypted", T::kBool};
 const KeyDef kProxySrc{"proxy_protocol_src_addr", T::kString};
 const KeyDef kProxyDst{"proxy_protocol_dst_addr", T::kString};
 const KeyDef kClientAddr{"client_addr", T::kString};
@@ -83,7 +82,7 @@ const KindDef& pg_kind() {
            T::kString,
            false,
            {"Q", "P", "B", "E", "D", "C", "S", "H", "F", "X", "p", "StartupMessage", "SSLRequest",
-            "GSSENCRequest", "CancelRequest", "TLS", "ErrorResponse"}},
+            "GSSENCRequest", "CancelRequest", "ErrorResponse"}},
           kQuery,
           {"stmt_name", T::kString},
           {"parse_query", T::kString},
@@ -102,7 +101,6 @@ const KindDef& pg_kind() {
           {"negotiated_protocol_version", T::kString},
           {"unrecognized_options", T::kArray},
           {"ssl_response", T::kString},
-          kEncrypted,
           kDecodeError,
           {"transaction_status",
            T::kString,
@@ -177,7 +175,6 @@ const KindDef& mysql_kind() {
           {"client_name", T::kString},
           {"connect_attrs", T::kObject},
           {"compressed", T::kBool},
-          kEncrypted,
           {"login_ok", T::kBool},
           {"auth_switch", T::kString},
           {"caching_sha2_auth", T::kString, false, {"fast", "full"}},
@@ -220,6 +217,16 @@ const KindDef& decode_error_kind() {
                                        {"skipped_bytes", T::kInt},
                                        {"command_id", T::kInt},
                                        {"message_type", T::kString, false, {"XProtocol"}}})};
+  return k;
+}
+
+const KindDef& encrypted_kind() {
+  static const KindDef k{
+      RecordKind::kEncrypted, kind_name(RecordKind::kEncrypted), "dump.log",
+      session_keys({kApplicationName,
+                    {"protocol", T::kString, false, {"pg", "mysql"}},
+                    {"negotiation", T::kString, false, {"SSLRequest", "GSSENCRequest", "direct"}},
+                    {"encryption", T::kString, false, {"tls", "gssapi"}}})};
   return k;
 }
 
@@ -381,9 +388,9 @@ const KindDef& log_kind() {
 
 const std::vector<KindDef>& kinds() {
   static const std::vector<KindDef> all = [] {
-    std::vector<KindDef> v = {hex_kind(),     gap_kind(),          pg_kind(),
-                              mysql_kind(),   decode_error_kind(), state_kind(),
-                              summary_kind(), digest_kind(),       log_kind()};
+    std::vector<KindDef> v = {hex_kind(),          gap_kind(),       pg_kind(),    mysql_kind(),
+                              decode_error_kind(), encrypted_kind(), state_kind(), summary_kind(),
+                              digest_kind(),       log_kind()};
     for (KindDef& k : v) {  // each kind's `event` has one value: its name
       for (KeyDef& key : k.keys) {
         if (key.name == kEvent.name) key.values = {k.name};

@@ -22,16 +22,17 @@ enum class RecordKind : uint8_t {
   kPg,           // a PostgreSQL client message (with its answer), or a server message of its own
   kMysql,        // a MySQL handshake or command (with its answer), or a server packet of its own
   kDecodeError,  // bytes a protocol decoder could not read, and what it did about them
+  kEncrypted,    // the TLS notice: a connection is encrypted from here on, nothing more decoded
   kState,        // a TCP state change of one side of a connection
   kSummary,      // one connection, once it is over
   kDigest,       // one query class over one digest interval
   kLog,          // the program's own: its start, warnings, statistics, errors, its stop
 };
-inline constexpr size_t kRecordKinds = 9;
+inline constexpr size_t kRecordKinds = 10;
 
 /// The value of `event` for each kind, in the order of RecordKind.
 inline constexpr std::array<std::string_view, kRecordKinds> kKindNames = {
-    "hex", "gap", "pg", "mysql", "decode_error", "state", "summary", "digest", "log"};
+    "hex", "gap", "pg", "mysql", "decode_error", "encrypted", "state", "summary", "digest", "log"};
 constexpr std::string_view kind_name(RecordKind kind) {
   return kKindNames[static_cast<size_t>(kind)];
 }

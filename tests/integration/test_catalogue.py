@@ -139,6 +139,7 @@ SECTIONS = {
     "pg": ["RECORDS", "PG DUMPER"],
     "mysql": ["RECORDS", "MYSQL DUMPER"],
     "decode_error": ["RECORDS", "PG DUMPER", "MYSQL DUMPER"],
+    "encrypted": ["RECORDS", "PG DUMPER", "MYSQL DUMPER"],
     "state": ["RECORDS", "LIFECYCLE"],
     "summary": ["RECORDS", "LIFECYCLE"],
     "digest": ["RECORDS", "QUERY DIGEST"],

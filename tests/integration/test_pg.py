@@ -146,15 +146,17 @@ class Ssl(unittest.TestCase):
         case = pg_workload.SSL_CASES["ssl_refused"]
         recs = pg_records("pg_ssl_refused.pcap", case["port"])
         self.assertEqual((recs[0]["message_type"], recs[0]["ssl_response"]), ("SSLRequest", "N"))
-        self.assertNotIn("encrypted", recs[0])
+        self.assertNotIn("encrypted", [r["event"] for r in recs])
         self.assertIn(case["query"], [r.get("query") for r in recs])
 
     def test_accepted_says_so_once_then_nothing(self):
         case = pg_workload.SSL_CASES["ssl_accepted"]
         recs = pg_records("pg_ssl_accepted.pcap", case["port"])
-        self.assertEqual(len(recs), 1, recs)
-        self.assertEqual((recs[0]["message_type"], recs[0]["ssl_response"], recs[0]["encrypted"]),
-                         ("SSLRequest", "S", True))
+        self.assertEqual(len(recs), 2, recs)
+        self.assertEqual((recs[0]["message_type"], recs[0]["ssl_response"]), ("SSLRequest", "S"))
+        self.assertEqual((recs[1]["event"], recs[1]["direction"], recs[1]["protocol"],
+                          recs[1]["negotiation"], recs[1]["encryption"]),
+                         ("encrypted", "<-", "pg", "SSLRequest", "tls"))
 
 
 class Outcomes(unittest.TestCase):

@@ -95,8 +95,9 @@ void MysqlDecoder::handshake_response(uint8_t seq, std::span<const uint8_t> payl
     Request& q = add_request(0, seq, false);
     q.rec.add("message_type", "SSLRequest");
     q.rec.add("character_set", charset_.name);
-    q.rec.add("encrypted", true);
-    q.rec.add("decode_error", "the connection is encrypted from here on: TLS, cannot decode");
+    Record notice = record(RecordKind::kEncrypted, Direction::kClientToServer, client_.msg_ts);
+    fill_encrypted(notice, "mysql", Negotiation::kSslRequest);
+    emit_now(std::move(notice));
     go_silent();
     return;
   }

@@ -143,7 +143,6 @@ class PgDecoder : public Decoder {
   // pg_session.cc
   void client_startup(std::span<const uint8_t> body);
   void on_ssl_answer(uint8_t answer, Timestamp ts);
-  static void note_encrypted(Record& r);
   void encrypted(Timestamp ts);
   void go_silent();
   void session_message(uint8_t type, std::span<const uint8_t> body);

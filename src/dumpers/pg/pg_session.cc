@@ -60,18 +60,16 @@ void PgDecoder::on_ssl_answer(uint8_t answer, Timestamp ts) {
   server_.phase = Phase::kTyped;
   Request* q = waiting();
   if (q && q->wait != Wait::kSslAnswer) q = nullptr;
-  const bool accepted = encryption_request_ == kSslRequestCode ? answer == 'S' : answer == 'G';
+  const bool gssapi = encryption_request_ != kSslRequestCode;
+  const bool accepted = gssapi ? answer == 'G' : answer == 'S';
   if (q) {
     q->rec.add("ssl_response", std::string(1, static_cast<char>(answer)));
-    if (accepted) note_encrypted(q->rec);
     complete(*q, ts);
-  } else if (accepted) {  // the request was written already (no response pairing)
-    Record r = record(RecordKind::kPg, Direction::kServerToClient, ts);
-    r.add("ssl_response", std::string(1, static_cast<char>(answer)));
-    note_encrypted(r);
-    emit_now(std::move(r));
   }
   if (accepted) {
+    Record r = record(RecordKind::kEncrypted, Direction::kServerToClient, ts);
+    fill_encrypted(r, "pg", gssapi ? Negotiation::kGssencRequest : Negotiation::kSslRequest);
+    emit_now(std::move(r));
     go_silent();
     return;
   }
@@ -80,16 +78,10 @@ void PgDecoder::on_ssl_answer(uint8_t answer, Timestamp ts) {
   if (answer != 'N') go_silent();
 }
 
-void PgDecoder::note_encrypted(Record& r) {
-  r.add("encrypted", true);
-  r.add("decode_error", "the connection is encrypted from here on: its messages cannot be decoded");
-}
-
 // A TLS ClientHello where a startup packet belongs (direct SSL negotiation): say so once.
 void PgDecoder::encrypted(Timestamp ts) {
-  Record r = record(RecordKind::kPg, Direction::kClientToServer, ts);
-  r.add("message_type", "TLS");
-  note_encrypted(r);
+  Record r = record(RecordKind::kEncrypted, Direction::kClientToServer, ts);
+  fill_encrypted(r, "pg", Negotiation::kDirect);
   emit_now(std::move(r));
   go_silent();
 }

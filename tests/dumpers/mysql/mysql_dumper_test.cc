@@ -61,16 +61,20 @@ TEST_CASE("the old one-byte auth switch names mysql_old_password") {
   CHECK_FALSE(has(c.sink.lines[0], "OLDHASH"));
 }
 
-TEST_CASE("SSL request: one record saying so, then silence") {
+TEST_CASE("SSL request: its record, the encrypted notice, then silence") {
   Conversation c;
   c.server(greeting(kCaps | 0x800));
   c.client(packet(1, le(kCaps | 0x800, 4) + le(16777216, 4) + le(45, 1) + std::string(23, '\0')));
   c.client("\x16\x03\x01 tls hello COM_QUERY \x03 SELECT"_b);
   c.server("\x16\x03\x03 tls"_b);
   c.close();
-  REQUIRE(c.sink.lines.size() == 1);
+  REQUIRE(c.sink.lines.size() == 2);
   CHECK(has(c.sink.lines[0], "\"message_type\":\"SSLRequest\""));
-  CHECK(has(c.sink.lines[0], "\"encrypted\":true"));
+  CHECK_FALSE(has(c.sink.lines[0], "decode_error"));
+  CHECK(has(c.sink.lines[1], "\"event\":\"encrypted\""));
+  CHECK(has(c.sink.lines[1], "\"direction\":\"->\""));
+  CHECK(has(c.sink.lines[1],
+            "\"protocol\":\"mysql\",\"negotiation\":\"SSLRequest\",\"encryption\":\"tls\""));
 }
 
 TEST_CASE("COM_QUERY with a result set: rows counted, duration, session on the record") {

@@ -301,15 +301,20 @@ TEST_CASE("SSLRequest answered N: plaintext goes on") {
   CHECK(has(c.sink.all(), "\"query\":\"SELECT 2\""));
 }
 
-TEST_CASE("SSLRequest answered S: one record saying so, then silence") {
+TEST_CASE("SSLRequest answered S: its record, the encrypted notice, then silence") {
   Conversation c;
   c.client(i32(8) + i32(80877103));
   c.server("S");
   c.client("\x16\x03\x01\x02\x00random tls bytes Q\0\0\0\x05x");
   c.server("\x16\x03\x03 more tls");
   c.close();
-  REQUIRE(c.sink.lines.size() == 1);
-  CHECK(has(c.sink.lines[0], "\"ssl_response\":\"S\",\"encrypted\":true"));
+  REQUIRE(c.sink.lines.size() == 2);
+  CHECK(has(c.sink.lines[0], "\"message_type\":\"SSLRequest\",\"ssl_response\":\"S\""));
+  CHECK_FALSE(has(c.sink.lines[0], "decode_error"));
+  CHECK(has(c.sink.lines[1], "\"event\":\"encrypted\""));
+  CHECK(has(c.sink.lines[1], "\"direction\":\"<-\""));
+  CHECK(has(c.sink.lines[1],
+            "\"protocol\":\"pg\",\"negotiation\":\"SSLRequest\",\"encryption\":\"tls\""));
 }
 
 TEST_CASE("CancelRequest: the backend pid, never the secret key, then nothing more") {
@@ -319,6 +324,22 @@ TEST_CASE("CancelRequest: the backend pid, never the secret key, then nothing mo
   REQUIRE(c.sink.lines.size() == 1);
   CHECK(has(c.sink.lines[0], "\"message_type\":\"CancelRequest\",\"backend_pid\":777"));
   CHECK_FALSE(has(c.sink.lines[0], "123456789"));
+}
+
+TEST_CASE("GSSENCRequest answered G: the notice says GSSAPI; unpaired, the notice alone answers") {
+  for (const bool paired : {true, false}) {
+    PgOptions o;
+    o.pair_responses = paired;
+    Conversation c(o);
+    c.client(i32(8) + i32(80877104));
+    c.server("G");
+    c.client("gss wrapped bytes Q\0\0\0\x05x");
+    c.close();
+    REQUIRE(c.sink.lines.size() == 2);
+    CHECK(has(c.sink.lines[0], "\"message_type\":\"GSSENCRequest\""));
+    CHECK(has(c.sink.lines[0], "\"ssl_response\":\"G\"") == paired);
+    CHECK(has(c.sink.lines[1], "\"negotiation\":\"GSSENCRequest\",\"encryption\":\"gssapi\""));
+  }
 }
 
 TEST_CASE("GSSENCRequest refused with N, then a plain startup") {
@@ -331,13 +352,16 @@ TEST_CASE("GSSENCRequest refused with N, then a plain startup") {
   CHECK(has(c.sink.lines[1], "\"message_type\":\"StartupMessage\""));
 }
 
-TEST_CASE("a TLS ClientHello instead of a startup packet: one record, then silence") {
+TEST_CASE("a TLS ClientHello instead of a startup packet: the encrypted notice, then silence") {
   Conversation c;
   c.client(std::string("\x16\x03\x01\x00\x50", 5) + std::string(80, 'r'));
   c.server(std::string("\x16\x03\x03\x00\x10", 5) + std::string(16, 's'));
   c.close();
   REQUIRE(c.sink.lines.size() == 1);
-  CHECK(has(c.sink.lines[0], "\"message_type\":\"TLS\",\"encrypted\":true"));
+  CHECK(has(c.sink.lines[0], "\"event\":\"encrypted\""));
+  CHECK(has(c.sink.lines[0], "\"direction\":\"->\""));
+  CHECK(has(c.sink.lines[0],
+            "\"protocol\":\"pg\",\"negotiation\":\"direct\",\"encryption\":\"tls\""));
 }
 
 TEST_CASE("an error with nothing waiting (a FATAL) is a server-side record") {
