@@ -156,11 +156,14 @@ std::string float_text(F v, int precision) {
   return std::string(buf, res.ptr);
 }
 
+// As the server reads a binary numeric (numeric_recv): digits the display scale hides are cut
+// off, leading and trailing zero digits dropped, and a value left with no digit is 0, never -0;
+// a scale over 0x3FFF is refused (shown as hex, like anything else the server would refuse).
 std::string numeric_text(std::span<const uint8_t> b) {
   ByteReader r(b);
-  int16_t ndigits, weight, sign_raw, dscale;
-  if (!r.i16(ndigits) || !r.i16(weight) || !r.i16(sign_raw) || !r.i16(dscale) || ndigits < 0 ||
-      dscale < 0 || r.remaining() != static_cast<size_t>(ndigits) * 2) {
+  int16_t ndigits, weight16, sign_raw, dscale;
+  if (!r.i16(ndigits) || !r.i16(weight16) || !r.i16(sign_raw) || !r.i16(dscale) || ndigits < 0 ||
+      dscale < 0 || dscale > 0x3FFF || r.remaining() != static_cast<size_t>(ndigits) * 2) {
     return hex_value(b);
   }
   const auto sign = static_cast<uint16_t>(sign_raw);
@@ -168,19 +171,39 @@ std::string numeric_text(std::span<const uint8_t> b) {
   if (sign == 0xD000) return "Infinity";
   if (sign == 0xF000) return "-Infinity";
   if (sign != 0x0000 && sign != 0x4000) return hex_value(b);
-  std::vector<int16_t> digits(static_cast<size_t>(ndigits));
-  for (int16_t& d : digits) {
-    r.i16(d);
-    if (d < 0 || d > 9999) return hex_value(b);
+  std::vector<int> digits(static_cast<size_t>(ndigits));
+  for (int& d : digits) {
+    int16_t v = 0;
+    r.i16(v);
+    if (v < 0 || v > 9999) return hex_value(b);
+    d = v;
   }
-  // digits[k] is worth 10000^(weight - k).
+  // digits[k] is worth 10000^(weight - k). The scale shows ceil(dscale / 4) base-10000 digits
+  // after the point; of the last of them, only its first dscale % 4 decimal digits (when not 0).
+  int weight = weight16;
+  const int last = weight + (dscale + 3) / 4;  // the last index shown
+  if (last < 0) {
+    digits.clear();
+  } else if (digits.size() > static_cast<size_t>(last) + 1) {
+    digits.resize(static_cast<size_t>(last) + 1);
+  }
+  if (const int shown = dscale % 4; shown != 0 && digits.size() == static_cast<size_t>(last) + 1) {
+    static constexpr int kUnit[] = {1, 1000, 100, 10};
+    digits.back() -= digits.back() % kUnit[shown];
+  }
+  while (!digits.empty() && digits.back() == 0) digits.pop_back();
+  size_t lead = 0;
+  while (lead < digits.size() && digits[lead] == 0) ++lead;
+  digits.erase(digits.begin(), digits.begin() + static_cast<std::ptrdiff_t>(lead));
+  weight -= static_cast<int>(lead);
+  const auto n = static_cast<int>(digits.size());
   auto digit_at = [&](int w) -> int {
     const int k = weight - w;
-    return k >= 0 && k < ndigits ? digits[static_cast<size_t>(k)] : 0;
+    return k >= 0 && k < n ? digits[static_cast<size_t>(k)] : 0;
   };
   std::string out;
-  if (sign == 0x4000) out += '-';
-  if (weight < 0) {
+  if (n > 0 && sign == 0x4000) out += '-';
+  if (n == 0 || weight < 0) {
     out += '0';
   } else {
     out += std::to_string(digit_at(weight));
@@ -188,8 +211,9 @@ std::string numeric_text(std::span<const uint8_t> b) {
   }
   if (dscale > 0) {
     std::string frac;
-    for (int w = -1; static_cast<int>(frac.size()) < dscale; --w)
+    for (int w = -1; static_cast<int>(frac.size()) < dscale; --w) {
       append_padded(frac, digit_at(w), 4);
+    }
     out += '.';
     out += frac.substr(0, static_cast<size_t>(dscale));
   }
