@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS queries (
                                        -- mysql: query or stmt_prepare_query)
   bind_values   JSONB,                 -- pg: bind_values; mysql: stmt_execute_values
   rows          BIGINT,
-  error         TEXT,                  -- the SQLSTATE (pg) or error code (mysql)
+  error         TEXT,                  -- pg: the SQLSTATE (sql_state); mysql: the error number
   error_message TEXT,
   duration      DOUBLE PRECISION,      -- seconds, to the answer
   record        JSONB NOT NULL         -- the whole dump record, every key
@@ -189,7 +189,12 @@ BEGIN
          COALESCE(r->>'message_type', r->>'command'),
          COALESCE(r->>'query', r->>'parse_query', r->>'execute_query', r->>'stmt_prepare_query'),
          COALESCE(r->'bind_values', r->'stmt_execute_values'),
-         (r->>'rows')::bigint, r->>'error_code', r->>'error_message',
+         (r->>'rows')::bigint,
+         -- pg's SQLSTATE is in sql_state (in error_code in spools of tcpdp before 2026-12-07),
+         -- mysql's error number in error_code
+         CASE r->>'event' WHEN 'pg' THEN COALESCE(r->>'sql_state', r->>'error_code')
+                          ELSE r->>'error_code' END,
+         r->>'error_message',
          (r->>'duration')::double precision, r
   FROM jsonb_array_elements(p_records) AS r,
        LATERAL (SELECT COALESCE(r->>'client_addr',

@@ -71,7 +71,8 @@ struct Fields {
   std::string_view message_type, command, query, conn_id;
   std::optional<std::string_view> execute_query, stmt_prepare_query;  // absent: text not seen
   std::string_view username, database, client_addr, src_addr, dst_addr, direction;
-  std::string error_code;
+  std::string error_code;  // mysql: the server's error number
+  std::string_view sql_state;
   std::optional<int64_t> duration, rows;
   Timestamp ts;
 
@@ -80,20 +81,30 @@ struct Fields {
     if (k.empty()) return;
     switch (k[0]) {
       case 'c':
-        if (is(k, "command")) command = f.s;
-        else if (is(k, "conn_id")) conn_id = f.s;
-        else if (is(k, "client_addr")) client_addr = f.s;
+        if (is(k, "command"))
+          command = f.s;
+        else if (is(k, "conn_id"))
+          conn_id = f.s;
+        else if (is(k, "client_addr"))
+          client_addr = f.s;
         break;
       case 'd':
-        if (is(k, "duration") && f.kind == Kind::kDuration) duration = f.i;
-        else if (is(k, "database")) database = f.s;
-        else if (is(k, "dst_addr")) dst_addr = f.s;
-        else if (is(k, "direction")) direction = f.s;
+        if (is(k, "duration") && f.kind == Kind::kDuration)
+          duration = f.i;
+        else if (is(k, "database"))
+          database = f.s;
+        else if (is(k, "dst_addr"))
+          dst_addr = f.s;
+        else if (is(k, "direction"))
+          direction = f.s;
         break;
       case 'e':
-        if (is(k, "event")) event = f.s;
-        else if (is(k, "execute_query")) execute_query = f.s;
-        else if (is(k, "error_code")) error_code = f.kind == Kind::kInt ? std::to_string(f.i) : std::string(f.s);
+        if (is(k, "event"))
+          event = f.s;
+        else if (is(k, "execute_query"))
+          execute_query = f.s;
+        else if (is(k, "error_code"))
+          error_code = f.kind == Kind::kInt ? std::to_string(f.i) : std::string(f.s);
         break;
       case 'm':
         if (is(k, "message_type")) message_type = f.s;
@@ -105,9 +116,14 @@ struct Fields {
         if (is(k, "rows") && f.kind == Kind::kInt) rows = f.i;
         break;
       case 's':
-        if (is(k, "stmt_prepare_query")) stmt_prepare_query = f.s;
-        else if (is(k, "src_addr")) src_addr = f.s;
-        else if (is(k, "skipped")) skipped = true;
+        if (is(k, "stmt_prepare_query"))
+          stmt_prepare_query = f.s;
+        else if (is(k, "src_addr"))
+          src_addr = f.s;
+        else if (is(k, "sql_state"))
+          sql_state = f.s;
+        else if (is(k, "skipped"))
+          skipped = true;
         break;
       case 't':
         if (is(k, "ts") && f.kind == Kind::kTimestamp) ts = f.ts;
@@ -117,6 +133,13 @@ struct Fields {
         break;
     }
   }
+  // The error a class counts: pg's SQLSTATE (`error_code` in dump logs before `sql_state`),
+  // MySQL's error number.
+  std::string error() const {
+    if (!sql_state.empty() && event != kind_name(RecordKind::kMysql)) return std::string(sql_state);
+    return error_code;
+  }
+
   void read(std::string_view encoded) {
     Record::Reader r(encoded);
     while (!r.done()) {
@@ -175,16 +198,17 @@ void Digest::take(std::string_view encoded) {
   // Only protocol records are executions. Dump logs written before every record said its kind
   // (`event`) had it on lifecycle and digest records only: there, a record without one is a
   // protocol record.
-  if (f.event && *f.event != kind_name(RecordKind::kPg) && *f.event != kind_name(RecordKind::kMysql)) {
+  if (f.event && *f.event != kind_name(RecordKind::kPg) &&
+      *f.event != kind_name(RecordKind::kMysql)) {
     return;
   }
   std::string_view sql;
   SqlDialect dialect = SqlDialect::kPostgres;
   if (f.message_type == "B") {
-    if (!f.error_code.empty()) {
+    if (std::string error = f.error(); !error.empty()) {
       std::lock_guard lock(mutex_);
       if (bind_errors_.size() >= kPendingMax) bind_errors_.clear();
-      bind_errors_[std::string(f.conn_id)] = f.error_code;
+      bind_errors_[std::string(f.conn_id)] = std::move(error);
     }
     return;
   }
@@ -212,7 +236,7 @@ void Digest::take(std::string_view encoded) {
   }
 
   std::lock_guard lock(mutex_);
-  std::string error = std::move(f.error_code);
+  std::string error = f.error();
   if (f.message_type == "E" && !bind_errors_.empty()) {
     if (auto it = bind_errors_.find(std::string(f.conn_id)); it != bind_errors_.end()) {
       if (f.skipped && error.empty()) error = std::move(it->second);
@@ -303,10 +327,12 @@ std::string Digest::report(size_t top, Format format) const {
   const auto names = [](const Names& n) {
     std::vector<std::pair<uint64_t, std::string>> by_count;
     for (const auto& [name, count] : n.counts) by_count.emplace_back(count, name);
-    std::sort(by_count.begin(), by_count.end(),
-              [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
     std::string s;
-    for (const auto& [count, name] : by_count) s += (s.empty() ? "" : ", ") + name + " " + std::to_string(count);
+    for (const auto& [count, name] : by_count)
+      s += (s.empty() ? "" : ", ") + name + " " + std::to_string(count);
     if (n.others) s += (s.empty() ? "" : ", ") + std::string("others ") + std::to_string(n.others);
     return s.empty() ? std::string("-") : s;
   };
@@ -314,9 +340,8 @@ std::string Digest::report(size_t top, Format format) const {
          std::to_string(classes_.size() + (other_ ? 1 : 0)) + " classes, " + seconds(total) +
          " s in all; the " + std::to_string(ranked.size()) + " with the most time:\n";
   char line[256];
-  std::snprintf(line, sizeof line, "# %4s %-16s %8s %6s %11s %9s %9s %9s %9s %9s\n", "rank",
-                "id", "calls", "time%", "total s", "avg ms", "p50 ms", "p95 ms", "p99 ms",
-                "max ms");
+  std::snprintf(line, sizeof line, "# %4s %-16s %8s %6s %11s %9s %9s %9s %9s %9s\n", "rank", "id",
+                "calls", "time%", "total s", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms");
   out += line;
   for (size_t i = 0; i < ranked.size(); ++i) {
     const Class& c = *ranked[i];
@@ -345,8 +370,8 @@ std::string Digest::report(size_t top, Format format) const {
            "\n";
     out += "#   users: " + names(c.users) + "; databases: " + names(c.databases) +
            "; clients: " + names(c.clients) + "\n";
-    out += "#   first seen " + to_rfc3339(c.first_seen) + ", last seen " +
-           to_rfc3339(c.last_seen) + "\n";
+    out += "#   first seen " + to_rfc3339(c.first_seen) + ", last seen " + to_rfc3339(c.last_seen) +
+           "\n";
     out += "#   fingerprint: " + c.fingerprint + "\n";
     // The example as sent, but for control characters (a NUL MySQL clients end a query with).
     for (const char ch : c.example) {

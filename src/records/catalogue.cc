@@ -115,7 +115,7 @@ const KindDef& pg_kind() {
           {"copy_bytes", T::kInt},
           {"copy_fail", T::kString},
           {"error_severity", T::kString},
-          {"error_code", T::kString},
+          {"sql_state", T::kString},
           kErrorMessage,
           {"error_detail", T::kString},
           {"error_hint", T::kString},

@@ -37,6 +37,7 @@ bool has(const std::string& line, const std::string& part) {
 // A pg dumper's record of a client message (the keys the digest reads, as pg_dumper writes them).
 Record pg(const char* type, const char* conn_id = "c1") {
   Record r;
+  r.add("event", "pg");
   r.add("conn_id", conn_id);
   r.add("direction", "->");
   r.add("message_type", type);
@@ -70,7 +71,7 @@ TEST_CASE("an ErrorResponse that answers no client message is no execution") {
   Digest d(100);
   Record fatal = pg("E");
   fatal.add("direction", "<-");  // as the pg dumper writes it: the server's, alone
-  fatal.add("error_code", "57P01");
+  fatal.add("sql_state", "57P01");
   d.take(fatal.encoded());
   CHECK(d.executions() == 0);
   CHECK(emit(d).empty());
@@ -90,7 +91,8 @@ TEST_CASE("statements prepared before the capture: a class of their own, not the
   REQUIRE(lines.size() == 2);
   int unseen = 0, blank = 0;
   for (const auto& l : lines) {
-    if (has(l, "\"fingerprint\":\"" + std::string(Digest::kUnseenText) + "\",\"count\":2")) ++unseen;
+    if (has(l, "\"fingerprint\":\"" + std::string(Digest::kUnseenText) + "\",\"count\":2"))
+      ++unseen;
     if (has(l, "\"fingerprint\":\"\",\"count\":1")) ++blank;
   }
   CHECK(unseen == 1);
@@ -102,7 +104,7 @@ TEST_CASE("a pipeline after an error: skipped Executes never ran, unless their o
   // Extended protocol, one Sync: Execute 1 fails, the server skips Bind and Execute 2.
   Record e1 = pg("E");
   e1.add("execute_query", "INSERT INTO t VALUES ($1)");
-  e1.add("error_code", "23505");
+  e1.add("sql_state", "23505");
   d.take(e1.encoded());
   Record b2 = pg("B");
   b2.add("skipped", true);
@@ -113,7 +115,7 @@ TEST_CASE("a pipeline after an error: skipped Executes never ran, unless their o
   d.take(e2.encoded());
   // Next Sync: a Bind refused (a bad parameter), the Execute after it skipped for it.
   Record b3 = pg("B");
-  b3.add("error_code", "22P02");
+  b3.add("sql_state", "22P02");
   d.take(b3.encoded());
   Record e3 = pg("E");
   e3.add("execute_query", "INSERT INTO t VALUES ($1)");
@@ -124,6 +126,36 @@ TEST_CASE("a pipeline after an error: skipped Executes never ran, unless their o
   REQUIRE(lines.size() == 1);
   CHECK(has(lines[0], "\"count\":2,\"timed\":0"));
   CHECK(has(lines[0], "\"errors\":{\"22P02\":1,\"23505\":1}"));
+}
+
+TEST_CASE("errors by SQLSTATE for pg, by MySQL's number for mysql, and pg's in older logs") {
+  Digest d(100);
+  Record now = pg("Q");
+  now.add("query", "SELECT 1/0");
+  now.add("sql_state", "22012");
+  d.take(now.encoded());
+  Record before;  // a dump log line of tcpdp before `event` and `sql_state`
+  before.add("conn_id", "c2");
+  before.add("direction", "->");
+  before.add("message_type", "Q");
+  before.add("query", "SELECT 1/0");
+  before.add("error_code", "22012");
+  d.take(before.encoded());
+  Record my;
+  my.add("event", "mysql");
+  my.add("command", "COM_QUERY");
+  my.add("query", "SELECT * FROM missing");
+  my.add("error_code", 1146);
+  my.add("sql_state", "42S02");
+  d.take(my.encoded());
+  const auto lines = emit(d);
+  REQUIRE(lines.size() == 2);
+  int found = 0;
+  for (const auto& l : lines) {
+    if (has(l, "\"errors\":{\"22012\":2}")) ++found;
+    if (has(l, "\"errors\":{\"1146\":1}")) ++found;
+  }
+  CHECK(found == 2);
 }
 
 TEST_CASE("a duration below zero (a capture's clock going back) is not a time") {
@@ -139,7 +171,8 @@ TEST_CASE("a duration below zero (a capture's clock going back) is not a time") 
 
 TEST_CASE("past max_classes, executions go to one class other") {
   Digest d(2);
-  for (const char* sql : {"SELECT a FROM t", "SELECT b FROM t", "SELECT c FROM t", "SELECT d FROM t"}) {
+  for (const char* sql :
+       {"SELECT a FROM t", "SELECT b FROM t", "SELECT c FROM t", "SELECT d FROM t"}) {
     Record q = pg("Q");
     q.add("query", sql);
     d.take(q.encoded());

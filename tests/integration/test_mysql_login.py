@@ -9,7 +9,7 @@ import tempfile
 import unittest
 
 from servers import mariadb
-from support import Capture, client_port, records, run
+from support import Capture, records, run
 
 PASSWORD = "ed-Pa55word-never-logged"
 

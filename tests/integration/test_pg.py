@@ -47,7 +47,7 @@ class AgainstTshark(unittest.TestCase):
                 if "command_tag" in r:
                     tags += r["command_tag"].split("; ")
             self.assertEqual(tags, [m["tag"] for m in backend if m["tag"] is not None])
-            self.assertEqual([r["error_code"] for r in got if "error_code" in r],
+            self.assertEqual([r["sql_state"] for r in got if "sql_state" in r],
                              [m["code"] for m in backend if m["type"] == "Error"])
         return recs
 
@@ -96,7 +96,7 @@ class PsqlWorkload(unittest.TestCase):
             with self.subTest(query=r["query"][:60]):
                 self.assertEqual(r.get("command_tag", "").split("; ") if want["tags"] else [],
                                  want["tags"] if "command_tag" in r or want["tags"] else [])
-                self.assertEqual(r.get("error_code"), want["error"])
+                self.assertEqual(r.get("sql_state"), want["error"])
                 self.assertEqual(r.get("empty_query", False), want["empty"])
                 counts = [int(t.rsplit(" ", 1)[1]) for t in want["tags"] if t.rsplit(" ", 1)[-1].isdigit()]
                 if counts:
@@ -136,7 +136,7 @@ class BinaryParameters(unittest.TestCase):
                 self.assertEqual(bind["stmt_name"], want["stmt_name"])
                 self.assertEqual(execute["execute_query"], want["query"])
                 if "error" in want:  # raised by Bind (planning folds the constant) or by Execute
-                    self.assertEqual(bind.get("error_code") or execute.get("error_code"), want["error"])
+                    self.assertEqual(bind.get("sql_state") or execute.get("sql_state"), want["error"])
                     continue
                 self.assertEqual(bind["bind_values"], pg_workload.expected_bind_values(want))
 
@@ -171,7 +171,7 @@ class Outcomes(unittest.TestCase):
         client = lambda rs: [(r["message_type"], r.get("query")) for r in rs if r["direction"] == "->"]
         self.assertEqual(client(recs), client(pg_records("pg.pcap", pg_workload.PG_PORT)))
         # without pairing, the server's error stands on its own
-        self.assertEqual([r["error_code"] for r in recs if r["direction"] == "<-"], ["42P01"])
+        self.assertEqual([r["sql_state"] for r in recs if r["direction"] == "<-"], ["42P01"])
 
     def test_snaplen_capture_never_invents(self):
         rc, out, err = run(["read", pcap("pg_snaplen.pcap"), "-d", "pg", "-t", str(pg_workload.PG_PORT)])

@@ -1,7 +1,6 @@
 """`tcpdp probe` on lo (needs root): what a real connection sent comes out whole, on stdout and in
 dump.log; conn.log sums the connection up; the pidfile, tcpdp.log, SIGHUP and SIGTERM behave."""
 
-import glob
 import json
 import os
 import signal

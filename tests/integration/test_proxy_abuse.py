@@ -20,7 +20,7 @@ import time
 import unittest
 
 from support import TCPDP, pcap, read_text, run, wait_until, write_config
-from test_proxy import HOST, ProxyCase, addr_text, alive, connect, end_of, free_port, kill_quietly
+from proxy_support import HOST, ProxyCase, alive, connect, end_of, free_port, kill_quietly
 
 
 class CountingServer:

@@ -2,7 +2,6 @@
 construction of hand-made files (edge_cases.py), from the workload that made a real capture
 (tcp_workload.py), or from tshark's own reassembly."""
 
-import json
 import os
 import pty
 import re

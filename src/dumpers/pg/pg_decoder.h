@@ -94,7 +94,7 @@ class PgDecoder : public Decoder {
     std::string describe_name;
     std::string copy_fail;
     bool has_error = false;
-    std::string error_severity, error_code, error_message, error_detail, error_hint;
+    std::string error_severity, sql_state, error_message, error_detail, error_hint;
   };
 
   // A client message waiting for its answer; RequestQueue adds its record and done flag.

@@ -48,8 +48,7 @@ std::string type_name(uint8_t type) { return std::string(1, static_cast<char>(ty
 PgDecoder::PgDecoder(const ConnInfo& conn, RecordSink& sink, const PgOptions& options)
     : conn_(conn),
       options_(options),
-      client_(*this, Direction::kClientToServer,
-              conn.mid_stream ? Phase::kTyped : Phase::kStartup,
+      client_(*this, Direction::kClientToServer, conn.mid_stream ? Phase::kTyped : Phase::kStartup,
               conn.mid_stream ? Framer::State::kOutOfSync : Framer::State::kInSync),
       server_(*this, Direction::kServerToClient, Phase::kTyped,
               conn.mid_stream ? Framer::State::kOutOfSync : Framer::State::kInSync),
@@ -171,7 +170,7 @@ void PgDecoder::complete(Request& r, Timestamp ts) {
     if (!x.copy_fail.empty()) r.rec.add("copy_fail", std::move(x.copy_fail));
     if (x.has_error) {
       r.rec.add("error_severity", std::move(x.error_severity));
-      r.rec.add("error_code", std::move(x.error_code));
+      r.rec.add("sql_state", std::move(x.sql_state));
       r.rec.add("error_message", std::move(x.error_message));
       if (!x.error_detail.empty()) r.rec.add("error_detail", std::move(x.error_detail));
       if (!x.error_hint.empty()) r.rec.add("error_hint", std::move(x.error_hint));
@@ -378,7 +377,7 @@ void PgDecoder::server_message(uint8_t type, std::span<const uint8_t> body) {
         Record r = record(RecordKind::kPg, s2c, ts);
         r.add("message_type", "ErrorResponse");  // not "E", the client's Execute
         r.add("error_severity", e.severity);
-        r.add("error_code", e.code);
+        r.add("sql_state", e.code);
         r.add("error_message", e.message);
         emit_now(std::move(r));
         return;
@@ -386,7 +385,7 @@ void PgDecoder::server_message(uint8_t type, std::span<const uint8_t> body) {
       Rare& x = q->extra();
       x.has_error = true;
       x.error_severity = e.severity;
-      x.error_code = e.code;
+      x.sql_state = e.code;
       x.error_message = e.message;
       x.error_detail = e.detail;
       x.error_hint = e.hint;

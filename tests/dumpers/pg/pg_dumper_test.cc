@@ -105,7 +105,7 @@ TEST_CASE("errors carry severity, SQLSTATE and message") {
   c.client(msg('Q', cstr("SELECT * FROM nope")));
   c.server(error("42P01", "relation \"nope\" does not exist") + ready());
   CHECK(has(c.sink.lines.back(),
-            "\"error_severity\":\"ERROR\",\"error_code\":\"42P01\",\"error_message\":\"relation "
+            "\"error_severity\":\"ERROR\",\"sql_state\":\"42P01\",\"error_message\":\"relation "
             "\\\"nope\\\" does not exist\""));
 }
 
@@ -230,7 +230,7 @@ TEST_CASE("an ErrorResponse that answers nothing is a record of its own, not an 
   CHECK(has(r, "\"event\":\"pg\""));
   CHECK(has(r, "\"direction\":\"<-\""));
   CHECK(has(r, "\"message_type\":\"ErrorResponse\""));
-  CHECK(has(r, "\"error_code\":\"57P01\""));
+  CHECK(has(r, "\"sql_state\":\"57P01\""));
 }
 
 TEST_CASE("a ParameterDescription whose count its body cannot hold leaves the types as they were") {
@@ -251,7 +251,7 @@ TEST_CASE("after an error the server skips to Sync; those requests say so") {
   c.client(parse("", "SELEC 1") + bind("", "", {}, {}) + execute("") + sync_msg());
   c.server(error("42601", "syntax error") + ready());
   REQUIRE(c.sink.lines.size() == 5);
-  CHECK(has(c.sink.lines[1], "\"error_code\":\"42601\""));
+  CHECK(has(c.sink.lines[1], "\"sql_state\":\"42601\""));
   CHECK(has(c.sink.lines[2], "\"skipped\":true"));
   CHECK(has(c.sink.lines[3], "\"skipped\":true"));
   CHECK_FALSE(has(c.sink.lines[4], "skipped"));
@@ -370,7 +370,7 @@ TEST_CASE("an error with nothing waiting (a FATAL) is a server-side record") {
   c.server(error("57P01", "terminating connection due to administrator command"));
   REQUIRE(c.sink.lines.size() == 2);
   CHECK(has(c.sink.lines[1], "\"direction\":\"<-\""));
-  CHECK(has(c.sink.lines[1], "\"error_code\":\"57P01\""));
+  CHECK(has(c.sink.lines[1], "\"sql_state\":\"57P01\""));
 }
 
 TEST_CASE("a gap mid-message: no record from misaligned bytes, decoding resumes at a boundary") {
