@@ -66,6 +66,35 @@ Record gap_record(const ConnInfo& conn, Direction dir, Timestamp ts, uint64_t mi
   return r;
 }
 
+const char* decoder_state_name(DecoderState s) {
+  switch (s) {
+    case DecoderState::kInSync:
+      return "in_sync";
+    case DecoderState::kResynchronising:
+      return "resynchronising";
+    case DecoderState::kEncrypted:
+      return "encrypted";
+    case DecoderState::kStopped:
+      return "stopped";
+    case DecoderState::kClosed:
+      return "closed";
+  }
+  return "in_sync";
+}
+
+DecoderState decoder_state_of(Framer::State client, Framer::State server, bool encrypted,
+                              bool closed) {
+  if (closed) return DecoderState::kClosed;
+  if (encrypted) return DecoderState::kEncrypted;
+  if (client == Framer::State::kSilent || server == Framer::State::kSilent) {
+    return DecoderState::kStopped;
+  }
+  if (client == Framer::State::kOutOfSync || server == Framer::State::kOutOfSync) {
+    return DecoderState::kResynchronising;
+  }
+  return DecoderState::kInSync;
+}
+
 void fill_encrypted(Record& r, std::string_view protocol, Negotiation how) {
   r.add("protocol", protocol);
   switch (how) {

@@ -13,6 +13,7 @@
 #include "common/conn.h"
 #include "common/record.h"
 #include "common/timestamp.h"
+#include "dumpers/framer.h"
 #include "records/catalogue.h"
 
 namespace tcpdp {
@@ -28,6 +29,19 @@ enum class CloseReason : uint8_t {
 
 const char* close_reason_name(CloseReason r);
 
+/// Where a protocol decoder stands with its connection; it can be asked at any time.
+enum class DecoderState : uint8_t {
+  kInSync,           // each direction at a message boundary, or in a message whose header it read
+  kResynchronising,  // a direction lost its place (bad bytes, a gap, a pickup mid-way) and is
+                     // looking for the next message boundary
+  kEncrypted,        // TLS or GSSAPI encryption began: nothing more is decoded
+  kStopped,          // nothing more is decoded for another reason (not the protocol, a version
+                     // it cannot read, a connection that only cancels a query)
+  kClosed,           // on_close came
+};
+
+const char* decoder_state_name(DecoderState s);
+
 class Decoder {
  public:
   virtual ~Decoder() = default;
@@ -37,9 +51,16 @@ class Decoder {
   virtual void on_gap(Direction dir, Timestamp ts, uint64_t missed) = 0;
   virtual void on_close(Timestamp ts, CloseReason reason) = 0;
   /// What the decoder learned about the session that belongs in the connection's summary
-  /// (`username`, `database`), added to r. Called once, before on_close.
+  /// (`username`, `database`, `decoder_state`), added to r. Called once, before on_close.
   virtual void describe(Record&) const {}
+  /// A decoder that follows no protocol (hex) is always in sync.
+  virtual DecoderState state() const { return DecoderState::kInSync; }
 };
+
+/// The state of a protocol decoder made of two directions' framers (pg, mysql), given what only
+/// the decoder knows: whether encryption began, whether it was closed.
+DecoderState decoder_state_of(Framer::State client, Framer::State server, bool encrypted,
+                              bool closed);
 
 class Dumper {
  public:

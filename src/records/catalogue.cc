@@ -305,6 +305,10 @@ const KindDef& summary_kind() {
                              {"proxy_protocol_error", T::kString},
                              kUsername,
                              kDatabase,
+                             {"decoder_state",
+                              T::kString,
+                              false,
+                              {"in_sync", "resynchronising", "encrypted", "stopped"}},
                          })};
   return k;
 }

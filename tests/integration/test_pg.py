@@ -148,6 +148,9 @@ class Ssl(unittest.TestCase):
         self.assertEqual((recs[0]["message_type"], recs[0]["ssl_response"]), ("SSLRequest", "N"))
         self.assertNotIn("encrypted", [r["event"] for r in recs])
         self.assertIn(case["query"], [r.get("query") for r in recs])
+        summaries = [r for r in pg_records("pg_ssl_refused.pcap", case["port"], "--conn")
+                     if r["event"] == "summary"]
+        self.assertEqual([s["decoder_state"] for s in summaries], ["in_sync"])
 
     def test_accepted_says_so_once_then_nothing(self):
         case = pg_workload.SSL_CASES["ssl_accepted"]
@@ -157,6 +160,9 @@ class Ssl(unittest.TestCase):
         self.assertEqual((recs[1]["event"], recs[1]["direction"], recs[1]["protocol"],
                           recs[1]["negotiation"], recs[1]["encryption"]),
                          ("encrypted", "<-", "pg", "SSLRequest", "tls"))
+        summaries = [r for r in pg_records("pg_ssl_accepted.pcap", case["port"], "--conn")
+                     if r["event"] == "summary"]
+        self.assertEqual([s["decoder_state"] for s in summaries], ["encrypted"])
 
 
 class Outcomes(unittest.TestCase):

@@ -98,6 +98,7 @@ void MysqlDecoder::handshake_response(uint8_t seq, std::span<const uint8_t> payl
     Record notice = record(RecordKind::kEncrypted, Direction::kClientToServer, client_.msg_ts);
     fill_encrypted(notice, "mysql", Negotiation::kSslRequest);
     emit_now(std::move(notice));
+    encrypted_ = true;
     go_silent();
     return;
   }

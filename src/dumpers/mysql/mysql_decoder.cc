@@ -69,9 +69,11 @@ void MysqlDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
 void MysqlDecoder::describe(Record& r) const {
   if (!username_.empty()) r.add("username", username_);
   if (!database_.empty()) r.add("database", database_);
+  r.add("decoder_state", decoder_state_name(state()));
 }
 
 void MysqlDecoder::on_close(Timestamp ts, CloseReason) {
+  closed_ = true;
   if (phase_ == Phase::kGreeting && !server_.heard && !early_.empty()) first_client_bytes();
   for (const Direction dir : {Direction::kClientToServer, Direction::kServerToClient}) {
     unfinished(side(dir), ts);

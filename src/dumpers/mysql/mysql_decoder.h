@@ -1,8 +1,9 @@
 /// The decoder of one MySQL/MariaDB connection, in three layers kept in their own files:
 /// mysql_framing.cc is its side of each direction's Framer (packet headers, 16 MB payloads
-/// joined, the compressed protocol under it, what a boundary after a gap looks like); mysql_commands.cc reads what the client sends (handshake response, commands, their
-/// arguments and parameters); mysql_answers.cc reads the server (greeting, authentication,
-/// answers) and completes each command's record. This file's .cc holds what they share.
+/// joined, the compressed protocol under it, what a boundary after a gap looks like);
+/// mysql_commands.cc reads what the client sends (handshake response, commands, their arguments and
+/// parameters); mysql_answers.cc reads the server (greeting, authentication, answers) and completes
+/// each command's record. This file's .cc holds what they share.
 #pragma once
 
 #include <map>
@@ -28,6 +29,9 @@ class MysqlDecoder : public Decoder {
   void on_gap(Direction dir, Timestamp ts, uint64_t missed) override;
   void describe(Record& r) const override;
   void on_close(Timestamp ts, CloseReason reason) override;
+  DecoderState state() const override {
+    return decoder_state_of(client_.framer.state(), server_.framer.state(), encrypted_, closed_);
+  }
 
  private:
   enum class Phase { kGreeting, kHandshakeResponse, kAuth, kCommand };
@@ -58,9 +62,9 @@ class MysqlDecoder : public Decoder {
     Direction dir;
     Framer framer;
     bool compressed = false;
-    bool heard = false;  // any byte of this direction seen
-    std::string zbuf;    // a compressed packet being gathered
-    std::string joined;  // the parts of a payload of 16 MB or more
+    bool heard = false;     // any byte of this direction seen
+    std::string zbuf;       // a compressed packet being gathered
+    std::string joined;     // the parts of a payload of 16 MB or more
     uint8_t first_seq = 0;  // the sequence number of the first piece of a joined payload
     Timestamp msg_ts;       // of the payload (its first piece)
     int error_records = 0;
@@ -184,7 +188,7 @@ class MysqlDecoder : public Decoder {
   uint64_t columns_left_ = 0;
   uint16_t prep_params_ = 0;
   uint16_t prep_columns_ = 0;
-  RequestQueue<RequestState> pending_;  // commands in order; written once done
+  RequestQueue<RequestState> pending_;        // commands in order; written once done
   LruTable<uint32_t, Statement> statements_;  // by id, the longest unused leaving first
   std::string username_, database_;
   mutable GroupRef session_[2];  // record() makes them from the two above
@@ -203,6 +207,8 @@ class MysqlDecoder : public Decoder {
   bool compress_ = false;
   Request* handshake_ = nullptr;
   bool pairing_ = true;
+  bool encrypted_ = false;
+  bool closed_ = false;
   enum class Known { kUnknown, kYes, kNo };
   Known midstream_attributes_ = Known::kUnknown;  // query attributes, handshake unseen
 };

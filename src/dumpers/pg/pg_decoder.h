@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "dumpers/framer.h"
-#include "dumpers/pg/pg_dumper.h"
 #include "dumpers/lru_table.h"
+#include "dumpers/pg/pg_dumper.h"
 #include "dumpers/pg/pg_messages.h"
 #include "dumpers/request_queue.h"
 
@@ -64,6 +64,9 @@ class PgDecoder : public Decoder {
   void on_gap(Direction dir, Timestamp ts, uint64_t missed) override;
   void describe(Record& r) const override;
   void on_close(Timestamp ts, CloseReason reason) override;
+  DecoderState state() const override {
+    return decoder_state_of(client_.framer.state(), server_.framer.state(), encrypted_, closed_);
+  }
 
  private:
   // What the next header of a direction is: the client's startup packet (a length), a typed
@@ -186,6 +189,8 @@ class PgDecoder : public Decoder {
   Request* copy_target_ = nullptr;  // the request a COPY's data belongs to
   bool pairing_ = true;
   bool pipeline_error_ = false;
+  bool encrypted_ = false;
+  bool closed_ = false;
 };
 
 /// The message type as it appears on the wire, for messages about a message.

@@ -77,9 +77,11 @@ void PgDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
 void PgDecoder::describe(Record& r) const {
   if (!username_.empty()) r.add("username", username_);
   if (!database_.empty()) r.add("database", database_);
+  r.add("decoder_state", decoder_state_name(state()));
 }
 
 void PgDecoder::on_close(Timestamp ts, CloseReason) {
+  closed_ = true;
   for (const Direction dir : {Direction::kClientToServer, Direction::kServerToClient}) {
     unfinished(side(dir), ts);
   }

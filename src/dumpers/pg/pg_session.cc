@@ -70,6 +70,7 @@ void PgDecoder::on_ssl_answer(uint8_t answer, Timestamp ts) {
     Record r = record(RecordKind::kEncrypted, Direction::kServerToClient, ts);
     fill_encrypted(r, "pg", gssapi ? Negotiation::kGssencRequest : Negotiation::kSslRequest);
     emit_now(std::move(r));
+    encrypted_ = true;
     go_silent();
     return;
   }
@@ -83,6 +84,7 @@ void PgDecoder::encrypted(Timestamp ts) {
   Record r = record(RecordKind::kEncrypted, Direction::kClientToServer, ts);
   fill_encrypted(r, "pg", Negotiation::kDirect);
   emit_now(std::move(r));
+  encrypted_ = true;
   go_silent();
 }
 
