@@ -7,25 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "../temp_file.h"
+
 using tcpdp::Config;
+using tcpdp::test::TempFile;
 
 namespace {
 
-struct TomlFile {
-  std::string path;
-  explicit TomlFile(const std::string& text) {
-    char name[] = "/tmp/tcpdp-config-test-XXXXXX";
-    const int fd = mkstemp(name);
-    REQUIRE(fd >= 0);
-    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
-    close(fd);
-    path = name;
-  }
-  ~TomlFile() { unlink(path.c_str()); }
-};
-
 std::string load_error(const std::string& text, std::string* path_out = nullptr) {
-  TomlFile f(text);
+  TempFile f(text);
   if (path_out) *path_out = f.path;
   Config c;
   std::string error;
@@ -67,7 +57,7 @@ TEST_CASE("intervals: seconds, minutes, hours; above 0") {
 }
 
 TEST_CASE("a file sets what it names and leaves the rest at the defaults") {
-  TomlFile f(
+  TempFile f(
       "[tcpdp]\n"
       "dumper = \"pg\"\n"
       "[probe]\n"
@@ -136,7 +126,7 @@ TEST_CASE("the printed configuration reads back to the same configuration") {
   c.conn_log.rotation_size = 64 << 20;
   c.conn_log.to_stdout = true;
   const std::string text = tcpdp::config_to_toml(c);
-  TomlFile f(text);
+  TempFile f(text);
   Config back;
   std::string error;
   REQUIRE_MESSAGE(tcpdp::load_config(f.path, back, &error), error);
@@ -186,7 +176,7 @@ TEST_CASE("out of range values are refused with the key's range, never clamped")
   CHECK(load_error("[proxy]\nconnectTimeout = 1e300\n")
             .rfind("2: [proxy] connectTimeout: a number of seconds above 0 and at most", 0) == 0);
   // The bounds themselves are taken.
-  TomlFile f(
+  TempFile f(
       "[proxy]\nworkers = 255\nbufferSize = \"4KiB\"\n[probe]\nsnapshotLength = 262144\n"
       "bufferSize = 2147483647\n[tcptrack]\nmaxConnections = 16777216\n"
       "idleTimeout = 31536000\n");
@@ -204,8 +194,8 @@ TEST_CASE("keys that bound each other must agree, across files too") {
         "2: [pg] queueMin 2048 is above queueMax 1024: queueMin is at most queueMax");
   CHECK(load_error("[pg]\nretryWaitMin = 90\n") ==
         "2: [pg] retryWaitMin 90 is above retryWaitMax 60: retryWaitMin is at most retryWaitMax");
-  TomlFile first("[pg]\nqueueMin = 4096\n");
-  TomlFile second("[tcpdp]\ndumper = \"pg\"\n[pg]\nqueueMax = 2048\n");
+  TempFile first("[pg]\nqueueMin = 4096\n");
+  TempFile second("[tcpdp]\ndumper = \"pg\"\n[pg]\nqueueMax = 2048\n");
   Config c;
   std::string error;
   REQUIRE_MESSAGE(tcpdp::load_config(first.path, c, &error), error);
@@ -221,10 +211,10 @@ TEST_CASE("only regular files and pipes of at most 64KiB are read") {
   CHECK(error == "/tmp: is a directory, not a configuration file");
   CHECK_FALSE(tcpdp::load_config("/dev/zero", c, &error));
   CHECK(error == "/dev/zero: not a regular file (a device or a socket), not a configuration file");
-  TomlFile big("# " + std::string(64 * 1024, 'x') + "\n");
+  TempFile big("# " + std::string(64 * 1024, 'x') + "\n");
   CHECK_FALSE(tcpdp::load_config(big.path, c, &error));
   CHECK(error == big.path + ": larger than 64KiB, the most a configuration file may be");
-  TomlFile fits("# " + std::string(63 * 1024, 'x') + "\n[tcpdp]\ndumper = \"pg\"\n");
+  TempFile fits("# " + std::string(63 * 1024, 'x') + "\n[tcpdp]\ndumper = \"pg\"\n");
   REQUIRE_MESSAGE(tcpdp::load_config(fits.path, c, &error), error);
   CHECK(c.tcpdp.dumper == "pg");
 }
@@ -315,8 +305,8 @@ TEST_CASE("no file in the working directory is read by default") {
 }
 
 TEST_CASE("the files read are recorded in order") {
-  TomlFile a("[tcpdp]\ndumper = \"pg\"\n");
-  TomlFile b("[tcpdp]\ndumper = \"mysql\"\n");
+  TempFile a("[tcpdp]\ndumper = \"pg\"\n");
+  TempFile b("[tcpdp]\ndumper = \"mysql\"\n");
   Config c;
   std::string error;
   REQUIRE(tcpdp::load_config(a.path, c, &error));

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "../packet_builder.h"
+#include "../temp_file.h"
 #include "records/catalogue.h"
 
 using namespace tcpdp;
 using test::Bytes;
+using test::TempFile;
 
 namespace {
 
@@ -57,23 +59,26 @@ std::string pcap_of(const std::vector<Bytes>& frames) {
   return out;
 }
 
-Bytes client_to_server(uint32_t seq, uint32_t ack, uint8_t flags, const std::string& payload = "") {
-  return test::ethernet(0x0800, test::ipv4(test::tcp({.sport = 40000,
-                                                      .dport = 5432,
-                                                      .seq = seq,
-                                                      .ack = ack,
-                                                      .flags = flags,
-                                                      .payload = test::text(payload)})));
+// A frame of the connection between 10.0.0.1:40000 (the client) and 10.0.0.2:5432.
+Bytes frame(bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
+            const std::string& payload) {
+  const char* client = "\x0a\x00\x00\x01";
+  const char* server = "\x0a\x00\x00\x02";
+  const uint16_t client_port = 40000, server_port = 5432;
+  return test::ethernet(0x0800,
+                        test::ipv4(test::tcp({.sport = from_client ? client_port : server_port,
+                                              .dport = from_client ? server_port : client_port,
+                                              .seq = seq,
+                                              .ack = ack,
+                                              .flags = flags,
+                                              .payload = test::text(payload)}),
+                                   from_client ? client : server, from_client ? server : client));
 }
-
+Bytes client_to_server(uint32_t seq, uint32_t ack, uint8_t flags, const std::string& payload = "") {
+  return frame(true, seq, ack, flags, payload);
+}
 Bytes server_to_client(uint32_t seq, uint32_t ack, uint8_t flags, const std::string& payload = "") {
-  return test::ethernet(0x0800, test::ipv4(test::tcp({.sport = 5432,
-                                                      .dport = 40000,
-                                                      .seq = seq,
-                                                      .ack = ack,
-                                                      .flags = flags,
-                                                      .payload = test::text(payload)}),
-                                           "\x0a\x00\x00\x02", "\x0a\x00\x00\x01"));
+  return frame(false, seq, ack, flags, payload);
 }
 
 constexpr uint8_t kSyn = 0x02, kAck = 0x10, kPshAck = 0x18, kFinAck = 0x11, kSynAck = 0x12;
@@ -90,19 +95,6 @@ std::vector<Bytes> ping_pong() {
           server_to_client(5006, 1006, kFinAck),
           client_to_server(1006, 5007, kAck)};
 }
-
-struct TempCapture {
-  std::string path;
-  explicit TempCapture(const std::string& bytes) {
-    char name[] = "/tmp/tcpdp-pipeline-test-XXXXXX";
-    const int fd = mkstemp(name);
-    REQUIRE(fd >= 0);
-    REQUIRE(write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-    close(fd);
-    path = name;
-  }
-  ~TempCapture() { unlink(path.c_str()); }
-};
 
 // Runs the pipeline over the file as read does; returns the error it stopped at.
 std::string run(const std::string& path, const PipelineSettings& settings, Records& dump,
@@ -123,7 +115,7 @@ std::string run(const std::string& path, const PipelineSettings& settings, Recor
 }  // namespace
 
 TEST_CASE("a whole connection: each payload once, in its direction, then its states and summary") {
-  TempCapture file(pcap_of(ping_pong()));
+  TempFile file(pcap_of(ping_pong()));
   Records dump, conn;
   CHECK(run(file.path, PipelineSettings{}, dump, conn).empty());
   CHECK(dump.texts("ascii") == std::vector<std::string>{"PING", "PONG!"});
@@ -153,7 +145,7 @@ TEST_CASE("a file cut inside a packet: the error, and every record of what came 
   // data is not
   const size_t frame = 14 + 20 + 20;
   bytes.resize(bytes.size() - (16 + frame) - frame / 2);
-  TempCapture file(bytes);
+  TempFile file(bytes);
   Records dump, conn;
   const std::string error = run(file.path, PipelineSettings{}, dump, conn);
   CHECK_FALSE(error.empty());
@@ -164,7 +156,7 @@ TEST_CASE("a file cut inside a packet: the error, and every record of what came 
 }
 
 TEST_CASE("targets: a connection to another port makes no record at all") {
-  TempCapture file(pcap_of(ping_pong()));
+  TempFile file(pcap_of(ping_pong()));
   PipelineSettings settings;
   std::string error;
   settings.targets = *Targets::parse("3306", &error);

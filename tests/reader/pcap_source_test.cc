@@ -11,8 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "../temp_file.h"
+
 using tcpdp::PcapFileSource;
 using tcpdp::RawPacket;
+using tcpdp::test::TempFile;
 
 namespace {
 
@@ -52,19 +55,6 @@ std::string pcap_file(const std::vector<Packet>& packets, bool big_endian, bool 
   }
   return out;
 }
-
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& bytes) {
-    char name[] = "/tmp/tcpdp-pcap-test-XXXXXX";
-    const int fd = mkstemp(name);
-    REQUIRE(fd >= 0);
-    REQUIRE(write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-    close(fd);
-    path = name;
-  }
-  ~TempFile() { unlink(path.c_str()); }
-};
 
 struct Read {
   std::vector<RawPacket> packets;
