@@ -190,8 +190,8 @@ BEGIN
          COALESCE(r->>'query', r->>'parse_query', r->>'execute_query', r->>'stmt_prepare_query'),
          COALESCE(r->'bind_values', r->'stmt_execute_values'),
          (r->>'rows')::bigint,
-         -- pg's SQLSTATE is in sql_state (in error_code in spools of tcpdp before 2026-12-07),
-         -- mysql's error number in error_code
+         -- pg's SQLSTATE is in sql_state (in error_code in spools written before sql_state was
+         -- a key of pg's), mysql's error number in error_code
          CASE r->>'event' WHEN 'pg' THEN COALESCE(r->>'sql_state', r->>'error_code')
                           ELSE r->>'error_code' END,
          r->>'error_message',

@@ -185,9 +185,9 @@ int run_probe(const ProbeOptions& o) {
   engine_settings.queue_bytes = config.probe.internal_buffer_size;
   engine_settings.queue_packets = config.probe.internal_buffer_length;
   engine_settings.drop_when_full = config.probe.internal_buffer_full == "drop";
+  engine_settings.dump = dump.get();
+  engine_settings.conn = conn.get();
   PipelineSettings pipeline;
-  pipeline.dump = dump.get();
-  pipeline.conn = conn.get();
   pipeline.dumper = config.tcpdp.dumper;
   pipeline.dumper_options.pair_responses = config.tcpdp.pair_responses;
   pipeline.targets = std::move(*targets);

@@ -210,7 +210,7 @@ int run_read(const ReadOptions& options) {
     std::fprintf(stderr, "tcpdp: warning: %s: %llu malformed packets skipped\n", name.c_str(),
                  static_cast<unsigned long long>(stats.malformed));
   }
-  if (!pipeline.error().empty()) {
+  if (pipeline.failed()) {
     return fail(name + ": " + pipeline.error() + " (everything before it was decoded)");
   }
   if (options.digest) {

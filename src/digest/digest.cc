@@ -133,10 +133,10 @@ struct Fields {
         break;
     }
   }
-  // The error a class counts: pg's SQLSTATE (`error_code` in dump logs before `sql_state`),
-  // MySQL's error number.
+  // The error a class counts: pg's SQLSTATE, MySQL's error number. Dump logs written before
+  // records said their kind had both in error_code.
   std::string error() const {
-    if (!sql_state.empty() && event != kind_name(RecordKind::kMysql)) return std::string(sql_state);
+    if (event == kind_name(RecordKind::kPg) && !sql_state.empty()) return std::string(sql_state);
     return error_code;
   }
 

@@ -3,6 +3,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 namespace tcpdp {
 
@@ -35,14 +37,18 @@ unsigned default_workers() { return std::clamp(std::thread::hardware_concurrency
 /// One decode worker: its queue, its shard, and its lanes into the sinks.
 class CaptureEngine::Worker {
  public:
-  Worker(const PipelineSettings& p, uint8_t shard, size_t queue_bytes, size_t queue_packets,
-         size_t max_payload)
+  Worker(const EngineSettings& e, const PipelineSettings& p, uint8_t shard, size_t queue_bytes,
+         size_t queue_packets, size_t max_payload)
       : queue(queue_bytes, queue_packets, max_payload) {
-    if (p.dump) dump_lane_ = p.dump->lane();
-    if (p.conn) conn_lane_ = p.conn->lane();
+    if (e.dump) dump_lane_ = e.dump->lane();
+    if (e.conn) conn_lane_ = e.conn->lane();
     RecordSink& dump = dump_lane_ ? static_cast<RecordSink&>(*dump_lane_) : discard_;
     std::string error;
     shard_ = Shard::make(p, dump, conn_lane_.get(), shard, &error);
+    if (!shard_) {  // the commands take only dumper_names(): a caller's bug, said before it ends
+      std::fprintf(stderr, "tcpdp: capture engine: %s\n", error.c_str());
+      std::abort();
+    }
   }
 
   void start() {
@@ -95,11 +101,12 @@ CaptureEngine::CaptureEngine(LiveSource& source, const EngineSettings& settings,
     : source_(source), settings_(settings), decoder_(source.link_type()) {
   const unsigned n = std::clamp(settings.workers, 1U, 255U);
   for (unsigned i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        pipeline, static_cast<uint8_t>(i), settings.queue_bytes / n, settings.queue_packets / n,
-        // a datagram put back together from fragments
-        // may be longer than the snapshot length
-        std::max<size_t>(source.snapshot_length(), 65535)));
+    workers_.push_back(std::make_unique<Worker>(settings, pipeline, static_cast<uint8_t>(i),
+                                                settings.queue_bytes / n,
+                                                settings.queue_packets / n,
+                                                // a datagram put back together from fragments
+                                                // may be longer than the snapshot length
+                                                std::max<size_t>(source.snapshot_length(), 65535)));
   }
   fed_.assign(n, 0);
 }

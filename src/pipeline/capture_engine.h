@@ -19,6 +19,8 @@
 namespace tcpdp {
 
 struct EngineSettings {
+  StreamSink* dump = nullptr;  // where the workers' dump records go; nullptr: not wanted
+  StreamSink* conn = nullptr;  // and their connection records; nullptr: no connection log
   unsigned workers = 1;
   size_t queue_bytes = 16 << 20;  // all workers' queues together
   size_t queue_packets = 10000;   // likewise

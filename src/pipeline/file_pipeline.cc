@@ -12,6 +12,7 @@ bool FilePipeline::step() {
     case PcapFileSource::Next::kPacket:
       break;
     case PcapFileSource::Next::kError:
+      failed_ = true;
       error_ = source_.error();
       return false;
     case PcapFileSource::Next::kEnd:

@@ -23,7 +23,8 @@ class FilePipeline {
   /// (the end of the capture), so their last records and summaries come out.
   void finish();
 
-  /// Why the reading stopped before the end of the input; "" when it did not.
+  /// Whether the reading stopped before the end of the input, and why.
+  bool failed() const { return failed_; }
   const std::string& error() const { return error_; }
   const DecodeStats& decode_stats() const { return decoder_.stats(); }
   const TrackerStats& tracker_stats() const { return shard_.stats(); }
@@ -35,6 +36,7 @@ class FilePipeline {
   RawPacket packet_;
   TcpSegment segment_;
   Timestamp last_;
+  bool failed_ = false;
   std::string error_;
 };
 

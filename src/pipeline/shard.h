@@ -19,8 +19,6 @@ namespace tcpdp {
 
 /// What every shard of a pipeline makes its records with.
 struct PipelineSettings {
-  StreamSink* dump = nullptr;  // nullptr: dump records are not wanted
-  StreamSink* conn = nullptr;  // nullptr: no connection log
   std::string dumper = "hex";
   DumperOptions dumper_options;
   Targets targets;

@@ -329,10 +329,12 @@ void PgSink::shrink_queue() {
 
 void PgSink::take(std::string_view encoded) {
   // Lifecycle records always; the protocol decoders' records and the query digests with dumps;
-  // hex chunks and gaps never: they are not database traffic.
+  // hex chunks and gaps never (not database traffic), nor the TLS notice (the request before it
+  // and the summary's decoder_state say it).
   const auto event = Record::find(encoded, "event");
   const auto kind = event ? kind_named(event->s) : std::nullopt;
-  if (!kind || *kind == RecordKind::kHex || *kind == RecordKind::kGap) return;
+  using K = RecordKind;
+  if (!kind || *kind == K::kHex || *kind == K::kGap || *kind == K::kEncrypted) return;
   if (!settings_.dumps && *kind != RecordKind::kState && *kind != RecordKind::kSummary) return;
   thread_local std::string row;
   row.resize(json_bound(encoded));

@@ -23,6 +23,8 @@ class ProxyHeaderDecoder : public Decoder {
   /// proxy_protocol_src_addr and proxy_protocol_dst_addr, or proxy_protocol_error for a header
   /// that does not parse; then the dumper's own.
   void describe(Record& r) const override;
+  /// The dumper's decoder's, once it is opened.
+  DecoderState state() const override { return inner_ ? inner_->state() : DecoderState::kInSync; }
 
  private:
   // Bytes of one direction that came together, held until the header is settled.

@@ -98,6 +98,10 @@ TEST_CASE("mysql: in sync, encrypted after SSLRequest, stopped at a protocol it 
   old.server(packet(0, "\x09"_b + "3.23.58" + std::string(1, '\0')));  // protocol version 9
   CHECK(old.decoder->state() == DecoderState::kStopped);
   CHECK(summary_state(*old.decoder) == "stopped");
+  // a client that speaks before any greeting is judged at the close: its summary says stopped
+  Conversation first;
+  first.client(query("SELECT 1"));
+  CHECK(summary_state(*first.decoder) == "stopped");
   Conversation mid({}, true);
   CHECK(mid.decoder->state() == DecoderState::kResynchronising);
 }

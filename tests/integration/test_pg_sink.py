@@ -13,7 +13,6 @@ import tempfile
 import threading
 import time
 import unittest
-import unittest.mock
 
 from servers import postgres
 from support import TcpdpRun, pcap, read_text, records, run, wait_until

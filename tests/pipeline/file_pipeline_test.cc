@@ -109,6 +109,7 @@ std::string run(const std::string& path, const PipelineSettings& settings, Recor
   while (pipeline.step()) ++steps;
   pipeline.finish();
   CHECK(pipeline.decode_stats().packets == steps);
+  CHECK(pipeline.failed() == !pipeline.error().empty());
   return pipeline.error();
 }
 

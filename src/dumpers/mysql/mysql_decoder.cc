@@ -69,7 +69,10 @@ void MysqlDecoder::on_gap(Direction dir, Timestamp ts, uint64_t missed) {
 void MysqlDecoder::describe(Record& r) const {
   if (!username_.empty()) r.add("username", username_);
   if (!database_.empty()) r.add("database", database_);
-  r.add("decoder_state", decoder_state_name(state()));
+  // A client that spoke before any greeting is judged at the close, which comes next: what it
+  // sent is not the MySQL protocol, and nothing of it is decoded.
+  const bool judged_at_close = phase_ == Phase::kGreeting && !server_.heard && !early_.empty();
+  r.add("decoder_state", decoder_state_name(judged_at_close ? DecoderState::kStopped : state()));
 }
 
 void MysqlDecoder::on_close(Timestamp ts, CloseReason) {

@@ -161,23 +161,26 @@ std::string float_text(F v, int precision) {
 // a scale over 0x3FFF is refused (shown as hex, like anything else the server would refuse).
 std::string numeric_text(std::span<const uint8_t> b) {
   ByteReader r(b);
-  int16_t ndigits, weight16, sign_raw, dscale;
-  if (!r.i16(ndigits) || !r.i16(weight16) || !r.i16(sign_raw) || !r.i16(dscale) || ndigits < 0 ||
-      dscale < 0 || dscale > 0x3FFF || r.remaining() != static_cast<size_t>(ndigits) * 2) {
+  int16_t ndigits_raw, weight16, sign_raw, dscale;
+  if (!r.i16(ndigits_raw) || !r.i16(weight16) || !r.i16(sign_raw) || !r.i16(dscale)) {
     return hex_value(b);
   }
+  const auto ndigits = static_cast<uint16_t>(ndigits_raw);  // unsigned, as the server reads it
   const auto sign = static_cast<uint16_t>(sign_raw);
-  if (sign == 0xC000) return "NaN";
-  if (sign == 0xD000) return "Infinity";
-  if (sign == 0xF000) return "-Infinity";
-  if (sign != 0x0000 && sign != 0x4000) return hex_value(b);
-  std::vector<int> digits(static_cast<size_t>(ndigits));
+  if ((sign != 0x0000 && sign != 0x4000 && sign != 0xC000 && sign != 0xD000 && sign != 0xF000) ||
+      dscale < 0 || dscale > 0x3FFF || r.remaining() != size_t{ndigits} * 2) {
+    return hex_value(b);
+  }
+  std::vector<int> digits(ndigits);
   for (int& d : digits) {
     int16_t v = 0;
     r.i16(v);
     if (v < 0 || v > 9999) return hex_value(b);
     d = v;
   }
+  if (sign == 0xC000) return "NaN";
+  if (sign == 0xD000) return "Infinity";
+  if (sign == 0xF000) return "-Infinity";
   // digits[k] is worth 10000^(weight - k). The scale shows ceil(dscale / 4) base-10000 digits
   // after the point; of the last of them, only its first dscale % 4 decimal digits (when not 0).
   int weight = weight16;

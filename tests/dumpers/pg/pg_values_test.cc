@@ -108,6 +108,11 @@ TEST_CASE("numeric as the server reads it: zero digits dropped, hidden digits cu
   CHECK(big.find_first_not_of('0', 1) == std::string::npos);
   const std::string fine = text(oid::kNumeric, numeric(0, 0, 16383, {1}));
   CHECK(fine.size() == 16385);
+  // the digit count is unsigned: 40000 digits, all but the first hidden by the scale
+  CHECK(text(oid::kNumeric, numeric(0, 0, 0, std::vector<int16_t>(40000, 1))) == "1");
+  // NaN with a digit that is no base-10000 digit the server refuses; with good ones it is NaN
+  CHECK(text(oid::kNumeric, numeric(0, 0xC000, 0, {5})) == "NaN");
+  CHECK(text(oid::kNumeric, numeric(0, 0xC000, 0, {10000})) == "\\x00010000c00000002710");
   // a scale over 16383 the server refuses ("invalid scale in external numeric value")
   CHECK(text(oid::kNumeric, numeric(0, 0, 16384, {1})) ==
         "\\x0001000000004000"
