@@ -7,8 +7,8 @@
 #    runs each for FUZZ_RUNS executions (or FUZZ_SECONDS, when set, whichever comes first),
 #    FUZZ_JOBS targets at a time, with the linear time check of
 #    tests/fuzz/linear_guard.h on: an input of n bytes may take at most FUZZ_NS_PER_BYTE * n ns +
-#    FUZZ_BASE_MS ms of CPU, and an input over FUZZ_HANG_SECONDS s is a hang. A crash, a sanitizer report, a hang
-#    or an input over the bound stops that target; libFuzzer keeps the input in
+#    FUZZ_BASE_MS ms of CPU, and an input over FUZZ_HANG_SECONDS s is a hang. A crash, a sanitizer
+#    report, a hang or an input over the bound stops that target; libFuzzer keeps the input in
 #    build-fuzz/findings/TARGET/. Prints each target's executions, rate and findings.
 #    With FUZZ_CORPUS=DIR the corpus of each target is kept in DIR/TARGET (seeded when empty), so a
 #    later run goes on from what an earlier one found; otherwise it is a temporary directory.
