@@ -160,6 +160,18 @@ def out_path(name):
     return os.path.join(_out_dir, name)
 
 
+def ethernet_connections(name, port, want=None):
+    """-> (packets, connections to port) of an Ethernet capture; a failure for another link type,
+    or for another number of connections than `want`"""
+    _, linktype, pkts = read_pcap(out_path(name))
+    if linktype != 1:
+        fail("%s: link type %d" % (name, linktype))
+    conns = connections(pkts, linktype, port)
+    if want is not None and len(conns) != want:
+        fail("%s: %d connections, want %d" % (name, len(conns), want))
+    return pkts, conns
+
+
 def failure_count():
     return len(failures)
 

@@ -6,8 +6,8 @@ import struct
 import subprocess
 
 import pg_workload as P
-from capture_reader import (FIN, RST, as_tshark_string, connections, fail, failure_count, out_path,
-                            read_pcap, report, tshark_bytes, tshark_values)
+from capture_reader import (FIN, RST, as_tshark_string, ethernet_connections, fail, failure_count,
+                            out_path, report, tshark_bytes, tshark_values)
 
 
 SSL_CODE, GSS_CODE, CANCEL_CODE = 80877103, 80877104, 80877102
@@ -152,13 +152,7 @@ def split_by_ready(msgs):
 
 def pg_conns(name, port, want=None):
     """-> (packets, [(conn, client bytes, server bytes)]) with gap checks"""
-    path = out_path(name)
-    _, linktype, pkts = read_pcap(path)
-    conns = connections(pkts, linktype, port)
-    if linktype != 1:
-        fail("%s: link type %d" % (name, linktype))
-    if want is not None and len(conns) != want:
-        fail("%s: %d connections, want %d" % (name, len(conns), want))
+    pkts, conns = ethernet_connections(name, port, want)
     res = []
     for i, c in enumerate(conns):
         cs, _, gc = c.stream("c")

@@ -7,7 +7,7 @@ import subprocess
 import zlib
 
 import mysql_workload as M
-from capture_reader import FIN, RST, connections, fail, out_path, read_pcap, tshark_values
+from capture_reader import FIN, RST, ethernet_connections, fail, out_path, tshark_values
 
 
 COM_NAME = {v: k for k, v in M.COM.items()}
@@ -453,13 +453,7 @@ def my_commands(sess, encoding="utf-8"):
 def my_sessions(name, want=None):
     """-> (packets, [(conn, session, client bytes, server bytes)]); fails on
     gaps, connections not closed by the client, parse errors"""
-    path = out_path(name)
-    _, linktype, pkts = read_pcap(path)
-    if linktype != 1:
-        fail("%s: link type %d" % (name, linktype))
-    conns = connections(pkts, linktype, M.MY_PORT)
-    if want is not None and len(conns) != want:
-        fail("%s: %d connections, want %d" % (name, len(conns), want))
+    pkts, conns = ethernet_connections(name, M.MY_PORT, want)
     res = []
     for i, c in enumerate(conns):
         cs, _, gc = c.stream("c")
