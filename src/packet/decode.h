@@ -9,7 +9,7 @@
 
 #include "common/timestamp.h"
 #include "packet/ip_defrag.h"
-#include "tcptrack/segment.h"
+#include "packet/segment.h"
 
 namespace tcpdp {
 

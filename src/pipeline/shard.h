@@ -9,9 +9,9 @@
 #include <string>
 
 #include "dumpers/dumper.h"
+#include "packet/segment.h"
 #include "sinks/stream_sink.h"
 #include "tcptrack/process.h"
-#include "tcptrack/segment.h"
 #include "tcptrack/target.h"
 #include "tcptrack/tracker.h"
 

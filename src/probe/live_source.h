@@ -10,7 +10,7 @@
 #include <string>
 #include <type_traits>
 
-#include "reader/pcap_source.h"
+#include "packet/segment.h"
 #include "tcptrack/target.h"
 
 namespace tcpdp {
@@ -68,8 +68,8 @@ template <typename F>
 LiveSource::Next LiveSource::dispatch(F&& on_packet) {
   using Callback = std::remove_reference_t<F>;
   const pcap_handler call = [](u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
-    const RawPacket packet{Timestamp::from_parts(h->ts.tv_sec, h->ts.tv_usec), {bytes, h->caplen},
-                           h->len};
+    const RawPacket packet{
+        Timestamp::from_parts(h->ts.tv_sec, h->ts.tv_usec), {bytes, h->caplen}, h->len};
     (*reinterpret_cast<Callback*>(user))(packet);
   };
   // Non-blocking reads and our own wait between them: libpcap's TPACKET_V3 reader would wait

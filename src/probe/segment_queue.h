@@ -12,7 +12,7 @@
 #include <mutex>
 #include <type_traits>
 
-#include "tcptrack/segment.h"
+#include "packet/segment.h"
 
 namespace tcpdp {
 

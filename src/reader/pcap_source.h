@@ -14,14 +14,9 @@
 #include <vector>
 
 #include "common/timestamp.h"
+#include "packet/segment.h"
 
 namespace tcpdp {
-
-struct RawPacket {
-  Timestamp ts;
-  std::span<const uint8_t> data;  // captured bytes
-  uint32_t wire_len = 0;          // length on the wire
-};
 
 class PcapFileSource {
  public:

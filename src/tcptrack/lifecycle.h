@@ -23,7 +23,7 @@
 #include "common/conn.h"
 #include "common/record.h"
 #include "common/timestamp.h"
-#include "tcptrack/segment.h"
+#include "packet/segment.h"
 
 namespace tcpdp {
 

@@ -13,10 +13,10 @@
 #include "common/endpoint.h"
 #include "common/record.h"
 #include "dumpers/dumper.h"
+#include "packet/segment.h"
 #include "tcptrack/lifecycle.h"
 #include "tcptrack/process.h"
 #include "tcptrack/reassembler.h"
-#include "tcptrack/segment.h"
 #include "tcptrack/target.h"
 
 namespace tcpdp {

@@ -1,4 +1,5 @@
-/// One decoded TCP segment as the tracker sees it, whatever captured or produced it.
+/// What packet decode takes and gives: a captured frame as a source hands it over, and one
+/// decoded TCP segment as the tracker sees it, whatever captured or produced it.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,13 @@
 #include "common/timestamp.h"
 
 namespace tcpdp {
+
+/// A frame as captured, valid until the source's next one.
+struct RawPacket {
+  Timestamp ts;
+  std::span<const uint8_t> data;  // captured bytes
+  uint32_t wire_len = 0;          // length on the wire
+};
 
 namespace tcp_flag {
 constexpr uint8_t kFin = 0x01;
