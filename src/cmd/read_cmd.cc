@@ -19,12 +19,6 @@
 namespace tcpdp {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 // A CLI11 check that the value is a number above 0, saying what is wanted when it is not.
 CLI::Validator above_zero(const std::string& wanted) {
   return CLI::Validator(
@@ -56,7 +50,7 @@ void add_read_command(CLI::App& app, ReadOptions& options) {
                    "Config file (default: /etc/tcpdp/tcpdp.toml and $HOME/.tcpdp/tcpdp.toml, "
                    "those that exist); flags override it");
   read->add_option("-d,--dumper", options.dumper,
-                   "Dumper: " + join(dumper_names()) + " (default: [tcpdp] dumper, hex)");
+                   "Dumper: " + dumper_names_text() + " (default: [tcpdp] dumper, hex)");
   read->add_option("-t,--target", options.target,
                    "Server side to look at: PORT, HOST:PORT or [V6]:PORT, several joined by , "
                    "or ||; other traffic is skipped");

@@ -157,6 +157,12 @@ const std::vector<std::string>& dumper_names() {
   return kNames;
 }
 
+std::string dumper_names_text() {
+  std::string text;
+  for (const std::string& n : dumper_names()) text += (text.empty() ? "" : ", ") + n;
+  return text;
+}
+
 std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
                                     const DumperOptions& options) {
   if (name == "hex") return std::make_unique<HexDumper>(sink);

@@ -105,6 +105,8 @@ struct DumperOptions {
 /// The names `-d` accepts; `auto` picks by the server port: 5432 pg, 3306 and 33060 mysql, else
 /// hex.
 const std::vector<std::string>& dumper_names();
+/// The same names joined by ", ", for help texts and messages.
+std::string dumper_names_text();
 /// A dumper writing to sink, or nullptr for an unknown name.
 std::unique_ptr<Dumper> make_dumper(std::string_view name, RecordSink& sink,
                                     const DumperOptions& options = {});

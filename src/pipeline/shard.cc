@@ -7,9 +7,7 @@ std::unique_ptr<Shard> Shard::make(const PipelineSettings& settings, RecordSink&
   std::unique_ptr<Shard> shard(new Shard);
   shard->dumper_ = make_dumper(settings.dumper, dump, settings.dumper_options);
   if (!shard->dumper_) {
-    std::string names;
-    for (const std::string& n : dumper_names()) names += (names.empty() ? "" : ", ") + n;
-    *error = "unknown dumper '" + settings.dumper + "': use " + names;
+    *error = "unknown dumper '" + settings.dumper + "': use " + dumper_names_text();
     return nullptr;
   }
   TrackerOptions options = settings.tracker;
