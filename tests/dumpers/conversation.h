@@ -1,5 +1,7 @@
 /// Test harness for protocol decoders: one connection of a dumper fed bytes from either side,
-/// its records kept as JSON lines, each checked against the record catalogue.
+/// its records kept as values (decoded.h) and as JSON lines, each checked against the record
+/// catalogue. Tests check the values; the lines are for what must appear nowhere in the output
+/// (a password, a secret key) and for messages.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -8,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "decoded.h"
 #include "dumpers/dumper.h"
 #include "records/catalogue.h"
 #include "sinks/format.h"
@@ -15,11 +18,13 @@
 namespace tcpdp::test {
 
 struct JsonLines : RecordSink {
+  std::vector<Value> records;
   std::vector<std::string> lines;
   void write(const Record& r) override {
     std::string out;
     append_formatted(r, Format::kJson, out);
     for (const std::string& why : catalogue_mismatches(r)) FAIL_CHECK(why << ": " << out);
+    records.push_back(decoded(r));
     lines.push_back(out);
   }
   std::string all() const {

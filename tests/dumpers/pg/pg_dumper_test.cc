@@ -60,16 +60,19 @@ TEST_CASE("startup: user, database and application_name, then attached to every 
   login(c);
   c.client(msg('Q', cstr("SELECT 1")));
   c.server(data_row({"1"}) + complete("SELECT 1") + ready());
-  REQUIRE(c.sink.lines.size() == 2);
-  const std::string& s = c.sink.lines[0];
-  CHECK(has(s, "\"message_type\":\"StartupMessage\""));
-  CHECK(has(
-      s, "\"parameters\":{\"user\":\"alice\",\"database\":\"shop\",\"application_name\":\"app\"}"));
-  CHECK(has(s, "\"auth_method\":\"none\""));
-  CHECK(has(s, "\"server_version\":\"15.4\""));
-  CHECK(has(s, "\"backend_pid\":4242"));
-  CHECK(has(c.sink.lines[1],
-            "\"username\":\"alice\",\"database\":\"shop\",\"application_name\":\"app\""));
+  REQUIRE(c.sink.records.size() == 2);
+  const test::Value& s = c.sink.records[0];
+  CHECK(s["message_type"] == "StartupMessage");
+  CHECK(
+      s["parameters"] ==
+      test::Value::object({{"user", "alice"}, {"database", "shop"}, {"application_name", "app"}}));
+  CHECK(s["auth_method"] == "none");
+  CHECK(s["server_version"] == "15.4");
+  CHECK(s["backend_pid"] == 4242);
+  const test::Value& q = c.sink.records[1];
+  CHECK(q["username"] == "alice");
+  CHECK(q["database"] == "shop");
+  CHECK(q["application_name"] == "app");
 }
 
 TEST_CASE("simple query with its outcome: rows, tag, status, duration") {
