@@ -79,6 +79,10 @@ std::unique_ptr<KernelSource> KernelSource::open(const KernelSourceOptions& opti
   if (!t.write("trace_clock", s->clock_, error) ||
       !t.write("buffer_size_kb", std::to_string(options.buffer_kb), error))
     return nullptr;
+  // A reader waiting in poll() is woken by the first event rather than at half full: the
+  // sooner a connect() is read, the likelier its process is still there to be named.
+  std::string ignored;
+  t.write("buffer_percent", "0", ignored);
   std::string subbuf;
   size_t page_size = static_cast<size_t>(::getpagesize());
   if (t.read("buffer_subbuf_size_kb", subbuf, error) && std::atoi(subbuf.c_str()) > 0)

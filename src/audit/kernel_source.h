@@ -38,6 +38,8 @@ class KernelSource {
   /// The tracepoint read ("sock:inet_sock_set_state").
   const std::string& event() const { return event_; }
   const std::string& instance() const { return instance_->path(); }
+  /// The kernel's cache of command names by pid.
+  std::string saved_cmdlines() const { return instance_->tracefs() + "/saved_cmdlines"; }
   /// Pages that did not follow the layout (none is expected; the rest of such a page is lost).
   uint64_t bad_pages() const { return bad_pages_; }
 

@@ -48,6 +48,7 @@ class TraceInstance {
   TraceInstance& operator=(const TraceInstance&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::string& tracefs() const { return tracefs_; }
   const std::string& name() const { return name_; }
   /// Writes value to a file of the instance (relative path); false and why.
   bool write(const std::string& file, const std::string& value, std::string& error) const;

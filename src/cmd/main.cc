@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cmd/audit_cmd.h"
 #include "cmd/config_cmd.h"
 #include "cmd/digest_cmd.h"
 #include "cmd/pg_cmd.h"
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   tcpdp::add_probe_command(app, probe_options);
   tcpdp::ProxyOptions proxy_options;
   tcpdp::add_proxy_command(app, proxy_options);
+  tcpdp::AuditOptions audit_options;
+  tcpdp::add_audit_command(app, audit_options);
   tcpdp::ConfigOptions config_options;
   tcpdp::add_config_command(app, config_options);
   tcpdp::DigestOptions digest_options;
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("config")) return tcpdp::run_config(config_options);
   if (app.got_subcommand("probe")) return tcpdp::run_probe(probe_options);
   if (app.got_subcommand("proxy")) return tcpdp::run_proxy(proxy_options);
+  if (app.got_subcommand("audit")) return tcpdp::run_audit(audit_options);
   if (app.got_subcommand("digest")) return tcpdp::run_digest(digest_options);
   if (app.got_subcommand("pg-schema")) return tcpdp::run_pg_schema(pg_schema_options);
   if (app.got_subcommand("records")) return tcpdp::run_records(records_options);

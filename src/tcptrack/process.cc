@@ -1,5 +1,7 @@
 #include "tcptrack/process.h"
 
+#include "common/record.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -135,6 +137,25 @@ std::optional<ProcessInfo> ProcessLookup::find(const Endpoint& local, const Endp
     last_scan_ = now;
   }
   return std::nullopt;
+}
+
+void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process) {
+  const char* keys[] = {client ? "client_pid" : "server_pid", client ? "client_ppid" : "server_ppid",
+                        client ? "client_comm" : "server_comm", client ? "client_uid" : "server_uid",
+                        client ? "client_user" : "server_user"};
+  if (!process) {
+    for (const char* k : keys) r.add(k, nullptr);
+    return;
+  }
+  r.add(keys[0], process->pid);
+  r.add(keys[1], process->ppid);
+  r.add(keys[2], process->comm);
+  r.add(keys[3], process->uid);
+  if (process->user.empty()) {
+    r.add(keys[4], nullptr);
+  } else {
+    r.add(keys[4], process->user);
+  }
 }
 
 }  // namespace tcpdp

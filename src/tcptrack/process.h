@@ -26,6 +26,11 @@ struct ProcessInfo {
   std::string user;  // the user name of uid, or empty when it has none
 };
 
+class Record;
+/// client_pid, client_ppid, client_comm, client_uid, client_user (server_... for the server):
+/// null when the process is not known.
+void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process);
+
 class ProcessLookup {
  public:
   explicit ProcessLookup(std::chrono::milliseconds rescan_interval = std::chrono::seconds(1))

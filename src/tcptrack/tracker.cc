@@ -11,28 +11,6 @@ namespace {
 constexpr int64_t kSweepEveryUsec = 1000000;
 
 size_t index_of(Direction d) { return d == Direction::kClientToServer ? 0 : 1; }
-
-// client_pid, client_ppid, client_comm, client_uid, client_user (server_... for the server):
-// null when the owner is not known.
-void add_owner(Record& r, Direction side, const std::optional<ProcessInfo>& owner) {
-  const bool client = side == Direction::kClientToServer;
-  const char* keys[] = {client ? "client_pid" : "server_pid", client ? "client_ppid" : "server_ppid",
-                        client ? "client_comm" : "server_comm", client ? "client_uid" : "server_uid",
-                        client ? "client_user" : "server_user"};
-  if (!owner) {
-    for (const char* k : keys) r.add(k, nullptr);
-    return;
-  }
-  r.add(keys[0], owner->pid);
-  r.add(keys[1], owner->ppid);
-  r.add(keys[2], owner->comm);
-  r.add(keys[3], owner->uid);
-  if (owner->user.empty()) {
-    r.add(keys[4], nullptr);
-  } else {
-    r.add(keys[4], owner->user);
-  }
-}
 }  // namespace
 
 class Tracker::HalfOutput : public StreamOutput {
@@ -221,7 +199,7 @@ void Tracker::erase(Connection& c) {
     if (options_.processes) {
       find_owners(c);
       for (Direction d : {Direction::kClientToServer, Direction::kServerToClient}) {
-        add_owner(r, d, c.owners[index_of(d)]);
+        add_process(r, d == Direction::kClientToServer, c.owners[index_of(d)]);
       }
     }
     r.append(c.session);

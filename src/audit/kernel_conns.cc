@@ -1,0 +1,325 @@
+#include "audit/kernel_conns.h"
+
+#include <cinttypes>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "common/conn.h"
+#include "records/catalogue.h"
+
+namespace tcpdp::audit {
+
+namespace {
+
+constexpr int kListen = 10;
+constexpr int kSynRecv = 3;
+constexpr int kFinWait1 = 4;
+constexpr int kFinWait2 = 5;
+constexpr int kTimeWait = 6;
+constexpr int kCloseWait = 8;
+constexpr int kLastAck = 9;
+constexpr int kClosing = 11;
+
+std::string hex_address(uint64_t skaddr) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%016" PRIx64, skaddr);
+  return buf;
+}
+
+// The process that called connect(): all of it from /proc while it ran, or only the command
+// name the kernel kept once it was gone.
+void add_caller(Record& r, const std::optional<ProcessInfo>& who, const std::string& comm) {
+  if (who || comm.empty()) {
+    add_process(r, true, who);
+    return;
+  }
+  r.add("client_pid", nullptr);
+  r.add("client_ppid", nullptr);
+  r.add("client_comm", comm);
+  r.add("client_uid", nullptr);
+  r.add("client_user", nullptr);
+}
+
+}  // namespace
+
+// A connection: one socket, or two when both ends are on this host.
+struct KernelConns::Conn {
+  std::string conn_id;
+  GroupRef fields;  // conn_id, src_ip, src_port, dst_ip, dst_port (src: the client)
+  ConnKey key;
+  bool keyed = false;
+  bool targeted = true;
+  bool listener = false;
+  Timestamp start, end;
+  uint32_t records = 0;
+  int open_sockets = 0;
+  int client_state = 0, server_state = 0;  // the kernel's last word on each local end
+  const char* closed_by = nullptr;
+  const char* close_reason = nullptr;
+  bool established = false;
+  bool connect_failed = false;
+  bool mid_stream = false;
+  bool have_client = false;
+  std::optional<ProcessInfo> client;  // who called connect(), when it was asked
+  std::string client_comm;            // its command name, when it was gone
+};
+
+struct KernelConns::Socket {
+  enum class Role { kClient, kServer, kListener } role = Role::kClient;
+  uint64_t skaddr = 0;
+  std::shared_ptr<Conn> conn;
+  std::list<std::unique_ptr<Socket>>::iterator at;
+  // connect() moves a socket to SYN-SENT before it has a port: that change waits for the next.
+  bool holding = false;
+  KernelStateChange held;
+  Timestamp held_ts;
+  std::optional<ProcessInfo> who;
+  std::string comm;  // the caller's command name when who is not known
+};
+
+KernelConns::KernelConns(const KernelConnsOptions& options, RecordSink& out, CommCache& comms)
+    : options_(options), out_(out), comms_(comms) {}
+
+KernelConns::~KernelConns() = default;
+
+void KernelConns::add_listening(const Endpoint& local) { listening_.insert(local); }
+
+bool KernelConns::is_listening(const Endpoint& local) const {
+  if (listening_.count(local)) return true;
+  for (const IpAddr& any : {IpAddr{}, IpAddr{6, {}}})
+    if (listening_.count(Endpoint{any, local.port})) return true;
+  return false;
+}
+
+KernelConns::Socket* KernelConns::start_socket(const KernelStateChange& c) {
+  if (sockets_.size() >= options_.max_sockets && !order_.empty()) {
+    Socket& oldest = *order_.front();
+    ++stats_.evicted;
+    if (oldest.conn && !oldest.conn->close_reason) oldest.conn->close_reason = "evicted";
+    end_socket(oldest);
+  }
+  auto s = std::make_unique<Socket>();
+  s->skaddr = c.skaddr;
+  using Role = Socket::Role;
+  if (c.new_state == kListen || (c.old_state == kListen && c.new_state == kTcpClose)) {
+    s->role = Role::kListener;
+  } else if (c.old_state == kTcpClose && c.new_state == kTcpSynSent) {
+    s->role = Role::kClient;
+  } else if (c.old_state == kListen || c.new_state == kSynRecv) {
+    s->role = Role::kServer;
+  } else {
+    // Opened before the reading began: a server's socket if its port was listening then.
+    s->role = is_listening(c.src) ? Role::kServer : Role::kClient;
+  }
+  Socket* raw = s.get();
+  order_.push_back(std::move(s));
+  raw->at = std::prev(order_.end());
+  sockets_[c.skaddr] = raw->at;
+  return raw;
+}
+
+void KernelConns::attach(Socket& s, const KernelStateChange& c, Timestamp start) {
+  using Role = Socket::Role;
+  const bool local_is_client = s.role == Role::kClient;
+  const Endpoint client = local_is_client ? c.src : c.dst;
+  const Endpoint server = local_is_client ? c.dst : c.src;
+  const ConnKey key = ConnKey::of(client, server);
+  if (s.role != Role::kListener) {
+    if (auto it = conns_.find(key); it != conns_.end()) {
+      s.conn = it->second;  // the other end of a connection within this host
+      ++s.conn->open_sockets;
+      if (start < s.conn->start) s.conn->start = start;
+      return;
+    }
+  }
+  auto conn = std::make_shared<Conn>();
+  conn->conn_id = make_conn_id(start, 0, counter_++);
+  conn->start = conn->end = start;
+  conn->listener = s.role == Role::kListener;
+  conn->targeted = !options_.targets || options_.targets->empty() ||
+                   options_.targets->matches(server);
+  conn->mid_stream = !(c.old_state == kTcpClose || c.old_state == kListen);
+  Record f;
+  f.add("conn_id", conn->conn_id);
+  f.add("src_ip", client.ip.to_string());
+  f.add("src_port", client.port);
+  f.add("dst_ip", server.ip.to_string());
+  f.add("dst_port", server.port);
+  conn->fields = std::make_shared<const FieldGroup>(std::move(f));
+  conn->open_sockets = 1;
+  if (!conn->listener) {
+    conn->key = key;
+    conn->keyed = true;
+    conns_[key] = conn;
+  }
+  s.conn = std::move(conn);
+}
+
+void KernelConns::hold(Socket& s, const KernelStateChange& c, Timestamp ts) {
+  s.holding = true;
+  s.held = c;
+  s.held_ts = ts;
+  // Asked now: the caller may be gone by the time the socket has its port. Once it is gone,
+  // the kernel's cache still has its command name (connect() runs in the caller's context, so
+  // the task on the CPU is the caller), but no more than that.
+  s.who = task_info(c.pid_on_cpu);
+  if (!s.who) s.comm = comms_.comm(c.pid_on_cpu);
+}
+
+void KernelConns::write_state(Socket& s, const KernelStateChange& c, Timestamp ts,
+                              const std::string& comm, const std::optional<ProcessInfo>* who) {
+  Conn& conn = *s.conn;
+  if (!conn.targeted) return;
+  Record r;
+  r.add("ts", ts);
+  r.add("event", kind_name(RecordKind::kState));
+  r.add("uid", conn.conn_id + "." + std::to_string(++conn.records));
+  r.add_group(conn.fields);
+  r.add("side", s.role == Socket::Role::kClient ? "client" : "server");
+  r.add("old_state", kernel_tcp_state_name(c.old_state));
+  r.add("new_state", kernel_tcp_state_name(c.new_state));
+  r.add("pid_on_cpu", c.pid_on_cpu);
+  if (comm.empty()) {
+    r.add("comm_on_cpu", nullptr);
+  } else {
+    r.add("comm_on_cpu", comm);
+  }
+  r.add("skaddr", hex_address(c.skaddr));
+  if (who) {
+    add_caller(r, *who, s.comm);
+    r.add("hostname", options_.hostname);
+  }
+  out_.write(r);
+  ++stats_.written;
+}
+
+void KernelConns::follow(Conn& conn, const Socket& s, const KernelStateChange& c) {
+  const bool client = s.role == Socket::Role::kClient;
+  (client ? conn.client_state : conn.server_state) = c.new_state;
+  if (c.new_state == kTcpEstablished) conn.established = true;
+  // Who closed first: the end that sent the first FIN, or whose peer's FIN came first.
+  if (!conn.closed_by && c.new_state == kFinWait1) conn.closed_by = client ? "client" : "server";
+  if (!conn.closed_by && c.new_state == kCloseWait) conn.closed_by = client ? "server" : "client";
+  if (c.new_state != kTcpClose || conn.listener) return;
+  if (c.old_state == kTcpSynSent && !conn.established) {
+    conn.connect_failed = true;
+  } else if (!conn.close_reason) {
+    const bool after_fin = c.old_state == kFinWait2 || c.old_state == kTimeWait ||
+                           c.old_state == kLastAck || c.old_state == kClosing;
+    conn.close_reason = after_fin ? "fin" : "reset";
+  }
+}
+
+void KernelConns::on_change(const KernelStateChange& c, Timestamp ts) {
+  ++stats_.changes;
+  if (!kernel_tcp_state_name(c.old_state) || !kernel_tcp_state_name(c.new_state)) return;
+  Socket* s = nullptr;
+  if (auto it = sockets_.find(c.skaddr); it != sockets_.end()) {
+    s = it->second->get();
+    // The address of a socket freed unseen, now another socket's.
+    if (c.old_state == kTcpClose && !s->holding) {
+      end_socket(*s);
+      s = nullptr;
+    }
+  }
+  if (!s) {
+    s = start_socket(c);
+    if (s->role == Socket::Role::kClient && c.new_state == kTcpSynSent && c.src.port == 0) {
+      hold(*s, c, ts);
+      s->held.src = {};  // filled from the next change
+      return;
+    }
+  }
+  if (s->holding) {
+    s->holding = false;
+    KernelStateChange opened = s->held;
+    opened.src = c.src;  // the port connect() chose
+    opened.dst = c.dst;
+    attach(*s, opened, s->held_ts);
+    s->conn->have_client = true;
+    s->conn->client = s->who;
+    s->conn->client_comm = s->comm;
+    write_state(*s, opened, s->held_ts, comms_.comm(opened.pid_on_cpu), &s->who);
+    follow(*s->conn, *s, opened);
+  } else if (!s->conn) {
+    attach(*s, c, ts);
+  }
+  if (c.new_state == kListen) listening_.insert(c.src);
+  if (c.old_state == kListen && c.new_state == kTcpClose) listening_.erase(c.src);
+  s->conn->end = ts;
+  write_state(*s, c, ts, comms_.comm(c.pid_on_cpu), nullptr);
+  follow(*s->conn, *s, c);
+  if (c.new_state == kTcpClose) end_socket(*s);
+}
+
+void KernelConns::end_socket(Socket& s) {
+  if (s.holding) {  // never given a port: written as the kernel said it
+    s.holding = false;
+    attach(s, s.held, s.held_ts);
+    s.conn->have_client = true;
+    s.conn->client = s.who;
+    s.conn->client_comm = s.comm;
+    write_state(s, s.held, s.held_ts, comms_.comm(s.held.pid_on_cpu), &s.who);
+    follow(*s.conn, s, s.held);
+  }
+  if (s.conn && --s.conn->open_sockets == 0) {
+    if (!s.conn->listener && s.conn->targeted) write_summary(*s.conn);
+    if (s.conn->keyed) conns_.erase(s.conn->key);
+  }
+  sockets_.erase(s.skaddr);
+  order_.erase(s.at);  // destroys s
+}
+
+void KernelConns::write_summary(Conn& conn) {
+  Record r;
+  r.add("ts", conn.start);
+  r.add("event", kind_name(RecordKind::kSummary));
+  r.add_group(conn.fields);
+  r.add("duration", Duration{conn.end.usec - conn.start.usec});
+  if (conn.client_state) r.add("client_state", kernel_tcp_state_name(conn.client_state));
+  if (conn.server_state) r.add("server_state", kernel_tcp_state_name(conn.server_state));
+  if (conn.closed_by) r.add("closed_by", conn.closed_by);
+  r.add("mid_stream", conn.mid_stream);
+  if (conn.close_reason) r.add("close_reason", conn.close_reason);
+  r.add("connect_failed", conn.connect_failed);
+  if (conn.have_client) {
+    add_caller(r, conn.client, conn.client_comm);
+    r.add("hostname", options_.hostname);
+  }
+  out_.write(r);
+  ++stats_.connections;
+}
+
+void KernelConns::finish() {
+  while (!order_.empty()) end_socket(*order_.front());
+}
+
+void read_listening(KernelConns& conns) {
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      if (!(fields >> slot >> local >> remote >> state) || state != "0A") continue;
+      const size_t colon = local.find(':');
+      if (colon == std::string::npos) continue;
+      const std::string hex = local.substr(0, colon);
+      // The address as the kernel holds it, printed 32 bits at a time in host byte order.
+      uint8_t bytes[16] = {};
+      if (hex.size() != 8 && hex.size() != 32) continue;
+      for (size_t word = 0; word < hex.size() / 8; ++word) {
+        const uint32_t v = static_cast<uint32_t>(std::stoul(hex.substr(word * 8, 8), nullptr, 16));
+        std::memcpy(bytes + word * 4, &v, 4);
+      }
+      const auto port = static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16));
+      const IpAddr ip = hex.size() == 8 ? IpAddr::v4(bytes) : IpAddr::v6(bytes);
+      conns.add_listening(Endpoint{ip, port});
+    }
+  }
+}
+
+}  // namespace tcpdp::audit

@@ -1,0 +1,78 @@
+/// Connections as the kernel's state changes show them: each socket is followed by its kernel
+/// address from its first change to CLOSED, and the sockets of one connection (both ends, when
+/// both are on this host) share a conn_id. Writes a state record for every change of a
+/// targeted socket, with the task that was on the CPU, and a summary when a connection's sockets
+/// are all closed, in the words read, probe and proxy use.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "audit/tcp_state_event.h"
+#include "audit/task_info.h"
+#include "common/endpoint.h"
+#include "common/record.h"
+#include "common/timestamp.h"
+#include "tcptrack/target.h"
+
+namespace tcpdp::audit {
+
+struct KernelConnsOptions {
+  std::optional<Targets> targets;  // nothing or empty: every connection
+  std::string hostname;            // this host's name, on the connecting process's records
+  size_t max_sockets = 262144;     // sockets followed at once; past it the oldest is let go
+};
+
+struct KernelConnsStats {
+  uint64_t changes = 0;      // state changes read
+  uint64_t written = 0;      // state records written (targeted sockets)
+  uint64_t connections = 0;  // summaries written
+  uint64_t evicted = 0;      // sockets let go at the bound
+};
+
+class KernelConns {
+ public:
+  KernelConns(const KernelConnsOptions& options, RecordSink& out, CommCache& comms);
+  ~KernelConns();
+
+  /// The ports this host listens on when the reading starts (from /proc/net/tcp and tcp6): a
+  /// socket first seen after its opening is a server's when its local port is one of them.
+  void add_listening(const Endpoint& local);
+  void on_change(const KernelStateChange& change, Timestamp ts);
+  /// At the stop: held records written, summaries of the connections still open.
+  void finish();
+  const KernelConnsStats& stats() const { return stats_; }
+
+ private:
+  struct Conn;
+  struct Socket;
+  Socket* start_socket(const KernelStateChange& c);
+  void attach(Socket& s, const KernelStateChange& c, Timestamp start);
+  void hold(Socket& s, const KernelStateChange& c, Timestamp ts);
+  void write_state(Socket& s, const KernelStateChange& c, Timestamp ts, const std::string& comm,
+                   const std::optional<ProcessInfo>* who);
+  void follow(Conn& conn, const Socket& s, const KernelStateChange& c);
+  void end_socket(Socket& s);
+  void write_summary(Conn& conn);
+  bool is_listening(const Endpoint& local) const;
+
+  KernelConnsOptions options_;
+  RecordSink& out_;
+  CommCache& comms_;
+  std::list<std::unique_ptr<Socket>> order_;  // oldest first
+  std::unordered_map<uint64_t, std::list<std::unique_ptr<Socket>>::iterator> sockets_;
+  std::unordered_map<ConnKey, std::shared_ptr<Conn>, ConnKeyHash> conns_;  // open, by ends
+  std::set<Endpoint> listening_;
+  uint32_t counter_ = 0;
+  KernelConnsStats stats_;
+};
+
+/// Tells conns the sockets listening now (/proc/net/tcp and tcp6, state LISTEN).
+void read_listening(KernelConns& conns);
+
+}  // namespace tcpdp::audit
