@@ -173,8 +173,8 @@ std::string without_times(const std::string& all) {
   return out;
 }
 
-// Each step fed in pieces of at most `piece` bytes, or cut once at `cut` (0: whole).
-std::vector<std::string> run(const Script& script, uint16_t port, size_t cut, size_t piece) {
+// The sink once each step is fed in pieces of at most `piece` bytes or cut at `cut` (0: whole).
+test::JsonLines run(const Script& script, uint16_t port, size_t cut, size_t piece) {
   Conversation c(port);
   for (const Step& s : script) {
     std::vector<Bytes> chunks;
@@ -188,34 +188,28 @@ std::vector<std::string> run(const Script& script, uint16_t port, size_t cut, si
     for (const Bytes& b : chunks) s.from_client ? c.client(b) : c.server(b);
   }
   c.close();
-  return c.sink.lines;
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l;
-  return s;
+  return c.sink;
 }
 
 // The records of the script fed whole; the same records, but for times, whether every step is
 // cut at any one byte or fed one byte at a time.
-std::vector<std::string> play(const Script& script, uint16_t port = 3306) {
-  const std::vector<std::string> whole = run(script, port, 0, 0);
-  const std::string want = without_times(joined(whole));
+test::JsonLines play(const Script& script, uint16_t port = 3306) {
+  test::JsonLines whole = run(script, port, 0, 0);
+  const std::string want = without_times(whole.all());
   size_t longest = 0;
   for (const Step& s : script) longest = std::max(longest, s.bytes.size());
   for (size_t cut = 1; cut < longest; ++cut) {
-    REQUIRE_MESSAGE(without_times(joined(run(script, port, cut, 0))) == want, "cut at " << cut);
+    REQUIRE_MESSAGE(without_times(run(script, port, cut, 0).all()) == want, "cut at " << cut);
   }
-  REQUIRE_MESSAGE(without_times(joined(run(script, port, 0, 1))) == want, "one byte at a time");
+  REQUIRE_MESSAGE(without_times(run(script, port, 0, 1).all()) == want, "one byte at a time");
   return whole;
 }
 
 using test::has;
 
 // Neither the bytes nor their \x hex form (as a value that is not text would be written).
-void check_no_secrets(const std::vector<std::string>& lines, const std::vector<Bytes>& secrets) {
-  const std::string all = joined(lines);
+void check_no_secrets(const test::JsonLines& out, const std::vector<Bytes>& secrets) {
+  const std::string all = out.all();
   for (const Bytes& s : secrets) {
     CHECK_MESSAGE(!has(all, s.substr(0, 12)), "secret in a record: " << s.substr(0, 12));
     CHECK_MESSAGE(!has(all, hex(s.substr(0, 8))), "secret as hex in a record: " << s.substr(0, 8));
@@ -243,17 +237,17 @@ Script operator+(Script a, const Script& b) {
 // the documented example, one attribute "a" of type MYSQL_TYPE_STRING with the value "1".
 TEST_CASE("COM_QUERY with query attributes: the documented example") {
   const Bytes example = "\x03\x01\x01\x00\x01\xfe\x00\x01\x61\x01\x31"_b + kSql;
-  const auto lines =
+  const test::JsonLines out =
       play(mysql8_login() + Script{client(packet(0, example)), server(result_set(true))});
-  REQUIRE(lines.size() == 2);
-  const std::string& q = lines[1];
-  CHECK(has(q, "\"command\":\"COM_QUERY\""));
-  CHECK(has(q, "\"query\":\"" + kSql + "\""));
-  CHECK(has(q, "\"query_attributes\":{\"a\":\"1\"}"));
-  CHECK(has(q, "\"rows\":1"));
-  CHECK(has(lines[0], "\"login_ok\":true"));
-  CHECK(has(lines[0], "\"caching_sha2_auth\":\"fast\""));
-  check_no_secrets(lines, {kLoginScramble, kGreetingNonce});
+  REQUIRE(out.records.size() == 2);
+  const test::Value& q = out.records[1];
+  CHECK(q["command"] == "COM_QUERY");
+  CHECK(q["query"] == kSql);
+  CHECK(q["query_attributes"] == test::Value::object({{"a", "1"}}));
+  CHECK(q["rows"] == 1);
+  CHECK(out.records[0]["login_ok"] == true);
+  CHECK(out.records[0]["caching_sha2_auth"] == "fast");
+  check_no_secrets(out, {kLoginScramble, kGreetingNonce});
 }
 
 // page_protocol_com_query for the layout; page_protocol_binary_resultset ("Binary Protocol
@@ -287,24 +281,34 @@ TEST_CASE("query attributes of every binary type, NULL, and bytes that are not t
       {0xfd, 0x00, "nothing", std::nullopt},
       {0x06, 0x00, "null_type", std::nullopt},  // MYSQL_TYPE_NULL, its bit set too
   };
-  const auto lines = play(mysql8_login() +
-                          Script{client(query_with_attributes(attrs, "SELECT 1")), server(ok(1))});
-  REQUIRE(lines.size() == 2);
-  const std::string& q = lines[1];
-  CHECK(has(q, "\"query\":\"SELECT 1\""));
-  CHECK(has(q,
-            "\"query_attributes\":{\"tiny\":\"-5\",\"utiny\":\"251\",\"short\":\"-300\","
-            "\"long\":\"-2147483648\",\"ulong\":\"4294967295\","
-            "\"longlong\":\"-9223372036854775808\",\"ulonglong\":\"18446744073709551615\","
-            "\"float\":\"1.5\",\"double\":\"-0.125\",\"decimal\":\"3.14\","
-            "\"newdecimal\":\"-12345.678900\",\"date\":\"2024-02-29\","
-            "\"datetime\":\"1999-12-31 23:59:58.000042\",\"time\":\"-76:05:06.000007\","
-            "\"year\":\"2155\",\"varstring\":\"h\xc3\xa9llo w\xc3\xb6rld\","
-            "\"blob\":\"\\\\x" +
-                hex(all_bytes) +
-                "\",\"looks_escaped\":\"\\\\x5c783431\",\"nothing\":null,\"null_type\":null}"));
-  CHECK(has(q, "\"affected_rows\":0"));
-  check_no_secrets(lines, {kLoginScramble, kGreetingNonce});
+  const test::JsonLines out = play(
+      mysql8_login() + Script{client(query_with_attributes(attrs, "SELECT 1")), server(ok(1))});
+  REQUIRE(out.records.size() == 2);
+  const test::Value& q = out.records[1];
+  CHECK(q["query"] == "SELECT 1");
+  // Bytes that are not text are held as \x and their hex, and so is text that begins with \x.
+  CHECK(q["query_attributes"] == test::Value::object({{"tiny", "-5"},
+                                                      {"utiny", "251"},
+                                                      {"short", "-300"},
+                                                      {"long", "-2147483648"},
+                                                      {"ulong", "4294967295"},
+                                                      {"longlong", "-9223372036854775808"},
+                                                      {"ulonglong", "18446744073709551615"},
+                                                      {"float", "1.5"},
+                                                      {"double", "-0.125"},
+                                                      {"decimal", "3.14"},
+                                                      {"newdecimal", "-12345.678900"},
+                                                      {"date", "2024-02-29"},
+                                                      {"datetime", "1999-12-31 23:59:58.000042"},
+                                                      {"time", "-76:05:06.000007"},
+                                                      {"year", "2155"},
+                                                      {"varstring", "h\xc3\xa9llo w\xc3\xb6rld"_b},
+                                                      {"blob", "\\x" + hex(all_bytes)},
+                                                      {"looks_escaped", "\\x5c783431"},
+                                                      {"nothing", nullptr},
+                                                      {"null_type", nullptr}}));
+  CHECK(q["affected_rows"] == 0);
+  check_no_secrets(out, {kLoginScramble, kGreetingNonce});
 }
 
 // page_protocol_com_query: the parameter fields are there only "if CLIENT_QUERY_ATTRIBUTES is
@@ -316,18 +320,17 @@ TEST_CASE("query attribute bytes are SQL text unless both sides have CLIENT_QUER
   for (const auto& [server_caps, client_caps] :
        {std::pair{without, kMysql8}, std::pair{kMysql8, without}}) {
     CAPTURE(server_caps);
-    const auto lines =
+    const test::JsonLines out =
         play(mysql8_login(server_caps, client_caps) +
              Script{client(packet(0, example)), server(err(1, 1064, "42000", "syntax"))});
-    REQUIRE(lines.size() == 2);
-    const std::string& q = lines[1];
-    // The JSON writer escapes control bytes as \u00XX and writes a byte that is not UTF-8
-    // (0xFE) as U+FFFD.
-    CHECK(has(
-        q, "\"query\":\"\\u0001\\u0001\\u0000\\u0001\\ufffd\\u0000\\u0001a\\u00011" + kSql + "\""));
-    CHECK_FALSE(has(q, "query_attributes"));
-    CHECK(has(q, "\"error_code\":1064"));
-    check_no_secrets(lines, {kLoginScramble, kGreetingNonce});
+    REQUIRE(out.records.size() == 2);
+    const test::Value& q = out.records[1];
+    // The bytes as sent: control bytes and a byte that is not UTF-8 (0xFE) held as they came,
+    // left to the writer (JSON: \u00XX, U+FFFD).
+    CHECK(q["query"] == "\x01\x01\x00\x01\xfe\x00\x01\x61\x01\x31"_b + kSql);
+    CHECK_FALSE(q.has("query_attributes"));
+    CHECK(q["error_code"] == 1064);
+    check_no_secrets(out, {kLoginScramble, kGreetingNonce});
   }
 }
 
@@ -341,18 +344,20 @@ TEST_CASE("COM_STMT_EXECUTE with more values than parameters: the rest are query
                                                  {0xfd, 0x00, "p1", lstr("v1")},
                                                  {0xfd, 0x00, "trace", lstr("abc-123")}},
                                                 true));
-  const auto lines = play(mysql8_login() + Script{client(packet(0, "\x16"_b + "SELECT ?, ?")),
-                                                  server(prepare_ok(5, 2, 2, true)), client(exec),
-                                                  server(result_set(true))});
-  REQUIRE(lines.size() == 3);
-  CHECK(has(lines[1], "\"stmt_id\":5,\"param_count\":2"));
-  const std::string& e = lines[2];
-  CHECK(has(e, "\"command\":\"COM_STMT_EXECUTE\""));
-  CHECK(has(e, "\"stmt_prepare_query\":\"SELECT ?, ?\""));
-  CHECK(has(e, "\"stmt_execute_values\":[\"42\",\"v1\"]"));
-  CHECK(has(e, "\"query_attributes\":{\"p1\":\"v1\",\"trace\":\"abc-123\"}"));
-  CHECK(has(e, "\"rows\":1"));
-  check_no_secrets(lines, {kLoginScramble, kGreetingNonce});
+  const test::JsonLines out =
+      play(mysql8_login() + Script{client(packet(0, "\x16"_b + "SELECT ?, ?")),
+                                   server(prepare_ok(5, 2, 2, true)), client(exec),
+                                   server(result_set(true))});
+  REQUIRE(out.records.size() == 3);
+  CHECK(out.records[1]["stmt_id"] == 5);
+  CHECK(out.records[1]["param_count"] == 2);
+  const test::Value& e = out.records[2];
+  CHECK(e["command"] == "COM_STMT_EXECUTE");
+  CHECK(e["stmt_prepare_query"] == "SELECT ?, ?");
+  CHECK(e["stmt_execute_values"] == test::Value::array({"42", "v1"}));
+  CHECK(e["query_attributes"] == test::Value::object({{"p1", "v1"}, {"trace", "abc-123"}}));
+  CHECK(e["rows"] == 1);
+  check_no_secrets(out, {kLoginScramble, kGreetingNonce});
 }
 
 // sha256_password (MariaDB "Connecting via sha256_password"; MySQL
@@ -371,26 +376,29 @@ TEST_CASE("sha256_password: public key requested, encrypted password sent; OK or
                   server(packet(2, "\x01"_b + pem)), client(packet(3, encrypted)), server(outcome)};
   };
   SUBCASE("OK") {
-    const auto lines = play(login(ok(4)) + Script{client(query_with_attributes({}, "SELECT 1")),
-                                                  server(result_set(true))});
-    REQUIRE(lines.size() == 2);
-    CHECK(has(lines[0], "\"message_type\":\"HandshakeResponse\""));
-    CHECK(has(lines[0], "\"auth_plugin\":\"sha256_password\""));
-    CHECK(has(lines[0], "\"login_ok\":true"));
-    CHECK_FALSE(has(lines[0], "error_code"));
-    CHECK(has(lines[1], "\"query\":\"SELECT 1\""));
-    CHECK(has(lines[1], "\"rows\":1"));
-    check_no_secrets(lines, {pem, pem.substr(27), encrypted, kGreetingNonce});
+    const test::JsonLines out =
+        play(login(ok(4)) +
+             Script{client(query_with_attributes({}, "SELECT 1")), server(result_set(true))});
+    REQUIRE(out.records.size() == 2);
+    const test::Value& h = out.records[0];
+    CHECK(h["message_type"] == "HandshakeResponse");
+    CHECK(h["auth_plugin"] == "sha256_password");
+    CHECK(h["login_ok"] == true);
+    CHECK_FALSE(h.has("error_code"));
+    CHECK(out.records[1]["query"] == "SELECT 1");
+    CHECK(out.records[1]["rows"] == 1);
+    check_no_secrets(out, {pem, pem.substr(27), encrypted, kGreetingNonce});
   }
   SUBCASE("ERR 1045") {
-    const auto lines = play(login(
+    const test::JsonLines out = play(login(
         err(4, 1045, "28000", "Access denied for user 'alice'@'10.0.0.9' (using password: YES)")));
-    REQUIRE(lines.size() == 1);
-    CHECK(has(lines[0], "\"login_ok\":false"));
-    CHECK(has(lines[0],
-              "\"error_code\":1045,\"sql_state\":\"28000\",\"error_message\":\"Access "
-              "denied for user 'alice'@'10.0.0.9' (using password: YES)\""));
-    check_no_secrets(lines, {pem, pem.substr(27), encrypted, kGreetingNonce});
+    REQUIRE(out.records.size() == 1);
+    const test::Value& h = out.records[0];
+    CHECK(h["login_ok"] == false);
+    CHECK(h["error_code"] == 1045);
+    CHECK(h["sql_state"] == "28000");
+    CHECK(h["error_message"] == "Access denied for user 'alice'@'10.0.0.9' (using password: YES)");
+    check_no_secrets(out, {pem, pem.substr(27), encrypted, kGreetingNonce});
   }
 }
 
@@ -403,17 +411,17 @@ TEST_CASE("caching_sha2_password: fast and full authentication are told apart") 
       "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0Bfullauthkey\n-----END PUBLIC KEY-----\n";
   const Bytes encrypted = fill("FULL-AUTH-ENCRYPTED-", 256);
   const auto fast = play(mysql8_login());
-  REQUIRE(fast.size() == 1);
-  CHECK(has(fast[0], "\"caching_sha2_auth\":\"fast\""));
-  CHECK(has(fast[0], "\"login_ok\":true"));
+  REQUIRE(fast.records.size() == 1);
+  CHECK(fast.records[0]["caching_sha2_auth"] == "fast");
+  CHECK(fast.records[0]["login_ok"] == true);
   const auto full = play(Script{
       server(greeting(kMysql8, "caching_sha2_password")),
       client(handshake_response(kMysql8, "alice", "shop", kLoginScramble, "caching_sha2_password")),
       server(packet(2, "\x01\x04"_b)), client(packet(3, "\x02"_b)),
       server(packet(4, "\x01"_b + pem)), client(packet(5, encrypted)), server(ok(6))});
-  REQUIRE(full.size() == 1);
-  CHECK(has(full[0], "\"caching_sha2_auth\":\"full\""));
-  CHECK(has(full[0], "\"login_ok\":true"));
+  REQUIRE(full.records.size() == 1);
+  CHECK(full.records[0]["caching_sha2_auth"] == "full");
+  CHECK(full.records[0]["login_ok"] == true);
   check_no_secrets(fast, {kLoginScramble, kGreetingNonce});
   check_no_secrets(full, {kLoginScramble, kGreetingNonce, pem, pem.substr(27), encrypted});
 }
@@ -425,22 +433,23 @@ TEST_CASE("caching_sha2_password: fast and full authentication are told apart") 
 TEST_CASE("auth switch after COM_RESET_CONNECTION: noted, the OK ends it, pairing goes on") {
   const Bytes scramble = "RESET-SWITCH-NONCE20";
   const Bytes response = "RESET-AUTH-RESPONSE!";
-  const auto lines =
+  const test::JsonLines out =
       play(mysql8_login() +
            Script{client(packet(0, "\x1f"_b)),
                   server(packet(1, "\xfe"_b + z("mysql_native_password") + scramble + "\x00"_b)),
                   client(packet(2, response)), server(ok(3)),
                   client(query_with_attributes({}, "SELECT 1")), server(result_set(true))});
-  REQUIRE(lines.size() == 3);
-  const std::string& reset = lines[1];
-  CHECK(has(reset, "\"command\":\"COM_RESET_CONNECTION\""));
-  CHECK(has(reset, "\"auth_switch\":\"mysql_native_password\""));
-  CHECK(has(reset, "\"affected_rows\":0"));
-  CHECK_FALSE(has(reset, "error_code"));
-  CHECK(has(lines[2], "\"query\":\"SELECT 1\""));
-  CHECK(has(lines[2], "\"rows\":1"));
-  CHECK(has(lines[2], "\"username\":\"alice\",\"database\":\"shop\""));
-  check_no_secrets(lines, {scramble, response, kLoginScramble, kGreetingNonce});
+  REQUIRE(out.records.size() == 3);
+  const test::Value& reset = out.records[1];
+  CHECK(reset["command"] == "COM_RESET_CONNECTION");
+  CHECK(reset["auth_switch"] == "mysql_native_password");
+  CHECK(reset["affected_rows"] == 0);
+  CHECK_FALSE(reset.has("error_code"));
+  CHECK(out.records[2]["query"] == "SELECT 1");
+  CHECK(out.records[2]["rows"] == 1);
+  CHECK(out.records[2]["username"] == "alice");
+  CHECK(out.records[2]["database"] == "shop");
+  check_no_secrets(out, {scramble, response, kLoginScramble, kGreetingNonce});
 }
 
 // COM_CHANGE_USER (page_protocol_com_change_user; MariaDB COM_CHANGE_USER): user, auth data
@@ -465,24 +474,27 @@ TEST_CASE("COM_CHANGE_USER with an auth switch to client_ed25519: the new user o
                   server(result_set(false))};
   };
   SUBCASE("OK: later records are bob's, in db2") {
-    const auto lines = play(conversation(ok(3)));
-    REQUIRE(lines.size() == 3);
-    CHECK(has(lines[1], "\"command\":\"COM_CHANGE_USER\""));
-    CHECK(has(lines[1], "\"new_username\":\"bob\""));
-    CHECK(has(lines[1], "\"auth_switch\":\"client_ed25519\""));
-    CHECK_FALSE(has(lines[1], "error_code"));
-    CHECK(has(lines[2], "\"username\":\"bob\",\"database\":\"db2\""));
-    CHECK(has(lines[2], "\"rows\":1"));
-    check_no_secrets(lines, {scramble, nonce, signature, fill("NATIVE-LOGIN-", 20)});
+    const test::JsonLines out = play(conversation(ok(3)));
+    REQUIRE(out.records.size() == 3);
+    CHECK(out.records[1]["command"] == "COM_CHANGE_USER");
+    CHECK(out.records[1]["new_username"] == "bob");
+    CHECK(out.records[1]["auth_switch"] == "client_ed25519");
+    CHECK_FALSE(out.records[1].has("error_code"));
+    CHECK(out.records[2]["username"] == "bob");
+    CHECK(out.records[2]["database"] == "db2");
+    CHECK(out.records[2]["rows"] == 1);
+    check_no_secrets(out, {scramble, nonce, signature, fill("NATIVE-LOGIN-", 20)});
   }
   SUBCASE("ERR: the session stays alice's") {
-    const auto lines = play(conversation(err(3, 1045, "28000", "Access denied for user 'bob'")));
-    REQUIRE(lines.size() == 3);
-    CHECK(has(lines[1], "\"auth_switch\":\"client_ed25519\""));
-    CHECK(has(lines[1], "\"error_code\":1045"));
-    CHECK(has(lines[2], "\"username\":\"alice\",\"database\":\"shop\""));
-    CHECK_FALSE(has(lines[2], "bob"));
-    check_no_secrets(lines, {scramble, nonce, signature, fill("NATIVE-LOGIN-", 20)});
+    const test::JsonLines out =
+        play(conversation(err(3, 1045, "28000", "Access denied for user 'bob'")));
+    REQUIRE(out.records.size() == 3);
+    CHECK(out.records[1]["auth_switch"] == "client_ed25519");
+    CHECK(out.records[1]["error_code"] == 1045);
+    CHECK(out.records[2]["username"] == "alice");
+    CHECK(out.records[2]["database"] == "shop");
+    CHECK_FALSE(has(out.lines[2], "bob"));  // in no field of the record
+    check_no_secrets(out, {scramble, nonce, signature, fill("NATIVE-LOGIN-", 20)});
   }
 }
 
@@ -494,7 +506,7 @@ TEST_CASE("COM_CHANGE_USER with caching_sha2_password after a native login: fast
   const Bytes switch_nonce = "LOGIN-SWITCH-NONCE20";
   const Bytes native = fill("NATIVE-SWITCH-RESP-", 20);
   const Bytes sha2 = fill("CHANGE-USER-SHA2-", 32);
-  const auto lines = play(Script{
+  const test::JsonLines out = play(Script{
       server(greeting(kMysql8, "caching_sha2_password")),
       client(handshake_response(kMysql8, "alice", "shop", kLoginScramble, "caching_sha2_password")),
       server(packet(2, "\xfe"_b + z("mysql_native_password") + switch_nonce + "\x00"_b)),
@@ -503,14 +515,15 @@ TEST_CASE("COM_CHANGE_USER with caching_sha2_password after a native login: fast
                            z("caching_sha2_password"))),
       server(packet(1, "\x01\x03"_b)), server(ok(2)), client(query_with_attributes({}, "SELECT 1")),
       server(result_set(true))});
-  REQUIRE(lines.size() == 3);
-  CHECK(has(lines[0], "\"auth_switch\":\"mysql_native_password\""));
-  CHECK(has(lines[0], "\"login_ok\":true"));
-  CHECK_FALSE(has(lines[0], "caching_sha2_auth"));
-  CHECK(has(lines[1], "\"command\":\"COM_CHANGE_USER\""));
-  CHECK(has(lines[1], "\"caching_sha2_auth\":\"fast\""));
-  CHECK(has(lines[2], "\"username\":\"carol\",\"database\":\"db3\""));
-  check_no_secrets(lines, {kLoginScramble, kGreetingNonce, switch_nonce, native, sha2});
+  REQUIRE(out.records.size() == 3);
+  CHECK(out.records[0]["auth_switch"] == "mysql_native_password");
+  CHECK(out.records[0]["login_ok"] == true);
+  CHECK_FALSE(out.records[0].has("caching_sha2_auth"));
+  CHECK(out.records[1]["command"] == "COM_CHANGE_USER");
+  CHECK(out.records[1]["caching_sha2_auth"] == "fast");
+  CHECK(out.records[2]["username"] == "carol");
+  CHECK(out.records[2]["database"] == "db3");
+  check_no_secrets(out, {kLoginScramble, kGreetingNonce, switch_nonce, native, sha2});
 }
 
 // COM_STMT_SEND_LONG_DATA (page_protocol_com_stmt_send_long_data: statement_id, param_id, data;
@@ -534,49 +547,51 @@ TEST_CASE("long data under a NULL bit: the chunks joined are the value") {
                           server(ok(1, 1))};
   };
   const Bytes types = "\xfc\x00"_b + "\x03\x00"_b;  // BLOB, LONG
-  std::vector<std::string> lines;
+  test::JsonLines out;
   SUBCASE("MariaDB") {
-    lines =
+    out =
         play(conversation(kMariadb, "\x00"_b + le(1, 4) + "\x01\x01"_b + types + le(77, 4), false));
   }
   SUBCASE("MySQL 8 with query attributes: empty names") {
-    lines = play(conversation(kMysql8,
-                              "\x08"_b + le(1, 4) + lenenc(2) + "\x01\x01"_b + "\xfc\x00"_b +
-                                  lstr("") + "\x03\x00"_b + lstr("") + le(77, 4),
-                              true));
+    out = play(conversation(kMysql8,
+                            "\x08"_b + le(1, 4) + lenenc(2) + "\x01\x01"_b + "\xfc\x00"_b +
+                                lstr("") + "\x03\x00"_b + lstr("") + le(77, 4),
+                            true));
   }
-  REQUIRE(lines.size() == 5);
-  CHECK(has(lines[2], "\"command\":\"COM_STMT_SEND_LONG_DATA\""));
-  CHECK(has(lines[3], "\"bytes\":9"));
-  CHECK(has(lines[4], "\"stmt_execute_values\":[\"chunk one|chunk two\",\"77\"]"));
-  CHECK_FALSE(has(lines[4], "query_attributes"));
-  CHECK(has(lines[4], "\"affected_rows\":1"));
-  check_no_secrets(lines, {kLoginScramble, kGreetingNonce, fill("NATIVE-LOGIN-", 20)});
+  REQUIRE(out.records.size() == 5);
+  CHECK(out.records[2]["command"] == "COM_STMT_SEND_LONG_DATA");
+  CHECK(out.records[3]["bytes"] == 9);
+  const test::Value& e = out.records[4];
+  CHECK(e["stmt_execute_values"] == test::Value::array({"chunk one|chunk two", "77"}));
+  CHECK_FALSE(e.has("query_attributes"));
+  CHECK(e["affected_rows"] == 1);
+  check_no_secrets(out, {kLoginScramble, kGreetingNonce, fill("NATIVE-LOGIN-", 20)});
 }
 
 // MySQL X Protocol (page_mysqlx_protocol_messages: each message a 4-byte little-endian length,
 // then a 1-byte type; the client speaks first, usually CapabilitiesGet = type 1). The classic
 // protocol's server always speaks first, so this is not for the MySQL decoder: one record.
 TEST_CASE("X Protocol: the client speaks first; one record, nothing decoded after") {
-  const auto lines =
+  const test::JsonLines out =
       play(Script{client("\x01\x00\x00\x00\x01"_b),
                   server(le(8, 4) + "\x02"_b + "\x0a\x06\x0a\x03tls"_b),  // Capabilities
                   client(le(10, 4) + "\x04"_b + "\x0a\x07MYSQL41"_b),     // AuthenticateStart
                   client(packet(0, "\x03"_b + "SELECT 1")), server(ok(1))},
            33060);
-  REQUIRE(lines.size() == 1);
-  CHECK(has(lines[0], "\"message_type\":\"XProtocol\""));
-  CHECK(has(lines[0], "\"decode_error\":"));
-  CHECK_FALSE(has(lines[0], "SELECT"));
+  REQUIRE(out.records.size() == 1);
+  CHECK(out.records[0]["message_type"] == "XProtocol");
+  CHECK(out.records[0].has("decode_error"));
+  CHECK_FALSE(has(out.lines[0], "SELECT"));  // in no field of the record
 }
 
 // page_protocol_basic_ok_packet: with CLIENT_DEPRECATE_EOF the rows of a result set end with an
 // OK packet whose header is 0xFE: affected_rows, last_insert_id, status_flags, warnings.
 TEST_CASE("CLIENT_DEPRECATE_EOF: the OK packet that ends the rows gives the warnings") {
-  const auto lines = play(mysql8_login() + Script{client(query_with_attributes({}, "SELECT 1/0")),
-                                                  server(result_set(true, 1))});
-  REQUIRE(lines.size() == 2);
-  CHECK(has(lines[1], "\"rows\":1"));
-  CHECK(has(lines[1], "\"warnings\":1"));
-  check_no_secrets(lines, {kLoginScramble, kGreetingNonce});
+  const test::JsonLines out =
+      play(mysql8_login() +
+           Script{client(query_with_attributes({}, "SELECT 1/0")), server(result_set(true, 1))});
+  REQUIRE(out.records.size() == 2);
+  CHECK(out.records[1]["rows"] == 1);
+  CHECK(out.records[1]["warnings"] == 1);
+  check_no_secrets(out, {kLoginScramble, kGreetingNonce});
 }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../conversation.h"
 #include "dumpers/mysql/mysql_dumper.h"
@@ -59,6 +61,18 @@ struct Conversation : test::Conversation<MysqlDumper, MysqlOptions> {
 };
 
 using ::tcpdp::test::has;
+
+/// Whether one of the records has every one of these members, each with its value: what a check
+/// on the text of all the records looked for, asked of the values.
+inline bool any_record(const std::vector<test::Value>& records,
+                       const std::vector<std::pair<std::string, test::Value>>& members) {
+  for (const test::Value& r : records) {
+    bool all = true;
+    for (const auto& [key, value] : members) all = all && r[key] == value;
+    if (all) return true;
+  }
+  return false;
+}
 
 inline void login(Conversation& c, uint8_t collation = 45) {
   c.server(greeting());
