@@ -1,6 +1,7 @@
 #include "common/timestamp.h"
 
 #include <cstring>
+#include <limits>
 
 namespace tcpdp {
 namespace {
@@ -40,7 +41,8 @@ char* put_digits(char* p, uint64_t value, int width) {
 
 char* write_rfc3339(Timestamp ts, char* p) {
   // Records come in bursts within the same second: keep the text up to the seconds.
-  thread_local int64_t cached_second = -1;
+  // No timestamp's seconds reach the lowest int64 (microseconds divided by a million): "none yet".
+  thread_local int64_t cached_second = std::numeric_limits<int64_t>::min();
   thread_local char cached_text[19];
   const int64_t secs = ts.seconds();
   if (secs != cached_second) {

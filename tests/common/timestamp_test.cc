@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <thread>
+
 using tcpdp::Timestamp;
 using tcpdp::to_rfc3339;
 
@@ -23,6 +26,13 @@ TEST_CASE("seconds and micros split correctly before the epoch") {
   CHECK(t.seconds() == -1);
   CHECK(t.micros() == 999999);
   CHECK(to_rfc3339(t) == "1969-12-31T23:59:59.999999Z");
+}
+
+TEST_CASE("the second before the epoch as a thread's first timestamp") {
+  // A fresh thread has nothing cached: the second -1 must not pass for its cached text.
+  std::string text;
+  std::thread([&] { text = to_rfc3339(Timestamp{-1}); }).join();
+  CHECK(text == "1969-12-31T23:59:59.999999Z");
 }
 
 TEST_CASE("timestamps in the same second and the next one, one after another") {
