@@ -2,12 +2,12 @@
 _tcpdp() {
   local cur prev words cword
   _init_completion || return
-  local commands="read probe proxy config digest pg-schema records version"
+  local commands="read probe proxy audit config digest pg-schema records version"
   local cmd=""
   local i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      read | probe | proxy | config | digest | pg-schema | records | version) cmd=${words[i]}; break ;;
+      read | probe | proxy | audit | config | digest | pg-schema | records | version) cmd=${words[i]}; break ;;
     esac
   done
   case $prev in
@@ -42,6 +42,7 @@ _tcpdp() {
         --workers --proxy-protocol --proxy-protocol-forward --stdout --no-response --pg --pg-dumps
         --digest-interval --digest-max-classes -c --config --help" -- "$cur"))
       ;;
+    audit) COMPREPLY=($(compgen -W "-t --target -B --buffer-size --stdout -c --config --help" -- "$cur")) ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
     digest)
       if [[ $cur == -* ]]; then

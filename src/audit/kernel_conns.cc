@@ -1,8 +1,8 @@
 #include "audit/kernel_conns.h"
 
 #include <cinttypes>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -138,8 +138,8 @@ void KernelConns::attach(Socket& s, const KernelStateChange& c, Timestamp start)
   conn->conn_id = make_conn_id(start, 0, counter_++);
   conn->start = conn->end = start;
   conn->listener = s.role == Role::kListener;
-  conn->targeted = !options_.targets || options_.targets->empty() ||
-                   options_.targets->matches(server);
+  conn->targeted =
+      !options_.targets || options_.targets->empty() || options_.targets->matches(server);
   conn->mid_stream = !(c.old_state == kTcpClose || c.old_state == kListen);
   Record f;
   f.add("conn_id", conn->conn_id);

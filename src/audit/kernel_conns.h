@@ -13,8 +13,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "audit/tcp_state_event.h"
 #include "audit/task_info.h"
+#include "audit/tcp_state_event.h"
 #include "common/endpoint.h"
 #include "common/record.h"
 #include "common/timestamp.h"

@@ -56,12 +56,15 @@ void OwnedFd::reset() {
 }
 
 std::string find_tracefs(std::string& error) {
-  std::string debugfs;
   for (const auto& [type, dir] : mounts()) {
-    if (type == "tracefs" && is_dir(dir + "/instances")) return dir;
-    if (type == "debugfs" && is_dir(dir + "/tracing/instances")) debugfs = dir + "/tracing";
+    const std::string root = type == "debugfs" ? dir + "/tracing" : dir;
+    if (type != "tracefs" && type != "debugfs") continue;
+    if (is_dir(root + "/instances")) return root;
+    if (errno == EACCES || errno == EPERM) {
+      error = why("cannot reach tracefs at", root);
+      return "";
+    }
   }
-  if (!debugfs.empty()) return debugfs;
   error =
       "tracefs is not mounted: mount it with `mount -t tracefs nodev /sys/kernel/tracing` "
       "(the kernel needs CONFIG_FTRACE)";

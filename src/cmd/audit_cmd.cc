@@ -70,8 +70,7 @@ int run_audit(const AuditOptions& o) {
   if (o.buffer_size) {
     uint64_t bytes = 0;
     if (!parse_size(*o.buffer_size, bytes) || bytes < 4096 || bytes > kMaxBufferBytes) {
-      return fail("-B " + *o.buffer_size + ": a size from 4KiB to 1GiB is wanted, such as 4MB",
-                  2);
+      return fail("-B " + *o.buffer_size + ": a size from 4KiB to 1GiB is wanted, such as 4MB", 2);
     }
     source_options.buffer_kb = bytes / 1024;
   }
@@ -90,9 +89,10 @@ int run_audit(const AuditOptions& o) {
   for (const std::string& note : notes) program.log("info", note);
   auto conn = make_record_log(config.conn_log, o.to_stdout, program);
   if (!conn) {
-    return fail("conn.log is disabled ([conn_log] enable = false) and --stdout is not given: "
-                "audit would have nowhere to write",
-                2);
+    return fail(
+        "conn.log is disabled ([conn_log] enable = false) and --stdout is not given: "
+        "audit would have nowhere to write",
+        2);
   }
 
   audit::CommCache comms(source->saved_cmdlines());

@@ -27,9 +27,18 @@ const KeyDef kListenAddr{"proxy_listen_addr", T::kString};
 const KeyDef kProxyClientAddr{"proxy_client_addr", T::kString};
 const KeyDef kRemoteAddr{"remote_addr", T::kString};
 
+const KeyDef kHostname{"hostname", T::kString};
+const KeyDef kClientPid{"client_pid", T::kInt, true};
+const KeyDef kClientPpid{"client_ppid", T::kInt, true};
+const KeyDef kClientComm{"client_comm", T::kString, true};
+const KeyDef kClientUid{"client_uid", T::kInt, true};
+const KeyDef kClientUser{"client_user", T::kString, true};
+
+// The kernel's TCP states as tcp-audit names them, and UNKNOWN for a connection picked up
+// mid-way in a capture; LISTEN and NEW-SYN-RECV come only from the kernel (audit).
 const std::vector<std::string_view> kTcpStates = {
-    "UNKNOWN",    "CLOSED",     "SYN-SENT", "SYN-RECV", "ESTABLISHED", "FIN-WAIT-1",
-    "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK", "TIME-WAIT"};
+    "UNKNOWN",    "CLOSED",  "SYN-SENT", "SYN-RECV",  "ESTABLISHED", "FIN-WAIT-1",  "FIN-WAIT-2",
+    "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT", "LISTEN",      "NEW-SYN-RECV"};
 
 // The keys of every record about a connection's payload: who, which way, and (through the
 // proxy) the two legs; then the proxy's order number of the record.
@@ -250,7 +259,16 @@ const KindDef& state_kind() {
                                          {"side", T::kString, false, {"client", "server"}},
                                          {"leg", T::kString, false, {"client", "remote"}},
                                          {"old_state", T::kString, false, kTcpStates},
-                                         {"new_state", T::kString, false, kTcpStates}})};
+                                         {"new_state", T::kString, false, kTcpStates},
+                                         {"pid_on_cpu", T::kInt},
+                                         {"comm_on_cpu", T::kString, true},
+                                         {"skaddr", T::kString},
+                                         kClientPid,
+                                         kClientPpid,
+                                         kClientComm,
+                                         kClientUid,
+                                         kClientUser,
+                                         kHostname})};
   return k;
 }
 
@@ -290,11 +308,13 @@ const KindDef& summary_kind() {
                               T::kString,
                               false,
                               {"fin", "reset", "error", "refused", "rejected", "shutdown"}},
-                             {"client_pid", T::kInt, true},
-                             {"client_ppid", T::kInt, true},
-                             {"client_comm", T::kString, true},
-                             {"client_uid", T::kInt, true},
-                             {"client_user", T::kString, true},
+                             kClientPid,
+                             kClientPpid,
+                             kClientComm,
+                             kClientUid,
+                             kClientUser,
+                             kHostname,
+                             {"connect_failed", T::kBool},
                              {"server_pid", T::kInt, true},
                              {"server_ppid", T::kInt, true},
                              {"server_comm", T::kString, true},
@@ -386,7 +406,16 @@ const KindDef& log_kind() {
                           {"conn_id", T::kString},
                           kClientAddr,
                           {"remote", T::kString},
-                          {"host", T::kString}}};
+                          {"host", T::kString},
+                          // audit's start, stop, and kernel drops while they rise
+                          {"source", T::kString},
+                          {"instance", T::kString},
+                          {"state_changes", T::kInt},
+                          {"records", T::kInt},
+                          {"connections", T::kInt},
+                          {"evicted", T::kInt},
+                          {"lost", T::kInt},
+                          {"since_last", T::kInt}}};
   return k;
 }
 

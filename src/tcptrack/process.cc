@@ -1,7 +1,5 @@
 #include "tcptrack/process.h"
 
-#include "common/record.h"
-
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -14,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/record.h"
 #include "tcptrack/sock_diag.h"
 
 namespace tcpdp {
@@ -140,9 +139,10 @@ std::optional<ProcessInfo> ProcessLookup::find(const Endpoint& local, const Endp
 }
 
 void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process) {
-  const char* keys[] = {client ? "client_pid" : "server_pid", client ? "client_ppid" : "server_ppid",
-                        client ? "client_comm" : "server_comm", client ? "client_uid" : "server_uid",
-                        client ? "client_user" : "server_user"};
+  const char* keys[] = {
+      client ? "client_pid" : "server_pid", client ? "client_ppid" : "server_ppid",
+      client ? "client_comm" : "server_comm", client ? "client_uid" : "server_uid",
+      client ? "client_user" : "server_user"};
   if (!process) {
     for (const char* k : keys) r.add(k, nullptr);
     return;

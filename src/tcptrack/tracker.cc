@@ -1,9 +1,9 @@
 #include "tcptrack/tracker.h"
 
-#include "tcptrack/proxy_header_decoder.h"
-
 #include <algorithm>
 #include <vector>
+
+#include "tcptrack/proxy_header_decoder.h"
 
 namespace tcpdp {
 
@@ -60,10 +60,7 @@ void Tracker::HalfOutput::gap(Timestamp ts, uint64_t missed) {
 }
 
 Tracker::Tracker(Dumper& dumper, Targets targets, TrackerOptions options, RecordSink* conn_log)
-    : dumper_(dumper),
-      conn_log_(conn_log),
-      targets_(std::move(targets)),
-      options_(options) {}
+    : dumper_(dumper), conn_log_(conn_log), targets_(std::move(targets)), options_(options) {}
 
 Tracker::~Tracker() = default;
 
@@ -106,8 +103,8 @@ Tracker::Connection* Tracker::create(const TcpSegment& seg, const ConnKey& key) 
 
   // A PROXY protocol header is looked for in the payload even for a dumper that ignores it.
   const bool look_for_header = options_.proxy_protocol && syn;
-  auto conn = std::make_unique<Connection>(options_.reassembly,
-                                           dumper_.wants_data() || look_for_header);
+  auto conn =
+      std::make_unique<Connection>(options_.reassembly, dumper_.wants_data() || look_for_header);
   Connection& c = *conn;
   c.key = key;
   c.counter = next_counter_++;
@@ -251,8 +248,8 @@ void Tracker::on_segment(const TcpSegment& seg) {
     } else if (c->closed) {
       touch(*c, seg.ts);
       if (c->life) {  // the last ACKs come after the close
-        c->life->on_segment(seg, from_client ? Direction::kClientToServer
-                                             : Direction::kServerToClient, changes_);
+        c->life->on_segment(
+            seg, from_client ? Direction::kClientToServer : Direction::kServerToClient, changes_);
         log_changes(*c);
       }
       ++stats_.ignored_segments;

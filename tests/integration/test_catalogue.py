@@ -123,6 +123,13 @@ class ProgramLog(unittest.TestCase):
         self.assertEqual(len(warns), 1, recs)
         self.assertEqual(warns[0]["remote"], "127.0.0.1:%d" % closed)
 
+    @unittest.skipUnless(os.geteuid() == 0, "audit needs root")
+    def test_audit(self):
+        run = support.TcpdpRun(self, "audit", "tcpdp-catalogue-")
+        self.assertTrue(run.launch([], "tcpdp: reading"), run.stderr())
+        run.stop()
+        self.check(run, ["start", "stop"])
+
     @unittest.skipUnless(os.geteuid() == 0, "probe needs root")
     def test_probe(self):
         run = support.TcpdpRun(self, "probe", "tcpdp-catalogue-")
@@ -140,8 +147,8 @@ SECTIONS = {
     "mysql": ["RECORDS", "MYSQL DUMPER"],
     "decode_error": ["RECORDS", "PG DUMPER", "MYSQL DUMPER"],
     "encrypted": ["RECORDS", "PG DUMPER", "MYSQL DUMPER"],
-    "state": ["RECORDS", "LIFECYCLE"],
-    "summary": ["RECORDS", "LIFECYCLE"],
+    "state": ["RECORDS", "LIFECYCLE", "AUDIT"],
+    "summary": ["RECORDS", "LIFECYCLE", "AUDIT"],
     "digest": ["RECORDS", "QUERY DIGEST"],
     "log": ["LOGS"],
 }
