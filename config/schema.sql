@@ -9,8 +9,8 @@ CREATE TABLE IF NOT EXISTS tcp_events (
   uid         TEXT NOT NULL,         -- conn_id.N: the connection's N-th state change
   host        TEXT NOT NULL,         -- the sensor's host name
   "timestamp" TIMESTAMPTZ NOT NULL,
-  pid_on_cpu  INTEGER,               -- not known from packets or sockets: always NULL
-  comm_on_cpu TEXT,                  -- likewise
+  pid_on_cpu  INTEGER,               -- audit: the task on the CPU at the change (NULL from
+  comm_on_cpu TEXT,                  -- packets or sockets, which cannot know it) and its name
   src_ip      INET,                  -- the client (the side that opened the connection)
   dst_ip      INET,
   src_port    INTEGER,
@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS tcp_connections (
   record        JSONB NOT NULL,        -- the whole summary record, every key
   PRIMARY KEY (conn_id, host)
 );
+-- audit: a connect() that never reached ESTABLISHED (tables made before audit get the column).
+ALTER TABLE tcp_connections ADD COLUMN IF NOT EXISTS connect_failed BOOLEAN;
 CREATE INDEX IF NOT EXISTS tcp_connections_start_time ON tcp_connections (start_time);
 CREATE INDEX IF NOT EXISTS tcp_connections_src_ip ON tcp_connections USING gist (src_ip inet_ops);
 CREATE INDEX IF NOT EXISTS tcp_connections_dst ON tcp_connections (dst_ip, dst_port);
@@ -140,9 +142,10 @@ DECLARE
   added INTEGER := 0;
   n INTEGER;
 BEGIN
-  INSERT INTO tcp_events (uid, host, "timestamp", src_ip, dst_ip, src_port, dst_port,
-                          old_state, new_state, conn_id, side)
-  SELECT r->>'uid', p_host, (r->>'ts')::timestamptz, (r->>'src_ip')::inet, (r->>'dst_ip')::inet,
+  INSERT INTO tcp_events (uid, host, "timestamp", pid_on_cpu, comm_on_cpu, src_ip, dst_ip,
+                          src_port, dst_port, old_state, new_state, conn_id, side)
+  SELECT r->>'uid', p_host, (r->>'ts')::timestamptz, (r->>'pid_on_cpu')::integer,
+         r->>'comm_on_cpu', (r->>'src_ip')::inet, (r->>'dst_ip')::inet,
          (r->>'src_port')::integer, (r->>'dst_port')::integer,
          r->>'old_state', r->>'new_state', r->>'conn_id', r->>'side'
   FROM jsonb_array_elements(p_records) AS r
@@ -158,7 +161,7 @@ BEGIN
                                client_packets, server_packets, missed_bytes, handshake_rtt,
                                username, database, client_pid, client_comm, client_uid,
                                client_user, server_pid, server_comm, server_uid, server_user,
-                               record)
+                               connect_failed, record)
   SELECT r->>'conn_id', p_host, (r->>'ts')::timestamptz,
          (r->>'ts')::timestamptz + make_interval(secs => (r->>'duration')::double precision),
          (r->>'duration')::double precision, (r->>'src_ip')::inet, (r->>'src_port')::integer,
@@ -172,7 +175,7 @@ BEGIN
          r->>'username', r->>'database',
          (r->>'client_pid')::integer, r->>'client_comm', (r->>'client_uid')::integer,
          r->>'client_user', (r->>'server_pid')::integer, r->>'server_comm',
-         (r->>'server_uid')::integer, r->>'server_user', r
+         (r->>'server_uid')::integer, r->>'server_user', (r->>'connect_failed')::boolean, r
   FROM jsonb_array_elements(p_records) AS r
   WHERE r->>'event' = 'summary'
   ON CONFLICT DO NOTHING;

@@ -11,6 +11,7 @@
 #include "cmd/config_cmd.h"
 #include "cmd/pidfile.h"
 #include "pipeline/logs.h"
+#include "pipeline/pg_output.h"
 #include "sinks/stream_sink.h"
 
 namespace tcpdp {
@@ -55,6 +56,7 @@ void add_audit_command(CLI::App& app, AuditOptions& o) {
   a->add_option("-B,--buffer-size", o.buffer_size,
                 "The kernel's trace buffer for each CPU, e.g. 4MB (default 4MiB)");
   a->add_flag("--stdout", o.to_stdout, "Also write the records to standard output");
+  add_pg_conninfo_flag(*a, o.pg);
 }
 
 int run_audit(const AuditOptions& o) {
@@ -74,6 +76,8 @@ int run_audit(const AuditOptions& o) {
     }
     source_options.buffer_kb = bytes / 1024;
   }
+  apply_pg_flags(o.pg, config);
+  config.pg.dumps = false;  // audit writes no dumper's records
   if (!check_log_dirs(config, &error)) return fail(error, 2);
 
   std::vector<std::string> notes;
@@ -87,7 +91,17 @@ int run_audit(const AuditOptions& o) {
   auto program_log = make_program_log(config.log);
   ProgramLog& program = *program_log;
   for (const std::string& note : notes) program.log("info", note);
-  auto conn = make_record_log(config.conn_log, o.to_stdout, program);
+  const PgSink::Report report = [&program](const char* level, const std::string& msg) {
+    program.log(level, msg);
+  };
+  bool pg_failed = false;
+  auto pg = start_pg_sink(config, o.pg.conninfo.has_value(), /*wait_when_full=*/false, report,
+                          &pg_failed, &error);
+  if (pg_failed) {
+    program.log("error", error);
+    return fail(error);
+  }
+  auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());
   if (!conn) {
     return fail(
         "conn.log is disabled ([conn_log] enable = false) and --stdout is not given: "
@@ -142,6 +156,7 @@ int run_audit(const AuditOptions& o) {
   if (status == 0 && !source->read(0, on_change, error)) status = fail(error);
   conns.finish();
   conn->flush();
+  if (pg) finish_pg_sink(*pg, config, report);
   lost = source->lost();
   const audit::KernelConnsStats& st = conns.stats();
   program.log(lost ? "warn" : "info", "stop", [&](Record& r) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "cmd/pg_cmd.h"
+
 namespace tcpdp {
 
 struct AuditOptions {
@@ -14,6 +16,7 @@ struct AuditOptions {
   std::optional<std::string> target;
   std::optional<std::string> buffer_size;  // each CPU's trace buffer
   bool to_stdout = false;
+  PgOptions pg;  // --pg only
 };
 
 void add_audit_command(CLI::App& app, AuditOptions& options);

@@ -5,10 +5,14 @@
 #include "cmd/config_cmd.h"
 
 namespace tcpdp {
-void add_pg_flags(CLI::App& command, PgOptions& options) {
+void add_pg_conninfo_flag(CLI::App& command, PgOptions& options) {
   command.add_option("--pg", options.conninfo,
                      "Store connection events and summaries in PostgreSQL: a libpq connection "
                      "string or URI (\"\" for the PG* environment variables)");
+}
+
+void add_pg_flags(CLI::App& command, PgOptions& options) {
+  add_pg_conninfo_flag(command, options);
   command.add_flag("--pg-dumps", options.dumps,
                    "With --pg: also store the pg and mysql dumpers' records (table queries)");
 }

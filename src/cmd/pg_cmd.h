@@ -18,6 +18,8 @@ struct PgOptions {
   bool dumps = false;                   // --pg-dumps
 };
 void add_pg_flags(CLI::App& command, PgOptions& options);
+/// --pg alone, for a command that writes no dumper's records (audit).
+void add_pg_conninfo_flag(CLI::App& command, PgOptions& options);
 /// The flags over [pg].
 void apply_pg_flags(const PgOptions& options, Config& config);
 /// After apply_pg_flags: what is wrong with the flags (--pg-dumps without a sink to store the

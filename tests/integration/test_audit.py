@@ -14,6 +14,7 @@ import tempfile
 import unittest
 
 import support
+from servers import postgres
 from test_catalogue import catalogue, mismatches
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -160,6 +161,41 @@ class Audit(unittest.TestCase):
         self.assertEqual(stop[0]["lost"], 0)
         self.assertEqual(stop[0]["connections"], 4)
         self.assertFalse(os.path.exists(start[0]["instance"]))  # removed at the stop
+
+    def test_into_postgresql(self):
+        """--pg: the state changes in tcp_events with the task on the CPU, the summaries in
+        tcp_connections with connect_failed, row for row as conn.log has them."""
+        port4, closed_port, other = free_port(), free_port(), free_port()
+        port6 = free_port(socket.AF_INET6, "::1")
+        with postgres() as server:
+            run = self.audit("-t", "%d,%d" % (port4, closed_port), "--pg", server.dsn)
+            subprocess.run(as_user([sys.executable, self.workload, str(port4), str(port6),
+                                    str(closed_port), str(other)]),
+                           stdout=subprocess.PIPE, check=True, timeout=60)
+            run.stop()
+            with open(os.path.join(run.logs, "conn.log"), "rb") as f:
+                recs = support.records(f.read())
+            rows = json.loads(server.psql_local(
+                "SELECT coalesce(json_agg(t ORDER BY uid), '[]') FROM "
+                "(SELECT uid, pid_on_cpu, comm_on_cpu, src_port, dst_port, old_state, new_state,"
+                " side FROM tcp_events) t"))
+            conns = json.loads(server.psql_local(
+                "SELECT coalesce(json_agg(t ORDER BY conn_id), '[]') FROM "
+                "(SELECT conn_id, connect_failed, client_pid, client_comm FROM tcp_connections) t"))
+        states = sorted((r for r in recs if r["event"] == "state"), key=lambda r: r["uid"])
+        self.assertGreater(len(states), 10)
+        self.assertEqual(rows, [{k: r[k] for k in ("uid", "pid_on_cpu", "comm_on_cpu", "src_port",
+                                                    "dst_port", "old_state", "new_state", "side")}
+                                for r in states])
+        # Every change has its task (0 is the idle task); a connect() runs in the caller's.
+        self.assertTrue(all(r["pid_on_cpu"] is not None for r in rows), rows)
+        syn_sent = [r for r in rows if r["new_state"] == "SYN-SENT"]
+        self.assertEqual(len(syn_sent), 3)
+        self.assertTrue(all(r["comm_on_cpu"] for r in syn_sent), syn_sent)
+        sums = sorted((r for r in recs if r["event"] == "summary"), key=lambda r: r["conn_id"])
+        self.assertEqual(conns, [{k: r[k] for k in ("conn_id", "connect_failed", "client_pid",
+                                                     "client_comm")} for r in sums])
+        self.assertEqual(sorted(c["connect_failed"] for c in conns), [False, False, True])
 
     def test_without_tracefs(self):
         script = ("for m in /sys/kernel/tracing /sys/kernel/debug/tracing /sys/kernel/debug; do "
