@@ -42,7 +42,7 @@ _tcpdp() {
         --workers --proxy-protocol --proxy-protocol-forward --stdout --no-response --pg --pg-dumps
         --digest-interval --digest-max-classes -c --config --help" -- "$cur"))
       ;;
-    audit) COMPREPLY=($(compgen -W "-t --target -B --buffer-size --stdout -c --config --help" -- "$cur")) ;;
+    audit) COMPREPLY=($(compgen -W "-t --target -B --buffer-size --stdout --pg -c --config --help" -- "$cur")) ;;
     config) COMPREPLY=($(compgen -W "-c --config --default -d --dumper --help" -- "$cur")) ;;
     digest)
       if [[ $cur == -* ]]; then

@@ -29,6 +29,7 @@ test -s /usr/share/doc/tcpdp/examples/schema.sql
 bash -n /usr/share/bash-completion/completions/tcpdp
 grep -q '^ExecStart=/usr/bin/tcpdp probe' /lib/systemd/system/tcpdp-probe@.service
 grep -q '^ExecStart=/usr/bin/tcpdp proxy' /lib/systemd/system/tcpdp-proxy@.service
+grep -q '^ExecStart=/usr/bin/tcpdp audit' /lib/systemd/system/tcpdp-audit.service
 dpkg -r tcpdp >/dev/null
 
 echo "== build and test under ASan + UBSan"
