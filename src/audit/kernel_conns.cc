@@ -28,18 +28,24 @@ std::string hex_address(uint64_t skaddr) {
   return buf;
 }
 
-// The process that called connect(): all of it from /proc while it ran, or only the command
-// name the kernel kept once it was gone.
-void add_caller(Record& r, const std::optional<ProcessInfo>& who, const std::string& comm) {
-  if (who || comm.empty()) {
-    add_process(r, true, who);
+// A process as tcpdp could know it: all of it from /proc while it ran, or only the command name
+// the kernel kept once it was gone.
+TaskOwner owner_of_task(int tid, CommCache& comms) {
+  TaskOwner o{task_info(tid), ""};
+  if (!o.info) o.comm = comms.comm(tid);
+  return o;
+}
+
+void add_owner(Record& r, bool client, const TaskOwner& o) {
+  if (o.info || o.comm.empty()) {
+    add_process(r, client, o.info);
     return;
   }
-  r.add("client_pid", nullptr);
-  r.add("client_ppid", nullptr);
-  r.add("client_comm", comm);
-  r.add("client_uid", nullptr);
-  r.add("client_user", nullptr);
+  r.add(client ? "client_pid" : "server_pid", nullptr);
+  r.add(client ? "client_ppid" : "server_ppid", nullptr);
+  r.add(client ? "client_comm" : "server_comm", o.comm);
+  r.add(client ? "client_uid" : "server_uid", nullptr);
+  r.add(client ? "client_user" : "server_user", nullptr);
 }
 
 }  // namespace
@@ -61,9 +67,8 @@ struct KernelConns::Conn {
   bool established = false;
   bool connect_failed = false;
   bool mid_stream = false;
-  bool have_client = false;
-  std::optional<ProcessInfo> client;  // who called connect(), when it was asked
-  std::string client_comm;            // its command name, when it was gone
+  std::optional<TaskOwner> client;  // who called connect(), when the connect was seen
+  std::optional<TaskOwner> server;  // who owned the listening socket it came through
 };
 
 struct KernelConns::Socket {
@@ -75,8 +80,7 @@ struct KernelConns::Socket {
   bool holding = false;
   KernelStateChange held;
   Timestamp held_ts;
-  std::optional<ProcessInfo> who;
-  std::string comm;  // the caller's command name when who is not known
+  TaskOwner who;  // who called connect()
 };
 
 KernelConns::KernelConns(const KernelConnsOptions& options, RecordSink& out, CommCache& comms)
@@ -84,13 +88,17 @@ KernelConns::KernelConns(const KernelConnsOptions& options, RecordSink& out, Com
 
 KernelConns::~KernelConns() = default;
 
-void KernelConns::add_listening(const Endpoint& local) { listening_.insert(local); }
+void KernelConns::add_listening(const Endpoint& local, TaskOwner owner) {
+  listening_[local] = std::move(owner);
+}
 
-bool KernelConns::is_listening(const Endpoint& local) const {
-  if (listening_.count(local)) return true;
+const TaskOwner* KernelConns::listener(const Endpoint& local) const {
+  if (auto it = listening_.find(local); it != listening_.end()) return &it->second;
+  // A socket bound to every address, of either family (an IPv6 one takes IPv4 too).
   for (const IpAddr& any : {IpAddr{}, IpAddr{6, {}}})
-    if (listening_.count(Endpoint{any, local.port})) return true;
-  return false;
+    if (auto it = listening_.find(Endpoint{any, local.port}); it != listening_.end())
+      return &it->second;
+  return nullptr;
 }
 
 KernelConns::Socket* KernelConns::start_socket(const KernelStateChange& c) {
@@ -111,7 +119,7 @@ KernelConns::Socket* KernelConns::start_socket(const KernelStateChange& c) {
     s->role = Role::kServer;
   } else {
     // Opened before the reading began: a server's socket if its port was listening then.
-    s->role = is_listening(c.src) ? Role::kServer : Role::kClient;
+    s->role = listener(c.src) ? Role::kServer : Role::kClient;
   }
   Socket* raw = s.get();
   order_.push_back(std::move(s));
@@ -164,12 +172,11 @@ void KernelConns::hold(Socket& s, const KernelStateChange& c, Timestamp ts) {
   // Asked now: the caller may be gone by the time the socket has its port. Once it is gone,
   // the kernel's cache still has its command name (connect() runs in the caller's context, so
   // the task on the CPU is the caller), but no more than that.
-  s.who = task_info(c.pid_on_cpu);
-  if (!s.who) s.comm = comms_.comm(c.pid_on_cpu);
+  s.who = owner_of_task(c.pid_on_cpu, comms_);
 }
 
-void KernelConns::write_state(Socket& s, const KernelStateChange& c, Timestamp ts,
-                              const std::string& comm, const std::optional<ProcessInfo>* who) {
+void KernelConns::write_state(const Socket& s, const KernelStateChange& c, Timestamp ts,
+                              const TaskOwner* who) {
   Conn& conn = *s.conn;
   if (!conn.targeted) return;
   Record r;
@@ -181,6 +188,7 @@ void KernelConns::write_state(Socket& s, const KernelStateChange& c, Timestamp t
   r.add("old_state", kernel_tcp_state_name(c.old_state));
   r.add("new_state", kernel_tcp_state_name(c.new_state));
   r.add("pid_on_cpu", c.pid_on_cpu);
+  const std::string& comm = comms_.comm(c.pid_on_cpu);
   if (comm.empty()) {
     r.add("comm_on_cpu", nullptr);
   } else {
@@ -188,7 +196,7 @@ void KernelConns::write_state(Socket& s, const KernelStateChange& c, Timestamp t
   }
   r.add("skaddr", hex_address(c.skaddr));
   if (who) {
-    add_caller(r, *who, s.comm);
+    add_owner(r, s.role == Socket::Role::kClient, *who);
     r.add("hostname", options_.hostname);
   }
   out_.write(r);
@@ -232,38 +240,42 @@ void KernelConns::on_change(const KernelStateChange& c, Timestamp ts) {
       return;
     }
   }
+  const TaskOwner* who = nullptr;  // the process to name on this change's record
   if (s->holding) {
-    s->holding = false;
     KernelStateChange opened = s->held;
     opened.src = c.src;  // the port connect() chose
     opened.dst = c.dst;
-    attach(*s, opened, s->held_ts);
-    s->conn->have_client = true;
-    s->conn->client = s->who;
-    s->conn->client_comm = s->comm;
-    write_state(*s, opened, s->held_ts, comms_.comm(opened.pid_on_cpu), &s->who);
-    follow(*s->conn, *s, opened);
+    open_held(*s, opened);
   } else if (!s->conn) {
     attach(*s, c, ts);
+    if (s->role == Socket::Role::kServer && !s->conn->server) {
+      const TaskOwner* owner = listener(c.src);
+      s->conn->server = owner ? *owner : TaskOwner{};
+      who = &*s->conn->server;
+    }
   }
-  if (c.new_state == kListen) listening_.insert(c.src);
-  if (c.old_state == kListen && c.new_state == kTcpClose) listening_.erase(c.src);
+  if (c.new_state == kListen) {
+    // listen() runs in its caller's context: the task on the CPU owns the socket.
+    add_listening(c.src, owner_of_task(c.pid_on_cpu, comms_));
+    who = &listening_[c.src];
+  }
   s->conn->end = ts;
-  write_state(*s, c, ts, comms_.comm(c.pid_on_cpu), nullptr);
+  write_state(*s, c, ts, who);
+  if (c.old_state == kListen && c.new_state == kTcpClose) listening_.erase(c.src);
   follow(*s->conn, *s, c);
   if (c.new_state == kTcpClose) end_socket(*s);
 }
 
+void KernelConns::open_held(Socket& s, const KernelStateChange& opened) {
+  s.holding = false;
+  attach(s, opened, s.held_ts);
+  s.conn->client = s.who;
+  write_state(s, opened, s.held_ts, &s.who);
+  follow(*s.conn, s, opened);
+}
+
 void KernelConns::end_socket(Socket& s) {
-  if (s.holding) {  // never given a port: written as the kernel said it
-    s.holding = false;
-    attach(s, s.held, s.held_ts);
-    s.conn->have_client = true;
-    s.conn->client = s.who;
-    s.conn->client_comm = s.comm;
-    write_state(s, s.held, s.held_ts, comms_.comm(s.held.pid_on_cpu), &s.who);
-    follow(*s.conn, s, s.held);
-  }
+  if (s.holding) open_held(s, s.held);  // never given a port: written as the kernel said it
   if (s.conn && --s.conn->open_sockets == 0) {
     if (!s.conn->listener && s.conn->targeted) write_summary(*s.conn);
     if (s.conn->keyed) conns_.erase(s.conn->key);
@@ -284,10 +296,9 @@ void KernelConns::write_summary(Conn& conn) {
   r.add("mid_stream", conn.mid_stream);
   if (conn.close_reason) r.add("close_reason", conn.close_reason);
   r.add("connect_failed", conn.connect_failed);
-  if (conn.have_client) {
-    add_caller(r, conn.client, conn.client_comm);
-    r.add("hostname", options_.hostname);
-  }
+  if (conn.client) add_owner(r, true, *conn.client);
+  if (conn.server) add_owner(r, false, *conn.server);
+  if (conn.client || conn.server) r.add("hostname", options_.hostname);
   out_.write(r);
   ++stats_.connections;
 }
@@ -297,6 +308,7 @@ void KernelConns::finish() {
 }
 
 void read_listening(KernelConns& conns) {
+  ProcessLookup processes;
   for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
     std::ifstream in(path);
     std::string line;
@@ -317,7 +329,9 @@ void read_listening(KernelConns& conns) {
       }
       const auto port = static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16));
       const IpAddr ip = hex.size() == 8 ? IpAddr::v4(bytes) : IpAddr::v6(bytes);
-      conns.add_listening(Endpoint{ip, port});
+      const Endpoint at{ip, port};
+      // The kernel finds a listening socket by its address and a peer of 0.0.0.0:0.
+      conns.add_listening(at, TaskOwner{processes.find(at, Endpoint{}), ""});
     }
   }
 }

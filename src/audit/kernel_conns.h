@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -18,9 +18,17 @@
 #include "common/endpoint.h"
 #include "common/record.h"
 #include "common/timestamp.h"
+#include "tcptrack/process.h"
 #include "tcptrack/target.h"
 
 namespace tcpdp::audit {
+
+/// A process as tcpdp could know it: all of it from /proc while it ran, or only the command name
+/// the kernel kept once it was gone.
+struct TaskOwner {
+  std::optional<ProcessInfo> info;
+  std::string comm;
+};
 
 struct KernelConnsOptions {
   std::optional<Targets> targets;  // nothing or empty: every connection
@@ -40,9 +48,10 @@ class KernelConns {
   KernelConns(const KernelConnsOptions& options, RecordSink& out, CommCache& comms);
   ~KernelConns();
 
-  /// The ports this host listens on when the reading starts (from /proc/net/tcp and tcp6): a
-  /// socket first seen after its opening is a server's when its local port is one of them.
-  void add_listening(const Endpoint& local);
+  /// A socket listening when the reading starts, and its owner: a socket first seen after its
+  /// opening is a server's when its local port is listening, and the listener's owner is the
+  /// server's process.
+  void add_listening(const Endpoint& local, TaskOwner owner);
   void on_change(const KernelStateChange& change, Timestamp ts);
   /// At the stop: held records written, summaries of the connections still open.
   void finish();
@@ -54,12 +63,12 @@ class KernelConns {
   Socket* start_socket(const KernelStateChange& c);
   void attach(Socket& s, const KernelStateChange& c, Timestamp start);
   void hold(Socket& s, const KernelStateChange& c, Timestamp ts);
-  void write_state(Socket& s, const KernelStateChange& c, Timestamp ts, const std::string& comm,
-                   const std::optional<ProcessInfo>* who);
+  void open_held(Socket& s, const KernelStateChange& opened);
+  void write_state(const Socket& s, const KernelStateChange& c, Timestamp ts, const TaskOwner* who);
   void follow(Conn& conn, const Socket& s, const KernelStateChange& c);
   void end_socket(Socket& s);
   void write_summary(Conn& conn);
-  bool is_listening(const Endpoint& local) const;
+  const TaskOwner* listener(const Endpoint& local) const;
 
   KernelConnsOptions options_;
   RecordSink& out_;
@@ -67,12 +76,13 @@ class KernelConns {
   std::list<std::unique_ptr<Socket>> order_;  // oldest first
   std::unordered_map<uint64_t, std::list<std::unique_ptr<Socket>>::iterator> sockets_;
   std::unordered_map<ConnKey, std::shared_ptr<Conn>, ConnKeyHash> conns_;  // open, by ends
-  std::set<Endpoint> listening_;
+  std::map<Endpoint, TaskOwner> listening_;  // listening sockets and their owners
   uint32_t counter_ = 0;
   KernelConnsStats stats_;
 };
 
-/// Tells conns the sockets listening now (/proc/net/tcp and tcp6, state LISTEN).
+/// Tells conns the sockets listening now (/proc/net/tcp and tcp6, state LISTEN) and their
+/// owners (sock_diag and /proc).
 void read_listening(KernelConns& conns);
 
 }  // namespace tcpdp::audit

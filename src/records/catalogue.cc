@@ -33,6 +33,11 @@ const KeyDef kClientPpid{"client_ppid", T::kInt, true};
 const KeyDef kClientComm{"client_comm", T::kString, true};
 const KeyDef kClientUid{"client_uid", T::kInt, true};
 const KeyDef kClientUser{"client_user", T::kString, true};
+const KeyDef kServerPid{"server_pid", T::kInt, true};
+const KeyDef kServerPpid{"server_ppid", T::kInt, true};
+const KeyDef kServerComm{"server_comm", T::kString, true};
+const KeyDef kServerUid{"server_uid", T::kInt, true};
+const KeyDef kServerUser{"server_user", T::kString, true};
 
 // The kernel's TCP states as tcp-audit names them, and UNKNOWN for a connection picked up
 // mid-way in a capture; LISTEN and NEW-SYN-RECV come only from the kernel (audit).
@@ -268,6 +273,11 @@ const KindDef& state_kind() {
                                          kClientComm,
                                          kClientUid,
                                          kClientUser,
+                                         kServerPid,
+                                         kServerPpid,
+                                         kServerComm,
+                                         kServerUid,
+                                         kServerUser,
                                          kHostname})};
   return k;
 }
@@ -315,11 +325,11 @@ const KindDef& summary_kind() {
                              kClientUser,
                              kHostname,
                              {"connect_failed", T::kBool},
-                             {"server_pid", T::kInt, true},
-                             {"server_ppid", T::kInt, true},
-                             {"server_comm", T::kString, true},
-                             {"server_uid", T::kInt, true},
-                             {"server_user", T::kString, true},
+                             kServerPid,
+                             kServerPpid,
+                             kServerComm,
+                             kServerUid,
+                             kServerUser,
                              kProxySrc,
                              kProxyDst,
                              {"proxy_protocol_error", T::kString},

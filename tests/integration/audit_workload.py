@@ -1,5 +1,6 @@
 """The connections test_audit holds `tcpdp audit` to, made by this process (run as an unprivileged
-user): argv PORT4 PORT6 CLOSED_PORT OTHER_PORT. Prints what it did as one JSON object: its pid,
+user): argv PORT4 PORT6 CLOSED_PORT OTHER_PORT
+[EARLIER_PORT]. Prints what it did as one JSON object: its pid,
 uid, command name and each connection's ports, in the order made.
 
   close4   IPv4, the client closes first, the server after reading the end
@@ -7,6 +8,8 @@ uid, command name and each connection's ports, in the order made.
   reset4   IPv4, the client aborts (SO_LINGER 0: a reset instead of a FIN)
   refused  IPv4, a connect() to a port nothing listens on
   other    IPv4 to OTHER_PORT, which the test does not target
+  earlier  IPv4 to EARLIER_PORT, where the test listens since before audit started: the client
+           closes, the test accepts and closes later
 """
 
 import json
@@ -74,6 +77,12 @@ def main():
     done.append({"name": "other", "client_port": c.getsockname()[1], "server_port": other_port})
     c.close()
     a.close()
+
+    if len(sys.argv) > 5:
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[5])))
+        done.append({"name": "earlier", "client_port": c.getsockname()[1],
+                     "server_port": int(sys.argv[5])})
+        c.close()
 
     for s in (l4, l6, lo):
         s.close()

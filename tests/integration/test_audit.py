@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import support
@@ -68,12 +69,22 @@ class Audit(unittest.TestCase):
     def test_connections_of_an_unprivileged_process(self):
         port4, closed_port, other = free_port(), free_port(), free_port()
         port6 = free_port(socket.AF_INET6, "::1")
-        run = self.audit("-t", "%d,[::1]:%d,%d" % (port4, port6, closed_port))
+        earlier = socket.socket()  # this process's: listening before audit starts
+        self.addCleanup(earlier.close)
+        earlier.bind(("127.0.0.1", 0))
+        earlier.listen(4)
+        earlier_port = earlier.getsockname()[1]
+        run = self.audit("-t", "%d,[::1]:%d,%d,%d" % (port4, port6, closed_port, earlier_port))
         self.assertTrue(os.path.exists(os.path.join(run.dir, "tcpdp.pid")))
         out = subprocess.run(as_user([sys.executable, self.workload, str(port4), str(port6),
-                                      str(closed_port), str(other)]),
+                                      str(closed_port), str(other), str(earlier_port)]),
                              stdout=subprocess.PIPE, check=True, timeout=60).stdout
         did = json.loads(out)
+        accepted, _ = earlier.accept()
+        self.assertEqual(accepted.recv(10), b"")
+        accepted.close()
+        earlier.close()
+        time.sleep(0.2)
         run.stop()
         with open(os.path.join(run.logs, "conn.log"), "rb") as f:
             recs = support.records(f.read())
@@ -98,6 +109,11 @@ class Audit(unittest.TestCase):
             sums = [r for r in rs if r["event"] == "summary"]
             self.assertEqual(len(sums), 1, rs)
             return sums[0]
+
+        def check_server(r, pid, name):
+            self.assertEqual(r["server_pid"], pid, r)
+            self.assertEqual(r["server_user"], name, r)
+            self.assertEqual(r["server_uid"], pwd.getpwnam(name).pw_uid, r)
 
         def check_caller(r):
             self.assertEqual(r["client_pid"], did["pid"], r)
@@ -125,8 +141,11 @@ class Audit(unittest.TestCase):
                 syn_sent = [r for r in rs if r.get("new_state") == "SYN-SENT"]
                 check_caller(syn_sent[0])
                 self.assertEqual(syn_sent[0]["pid_on_cpu"], did["pid"])  # one thread
+                accepted = [r for r in rs if r.get("old_state") == "LISTEN"]
+                check_server(accepted[0], did["pid"], USER)
                 s = summary_of(rs)
                 check_caller(s)
+                check_server(s, did["pid"], USER)
                 self.assertEqual(s.get("closed_by"), closed_by, s)
                 self.assertEqual(s["close_reason"], reason, s)
                 self.assertEqual((s["client_state"], s["server_state"]), ("CLOSED", "CLOSED"))
@@ -147,11 +166,20 @@ class Audit(unittest.TestCase):
         check_caller(s)
         self.assertNotIn("closed_by", s)
 
-        # The listeners: their own state records, no summary.
+        # The listeners: their own state records, no summary; listen() names its caller.
         for port in (port4, port6):
             rs = [r for r in recs if r["dst_port"] == port and r["src_port"] == 0]
             self.assertEqual(steps(rs, "server"), ["CLOSED>LISTEN", "LISTEN>CLOSED"], rs)
             self.assertEqual([r["event"] for r in rs], ["state", "state"])
+            check_server(rs[0], did["pid"], USER)
+
+        # A listener older than audit: its owner found at the start (this test, as root).
+        c = conns["earlier"]
+        rs = connection(c["server_port"], c["client_port"])
+        self.assertEqual(steps(rs, "client"), CLIENT_CLOSES)
+        self.assertEqual(steps(rs, "server"), SERVER_FOLLOWS)
+        check_server(summary_of(rs), os.getpid(), "root")
+        check_caller(summary_of(rs))
 
         with open(os.path.join(run.logs, "tcpdp.log")) as f:
             log = [json.loads(line) for line in f]
@@ -159,7 +187,7 @@ class Audit(unittest.TestCase):
         self.assertEqual(start[0]["source"], "sock:inet_sock_set_state")
         stop = [r for r in log if r["msg"] == "stop"]
         self.assertEqual(stop[0]["lost"], 0)
-        self.assertEqual(stop[0]["connections"], 4)
+        self.assertEqual(stop[0]["connections"], 5)
         self.assertFalse(os.path.exists(start[0]["instance"]))  # removed at the stop
 
     def test_into_postgresql(self):
