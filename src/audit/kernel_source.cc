@@ -119,7 +119,7 @@ bool KernelSource::read_cpu(Cpu& cpu, std::string& error) {
           Pending p;
           if (!decoder_.decode(e.data, p.change)) return;
           p.change.ts = e.ts;
-          p.order = batch_.size();
+          p.order = order_++;
           batch_.push_back(p);
         });
     if (page.lost_count > 0) lost_in_pages_ += static_cast<uint64_t>(page.lost_count);
@@ -130,21 +130,43 @@ bool KernelSource::read_cpu(Cpu& cpu, std::string& error) {
 bool KernelSource::read(int timeout_ms, const OnChange& on_change, std::string& error) {
   std::vector<pollfd> fds;
   for (const Cpu& c : cpus_) fds.push_back({c.fd.get(), POLLIN, 0});
-  if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+  if (batch_.empty() && ::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
     error = std::string("cannot wait for the trace buffers: ") + std::strerror(errno);
     return false;
   }
-  batch_.clear();
+  // Every event from before this moment is in a buffer by now, whichever CPU it is on; a later
+  // one may be on a CPU already read, with an earlier one still to come from another: those
+  // wait for the next reading.
+  const uint64_t cutoff = static_cast<uint64_t>(now_ns(clock_id()));
   for (Cpu& c : cpus_)
     if (!read_cpu(c, error)) return false;
-  const clockid_t clock = clock_ == "boot" ? CLOCK_BOOTTIME : CLOCK_MONOTONIC;
-  wall_minus_kernel_ns_ = now_ns(CLOCK_REALTIME) - now_ns(clock);
+  emit(on_change, cutoff);
+  return true;
+}
+
+void KernelSource::flush(const OnChange& on_change) {
+  std::string ignored;
+  for (Cpu& c : cpus_) read_cpu(c, ignored);
+  emit(on_change, UINT64_MAX);
+}
+
+void KernelSource::emit(const OnChange& on_change, uint64_t cutoff) {
+  wall_minus_kernel_ns_ = now_ns(CLOCK_REALTIME) - now_ns(clock_id());
   // Each CPU's events are in order; the CPUs' are merged by time, ties kept as read.
   std::sort(batch_.begin(), batch_.end(), [](const Pending& a, const Pending& b) {
     return a.change.ts != b.change.ts ? a.change.ts < b.change.ts : a.order < b.order;
   });
-  for (const Pending& p : batch_) on_change(p.change, wall_time(p.change.ts));
-  return true;
+  size_t n = 0;
+  while (n < batch_.size() && batch_[n].change.ts < cutoff) {
+    on_change(batch_[n].change, wall_time(batch_[n].change.ts));
+    ++n;
+  }
+  batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(n));
+  for (size_t i = 0; i < batch_.size(); ++i) batch_[i].order = i;
+}
+
+clockid_t KernelSource::clock_id() const {
+  return clock_ == "boot" ? CLOCK_BOOTTIME : CLOCK_MONOTONIC;
 }
 
 uint64_t KernelSource::lost() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,9 +30,13 @@ class KernelSource {
                                             std::vector<std::string>& notes, std::string& error);
 
   using OnChange = std::function<void(const KernelStateChange&, Timestamp)>;
-  /// Waits up to timeout_ms for events, then reads every CPU's buffer empty and hands over the
-  /// state changes in time order. False and why on a read error.
+  /// Waits up to timeout_ms for events, then reads every CPU's buffer empty and hands over, in
+  /// time order, the state changes made before the reading began (later ones wait for the next
+  /// call, so that one still in another CPU's buffer is not passed). False and why on a read
+  /// error.
   bool read(int timeout_ms, const OnChange& on_change, std::string& error);
+  /// At the stop: reads the buffers once more and hands over everything held.
+  void flush(const OnChange& on_change);
   /// Events the kernel could not keep (its buffers were full), as counted by the pages read
   /// and by the kernel's statistics.
   uint64_t lost();
@@ -54,6 +59,8 @@ class KernelSource {
     size_t order = 0;
   };
   bool read_cpu(Cpu& cpu, std::string& error);
+  void emit(const OnChange& on_change, uint64_t cutoff);
+  clockid_t clock_id() const;
   Timestamp wall_time(uint64_t kernel_ns) const;
 
   std::unique_ptr<TraceInstance> instance_;
@@ -63,7 +70,8 @@ class KernelSource {
   TcpStateDecoder decoder_;
   std::vector<Cpu> cpus_;
   std::vector<uint8_t> page_;
-  std::vector<Pending> batch_;
+  std::vector<Pending> batch_;  // read, not yet handed over
+  size_t order_ = 0;
   int64_t wall_minus_kernel_ns_ = 0;
   uint64_t lost_in_pages_ = 0;
   uint64_t bad_pages_ = 0;

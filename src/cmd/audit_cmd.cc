@@ -153,7 +153,7 @@ int run_audit(const AuditOptions& o) {
     }
   }
   // What the buffers hold at the stop is read and written before exiting.
-  if (status == 0 && !source->read(0, on_change, error)) status = fail(error);
+  source->flush(on_change);
   conns.finish();
   conn->flush();
   if (pg) finish_pg_sink(*pg, config, report);
