@@ -105,7 +105,8 @@ KernelConns::Socket* KernelConns::start_socket(const KernelStateChange& c) {
   if (sockets_.size() >= options_.max_sockets && !order_.empty()) {
     Socket& oldest = *order_.front();
     ++stats_.evicted;
-    if (oldest.conn && !oldest.conn->close_reason) oldest.conn->close_reason = "evicted";
+    if (oldest.holding) open_held(oldest, oldest.held);
+    if (!oldest.conn->close_reason) oldest.conn->close_reason = "evicted";
     end_socket(oldest);
   }
   auto s = std::make_unique<Socket>();
