@@ -1,7 +1,5 @@
 #include "audit/kernel_conns.h"
 
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -23,15 +21,15 @@ constexpr int kLastAck = 9;
 constexpr int kClosing = 11;
 
 std::string hex_address(uint64_t skaddr) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%016" PRIx64, skaddr);
-  return buf;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "0x0000000000000000";
+  for (size_t i = out.size(); skaddr; skaddr >>= 4) out[--i] = kDigits[skaddr & 15];
+  return out;
 }
-
 // A process as tcpdp could know it: all of it from /proc while it ran, or only the command name
 // the kernel kept once it was gone.
-TaskOwner owner_of_task(int tid, CommCache& comms) {
-  TaskOwner o{task_info(tid), ""};
+TaskOwner owner_of_task(int tid, TaskLookup& tasks, CommCache& comms) {
+  TaskOwner o{tasks.find(tid), ""};
   if (!o.info) o.comm = comms.comm(tid);
   return o;
 }
@@ -173,7 +171,7 @@ void KernelConns::hold(Socket& s, const KernelStateChange& c, Timestamp ts) {
   // Asked now: the caller may be gone by the time the socket has its port. Once it is gone,
   // the kernel's cache still has its command name (connect() runs in the caller's context, so
   // the task on the CPU is the caller), but no more than that.
-  s.who = owner_of_task(c.pid_on_cpu, comms_);
+  s.who = owner_of_task(c.pid_on_cpu, tasks_, comms_);
 }
 
 void KernelConns::write_state(const Socket& s, const KernelStateChange& c, Timestamp ts,
@@ -257,7 +255,7 @@ void KernelConns::on_change(const KernelStateChange& c, Timestamp ts) {
   }
   if (c.new_state == kListen) {
     // listen() runs in its caller's context: the task on the CPU owns the socket.
-    add_listening(c.src, owner_of_task(c.pid_on_cpu, comms_));
+    add_listening(c.src, owner_of_task(c.pid_on_cpu, tasks_, comms_));
     who = &listening_[c.src];
   }
   s->conn->end = ts;

@@ -53,6 +53,11 @@ class KernelConns {
   /// server's process.
   void add_listening(const Endpoint& local, TaskOwner owner);
   void on_change(const KernelStateChange& change, Timestamp ts);
+  /// Before each reading of the kernel's events: what was learnt of tasks may have changed.
+  void new_batch() {
+    tasks_.new_batch();
+    comms_.refresh();
+  }
   /// At the stop: held records written, summaries of the connections still open.
   void finish();
   const KernelConnsStats& stats() const { return stats_; }
@@ -73,6 +78,7 @@ class KernelConns {
   KernelConnsOptions options_;
   RecordSink& out_;
   CommCache& comms_;
+  TaskLookup tasks_;
   std::list<std::unique_ptr<Socket>> order_;  // oldest first
   std::unordered_map<uint64_t, std::list<std::unique_ptr<Socket>>::iterator> sockets_;
   std::unordered_map<ConnKey, std::shared_ptr<Conn>, ConnKeyHash> conns_;  // open, by ends

@@ -20,6 +20,8 @@ struct Tracepoint {
 constexpr Tracepoint kTracepoints[] = {{"sock/inet_sock_set_state", "sock:inet_sock_set_state"},
                                        {"tcp/tcp_set_state", "tcp:tcp_set_state"}};
 
+constexpr useconds_t kBusyWaitUs = 10000;
+
 int64_t now_ns(clockid_t clock) {
   timespec t{};
   ::clock_gettime(clock, &t);
@@ -130,6 +132,9 @@ bool KernelSource::read_cpu(Cpu& cpu, std::string& error) {
 bool KernelSource::read(int timeout_ms, const OnChange& on_change, std::string& error) {
   std::vector<pollfd> fds;
   for (const Cpu& c : cpus_) fds.push_back({c.fd.get(), POLLIN, 0});
+  // Woken by the first event after a quiet time, at once; while events keep coming, a short
+  // wait lets pages fill, so a busy host costs fewer, fuller readings.
+  if (handed_over_ > 0) ::usleep(kBusyWaitUs);
   if (batch_.empty() && ::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
     error = std::string("cannot wait for the trace buffers: ") + std::strerror(errno);
     return false;
@@ -157,7 +162,9 @@ void KernelSource::emit(const OnChange& on_change, uint64_t cutoff) {
     return a.change.ts != b.change.ts ? a.change.ts < b.change.ts : a.order < b.order;
   });
   size_t n = 0;
+  handed_over_ = 0;
   while (n < batch_.size() && batch_[n].change.ts < cutoff) {
+    ++handed_over_;
     on_change(batch_[n].change, wall_time(batch_[n].change.ts));
     ++n;
   }

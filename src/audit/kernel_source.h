@@ -72,6 +72,7 @@ class KernelSource {
   std::vector<uint8_t> page_;
   std::vector<Pending> batch_;  // read, not yet handed over
   size_t order_ = 0;
+  size_t handed_over_ = 0;  // by the last reading
   int64_t wall_minus_kernel_ns_ = 0;
   uint64_t lost_in_pages_ = 0;
   uint64_t bad_pages_ = 0;

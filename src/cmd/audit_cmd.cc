@@ -130,7 +130,7 @@ int run_audit(const AuditOptions& o) {
   };
   int status = 0;
   while (!g_stop) {
-    comms.refresh();
+    conns.new_batch();
     if (!source->read(200, on_change, error)) {
       program.log("error", error);
       status = fail(error);
