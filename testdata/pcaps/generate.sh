@@ -4,14 +4,14 @@
 # Run as root on Debian bookworm:  bash testdata/pcaps/generate.sh
 # It installs what it needs, starts PostgreSQL and MariaDB on 127.0.0.1 in
 # temporary directories, captures real client traffic (psql, pgbench, the
-# libpq program pg_params.c, see pg_workload.py; the mariadb client,
-# mariadb-slap and the libmariadb program mysql_stmt.c, see
-# mysql_workload.py; generate_mariadb.sh) and plain-TCP workloads
-# (tcp_workload.py) with tcpdump, checks every capture (check_captures.py),
-# and only then copies the .pcap files and the
-# *.expected.json files written by pg_params.c and mysql_stmt.c next to this
-# script. Servers, tcpdump and the temporary directory are removed at exit,
-# also on failure.
+# libpq program pg_params.c with pg_params_values.c, see pg_workload.py; the
+# mariadb client, mariadb-slap and the libmariadb program mysql_stmt.c with
+# mysql_stmt_values.c and mysql_stmt_exec.c, see mysql_workload.py;
+# generate_mariadb.sh) and plain-TCP workloads (tcp_workload.py) with
+# tcpdump, checks every capture (check_captures.py), and only then copies
+# the .pcap files and the *.expected.json files written by pg_params and
+# mysql_stmt next to this script. Servers, tcpdump and the temporary
+# directory are removed at exit, also on failure.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -261,7 +261,7 @@ capture_pg_psql() {
 
 capture_pg_params() {
   log "pg_params.pcap"
-  gcc -O2 -Wall -o "$WORK/pg_params" "$HERE/pg_params.c" \
+  gcc -O2 -Wall -o "$WORK/pg_params" "$HERE/pg_params.c" "$HERE/pg_params_values.c" \
     -I"$(pg_config --includedir)" -lpq || die "cannot compile pg_params.c"
   capture_start "$OUT/pg_params.pcap" "${PG_CAPTURE[@]}" tcp port "$PG_PORT"
   client_env PGTZ=UTC "$WORK/pg_params" \

@@ -86,7 +86,8 @@ SQL
 # ------------------------------------------------- MariaDB: mysql_workload.py
 # What the clients send and what the server answers is in mysql_workload.py;
 # the verification below compares the captures with it and with the JSON
-# files mysql_stmt.c writes. 32 MB capture buffer, as for PostgreSQL.
+# files mysql_stmt (mysql_stmt.c, mysql_stmt_values.c, mysql_stmt_exec.c)
+# writes. 32 MB capture buffer, as for PostgreSQL.
 MY_CAPTURE=(-i lo -s 0 -B 32768)
 
 my_run_workload() {   # my_run_workload OUTFILE ARGS...: mysql_workload.py ARGS
@@ -113,8 +114,9 @@ capture_mysql_client() {
 
 capture_mysql_stmt() {
   log "mysql_stmt.pcap"
-  gcc -O2 -Wall -o "$WORK/mysql_stmt" "$HERE/mysql_stmt.c" \
-    $(mariadb_config --cflags --libs) || die "cannot compile mysql_stmt.c"
+  gcc -O2 -Wall -o "$WORK/mysql_stmt" "$HERE/mysql_stmt.c" "$HERE/mysql_stmt_values.c" \
+    "$HERE/mysql_stmt_exec.c" $(mariadb_config --cflags --libs) ||
+    die "cannot compile mysql_stmt.c"
   capture_start "$OUT/mysql_stmt.pcap" "${MY_CAPTURE[@]}" tcp port "$MY_PORT"
   my_run_workload "$WORK/mysql_stmt.out" stmt "$WORK/mysql_stmt" \
     "$OUT/mysql_stmt.expected.json"
