@@ -91,16 +91,9 @@ int run_audit(const AuditOptions& o) {
   auto program_log = make_program_log(config.log);
   ProgramLog& program = *program_log;
   for (const std::string& note : notes) program.log("info", note);
-  const PgSink::Report report = [&program](const char* level, const std::string& msg) {
-    program.log(level, msg);
-  };
-  bool pg_failed = false;
-  auto pg = start_pg_sink(config, o.pg.conninfo.has_value(), /*wait_when_full=*/false, report,
-                          &pg_failed, &error);
-  if (pg_failed) {
-    program.log("error", error);
-    return fail(error);
-  }
+  PgSink::Report report;
+  auto pg = start_logged_pg_sink(config, o.pg, program, report, &error);
+  if (!error.empty()) return fail(error);
   auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());
   if (!conn) {
     return fail(

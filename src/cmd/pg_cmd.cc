@@ -33,6 +33,22 @@ std::string pg_flags_error(const PgOptions& options, const Config& config) {
   return "";
 }
 
+std::unique_ptr<PgSink> start_logged_pg_sink(const Config& config, const PgOptions& options,
+                                             ProgramLog& program, PgSink::Report& report,
+                                             std::string* error) {
+  report = [&program](const char* level, const std::string& msg) { program.log(level, msg); };
+  bool failed = false;
+  error->clear();
+  auto sink = start_pg_sink(config, options.conninfo.has_value(), /*wait_when_full=*/false, report,
+                            &failed, error);
+  if (failed) {
+    program.log("error", *error);
+  } else {
+    error->clear();
+  }
+  return sink;
+}
+
 void add_pg_schema_command(CLI::App& app, PgSchemaOptions& options) {
   CLI::App* cmd = app.add_subcommand(
       "pg-schema", "Print the PostgreSQL tables, views and functions of the PostgreSQL sink");

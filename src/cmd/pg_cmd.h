@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cmd/config.h"
+#include "pipeline/logs.h"
 #include "pipeline/pg_output.h"
 
 namespace tcpdp {
@@ -25,6 +26,13 @@ void apply_pg_flags(const PgOptions& options, Config& config);
 /// After apply_pg_flags: what is wrong with the flags (--pg-dumps without a sink to store the
 /// records in), or "".
 std::string pg_flags_error(const PgOptions& options, const Config& config);
+
+/// The PostgreSQL sink of a long-running command (probe, proxy, audit), from [pg] and --pg, its
+/// messages going to tcpdp.log through `report` (which must outlive the sink). nullptr when
+/// there is none; when it cannot start, the error is logged and *error says it (else "").
+std::unique_ptr<PgSink> start_logged_pg_sink(const Config& config, const PgOptions& options,
+                                             ProgramLog& program, PgSink::Report& report,
+                                             std::string* error);
 
 struct PgSchemaOptions {
   std::string config_file;

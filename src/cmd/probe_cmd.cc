@@ -157,16 +157,9 @@ int run_probe(const ProbeOptions& o) {
   block_signals(true);  // until the other threads are started
   auto program_log = make_program_log(config.log);
   ProgramLog& program = *program_log;
-  const PgSink::Report report = [&program](const char* level, const std::string& msg) {
-    program.log(level, msg);
-  };
-  bool pg_failed = false;
-  auto pg = start_pg_sink(config, o.pg.conninfo.has_value(), /*wait_when_full=*/false, report,
-                          &pg_failed, &error);
-  if (pg_failed) {
-    program.log("error", error);
-    return fail(error);
-  }
+  PgSink::Report report;
+  auto pg = start_logged_pg_sink(config, o.pg, program, report, &error);
+  if (!error.empty()) return fail(error);
   auto dump =
       make_record_log(config.dump_log, o.to_stdout, program, config.pg.dumps ? pg.get() : nullptr);
   auto conn = make_record_log(config.conn_log, o.to_stdout, program, pg.get());

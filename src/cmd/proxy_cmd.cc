@@ -130,16 +130,9 @@ int run_proxy(const ProxyOptions& o) {
   const std::chrono::milliseconds shutdown_timeout(
       static_cast<int64_t>(config.proxy.shutdown_timeout * 1000));
   auto program = make_program_log(config.log, shutdown_timeout);
-  const PgSink::Report report = [&program](const char* level, const std::string& msg) {
-    program->log(level, msg);
-  };
-  bool pg_failed = false;
-  auto pg = start_pg_sink(config, o.pg.conninfo.has_value(), /*wait_when_full=*/false, report,
-                          &pg_failed, &error);
-  if (pg_failed) {
-    program->log("error", error);
-    return fail(error);
-  }
+  PgSink::Report report;
+  auto pg = start_logged_pg_sink(config, o.pg, *program, report, &error);
+  if (!error.empty()) return fail(error);
   auto dump = make_record_log(config.dump_log, o.to_stdout, *program,
                               config.pg.dumps ? pg.get() : nullptr, shutdown_timeout);
   auto conn = make_record_log(config.conn_log, o.to_stdout, *program, pg.get(), shutdown_timeout);

@@ -170,19 +170,23 @@ class SelfLoop(unittest.TestCase):
 
 
 def hook_processes(hook):
-    """Pids of the running hook scripts (sh HOOK ...), children of anyone."""
-    pids = []
+    """Pids of the running hook scripts (sh HOOK ...), children of anyone. A hook's shell forks
+    for each command it runs, and until the child execs it has the same command line: a process
+    whose parent is itself a hook is that child, not another hook."""
+    found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open("/proc/%s/cmdline" % name, "rb") as f:
                 argv = f.read().split(b"\0")
-        except OSError:
+            with open("/proc/%s/stat" % name) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
         if len(argv) > 1 and argv[1] == hook.encode() and alive(int(name)):
-            pids.append(int(name))
-    return pids
+            found[int(name)] = ppid
+    return [pid for pid, ppid in found.items() if ppid not in found]
 
 
 class RotationHooks(ProxyCase):
