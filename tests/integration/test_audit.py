@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -224,6 +225,58 @@ class Audit(unittest.TestCase):
         self.assertEqual(conns, [{k: r[k] for k in ("conn_id", "connect_failed", "client_pid",
                                                      "client_comm")} for r in sums])
         self.assertEqual(sorted(c["connect_failed"] for c in conns), [False, False, True])
+
+    def test_kernel_drops_are_counted_and_said(self):
+        """A trace buffer of one page a CPU and a burst of 3,000 connections: the kernel drops
+        changes, and audit says how many, in tcpdp.log while they rise, at the stop (a warning)
+        and on standard error; what it read and what was lost add up to at least the 10 changes
+        each connection makes (the listener's and other connections of the host may add)."""
+        port = free_port()
+        run = self.audit("-B", "4KiB", "-t", str(port))
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1024)
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+
+        def connect_many(thread):
+            for k in range(1000):
+                with socket.socket() as c:  # from 127.0.T.K: no TIME-WAIT sockets in the way
+                    c.bind(("127.0.%d.%d" % (thread + 1, 2 + k % 250), 0))
+                    c.connect(("127.0.0.1", port))
+                    c.recv(1)
+
+        threads = [threading.Thread(target=connect_many, args=(t,)) for t in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept, which then ends its thread
+        listener.close()
+        time.sleep(1.5)  # past a once-a-second look at the kernel's counts
+        run.stop()
+        with open(os.path.join(run.logs, "tcpdp.log")) as f:
+            log = [json.loads(line) for line in f]
+        rising = [r for r in log if r["msg"] == "the kernel dropped state changes"]
+        self.assertTrue(rising, log)
+        self.assertEqual(rising[0]["level"], "warn")
+        self.assertGreater(rising[0]["since_last"], 0)
+        stop = [r for r in log if r["msg"] == "stop"][0]
+        self.assertEqual(stop["level"], "warn")
+        self.assertGreater(stop["lost"], 0)
+        self.assertGreaterEqual(stop["lost"], rising[-1]["lost"])
+        self.assertGreaterEqual(stop["state_changes"] + stop["lost"], 3000 * 10, stop)
+        self.assertIn("%d lost by the kernel" % stop["lost"], run.stderr())
 
     def test_without_tracefs(self):
         script = ("for m in /sys/kernel/tracing /sys/kernel/debug/tracing /sys/kernel/debug; do "
