@@ -187,11 +187,17 @@ void KernelConns::write_state(const Socket& s, const KernelStateChange& c, Times
   r.add("old_state", kernel_tcp_state_name(c.old_state));
   r.add("new_state", kernel_tcp_state_name(c.new_state));
   r.add("pid_on_cpu", c.pid_on_cpu);
-  const std::string& comm = comms_.comm(c.pid_on_cpu);
-  if (comm.empty()) {
-    r.add("comm_on_cpu", nullptr);
+  // The kernel saves a task's name lazily (at its next switch), so a name not saved yet is
+  // asked of /proc while the task runs.
+  const std::string& saved = comms_.comm(c.pid_on_cpu);
+  std::optional<ProcessInfo> running;
+  if (saved.empty()) running = tasks_.find(c.pid_on_cpu);
+  if (!saved.empty()) {
+    r.add("comm_on_cpu", saved);
+  } else if (running) {
+    r.add("comm_on_cpu", running->comm);
   } else {
-    r.add("comm_on_cpu", comm);
+    r.add("comm_on_cpu", nullptr);
   }
   r.add("skaddr", hex_address(c.skaddr));
   if (who) {
