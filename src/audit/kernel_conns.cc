@@ -11,15 +11,6 @@ namespace tcpdp::audit {
 
 namespace {
 
-constexpr int kListen = 10;
-constexpr int kSynRecv = 3;
-constexpr int kFinWait1 = 4;
-constexpr int kFinWait2 = 5;
-constexpr int kTimeWait = 6;
-constexpr int kCloseWait = 8;
-constexpr int kLastAck = 9;
-constexpr int kClosing = 11;
-
 std::string hex_address(uint64_t skaddr) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out = "0x0000000000000000";
@@ -32,18 +23,6 @@ TaskOwner owner_of_task(int tid, TaskLookup& tasks, CommCache& comms) {
   TaskOwner o{tasks.find(tid), ""};
   if (!o.info) o.comm = comms.comm(tid);
   return o;
-}
-
-void add_owner(Record& r, bool client, const TaskOwner& o) {
-  if (o.info || o.comm.empty()) {
-    add_process(r, client, o.info);
-    return;
-  }
-  r.add(client ? "client_pid" : "server_pid", nullptr);
-  r.add(client ? "client_ppid" : "server_ppid", nullptr);
-  r.add(client ? "client_comm" : "server_comm", o.comm);
-  r.add(client ? "client_uid" : "server_uid", nullptr);
-  r.add(client ? "client_user" : "server_user", nullptr);
 }
 
 }  // namespace
@@ -110,11 +89,11 @@ KernelConns::Socket* KernelConns::start_socket(const KernelStateChange& c) {
   auto s = std::make_unique<Socket>();
   s->skaddr = c.skaddr;
   using Role = Socket::Role;
-  if (c.new_state == kListen || (c.old_state == kListen && c.new_state == kTcpClose)) {
+  if (c.new_state == kTcpListen || (c.old_state == kTcpListen && c.new_state == kTcpClose)) {
     s->role = Role::kListener;
   } else if (c.old_state == kTcpClose && c.new_state == kTcpSynSent) {
     s->role = Role::kClient;
-  } else if (c.old_state == kListen || c.new_state == kSynRecv) {
+  } else if (c.old_state == kTcpListen || c.new_state == kTcpSynRecv) {
     s->role = Role::kServer;
   } else {
     // Opened before the reading began: a server's socket if its port was listening then.
@@ -147,7 +126,7 @@ void KernelConns::attach(Socket& s, const KernelStateChange& c, Timestamp start)
   conn->listener = s.role == Role::kListener;
   conn->targeted =
       !options_.targets || options_.targets->empty() || options_.targets->matches(server);
-  conn->mid_stream = !(c.old_state == kTcpClose || c.old_state == kListen);
+  conn->mid_stream = !(c.old_state == kTcpClose || c.old_state == kTcpListen);
   Record f;
   f.add("conn_id", conn->conn_id);
   f.add("src_ip", client.ip.to_string());
@@ -189,19 +168,16 @@ void KernelConns::write_state(const Socket& s, const KernelStateChange& c, Times
   r.add("pid_on_cpu", c.pid_on_cpu);
   // The kernel saves a task's name lazily (at its next switch), so a name not saved yet is
   // asked of /proc while the task runs.
-  const std::string& saved = comms_.comm(c.pid_on_cpu);
-  std::optional<ProcessInfo> running;
-  if (saved.empty()) running = tasks_.find(c.pid_on_cpu);
-  if (!saved.empty()) {
+  if (const std::string& saved = comms_.comm(c.pid_on_cpu); !saved.empty()) {
     r.add("comm_on_cpu", saved);
-  } else if (running) {
+  } else if (const auto running = tasks_.find(c.pid_on_cpu)) {
     r.add("comm_on_cpu", running->comm);
   } else {
     r.add("comm_on_cpu", nullptr);
   }
   r.add("skaddr", hex_address(c.skaddr));
   if (who) {
-    add_owner(r, s.role == Socket::Role::kClient, *who);
+    add_process(r, s.role == Socket::Role::kClient, who->info, who->comm);
     r.add("hostname", options_.hostname);
   }
   out_.write(r);
@@ -213,14 +189,15 @@ void KernelConns::follow(Conn& conn, const Socket& s, const KernelStateChange& c
   (client ? conn.client_state : conn.server_state) = c.new_state;
   if (c.new_state == kTcpEstablished) conn.established = true;
   // Who closed first: the end that sent the first FIN, or whose peer's FIN came first.
-  if (!conn.closed_by && c.new_state == kFinWait1) conn.closed_by = client ? "client" : "server";
-  if (!conn.closed_by && c.new_state == kCloseWait) conn.closed_by = client ? "server" : "client";
+  if (!conn.closed_by && c.new_state == kTcpFinWait1) conn.closed_by = client ? "client" : "server";
+  if (!conn.closed_by && c.new_state == kTcpCloseWait)
+    conn.closed_by = client ? "server" : "client";
   if (c.new_state != kTcpClose || conn.listener) return;
   if (c.old_state == kTcpSynSent && !conn.established) {
     conn.connect_failed = true;
   } else if (!conn.close_reason) {
-    const bool after_fin = c.old_state == kFinWait2 || c.old_state == kTimeWait ||
-                           c.old_state == kLastAck || c.old_state == kClosing;
+    const bool after_fin = c.old_state == kTcpFinWait2 || c.old_state == kTcpTimeWait ||
+                           c.old_state == kTcpLastAck || c.old_state == kTcpClosing;
     conn.close_reason = after_fin ? "fin" : "reset";
   }
 }
@@ -259,14 +236,14 @@ void KernelConns::on_change(const KernelStateChange& c, Timestamp ts) {
       who = &*s->conn->server;
     }
   }
-  if (c.new_state == kListen) {
+  if (c.new_state == kTcpListen) {
     // listen() runs in its caller's context: the task on the CPU owns the socket.
     add_listening(c.src, owner_of_task(c.pid_on_cpu, tasks_, comms_));
     who = &listening_[c.src];
   }
   s->conn->end = ts;
   write_state(*s, c, ts, who);
-  if (c.old_state == kListen && c.new_state == kTcpClose) listening_.erase(c.src);
+  if (c.old_state == kTcpListen && c.new_state == kTcpClose) listening_.erase(c.src);
   follow(*s->conn, *s, c);
   if (c.new_state == kTcpClose) end_socket(*s);
 }
@@ -301,8 +278,8 @@ void KernelConns::write_summary(Conn& conn) {
   r.add("mid_stream", conn.mid_stream);
   if (conn.close_reason) r.add("close_reason", conn.close_reason);
   r.add("connect_failed", conn.connect_failed);
-  if (conn.client) add_owner(r, true, *conn.client);
-  if (conn.server) add_owner(r, false, *conn.server);
+  if (conn.client) add_process(r, true, conn.client->info, conn.client->comm);
+  if (conn.server) add_process(r, false, conn.server->info, conn.server->comm);
   if (conn.client || conn.server) r.add("hostname", options_.hostname);
   out_.write(r);
   ++stats_.connections;

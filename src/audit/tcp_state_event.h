@@ -12,12 +12,23 @@
 namespace tcpdp::audit {
 
 /// The kernel's TCP states (include/net/tcp_states.h), 1 to 12.
+enum KernelTcpState : int {
+  kTcpEstablished = 1,
+  kTcpSynSent = 2,
+  kTcpSynRecv = 3,
+  kTcpFinWait1 = 4,
+  kTcpFinWait2 = 5,
+  kTcpTimeWait = 6,
+  kTcpClose = 7,
+  kTcpCloseWait = 8,
+  kTcpLastAck = 9,
+  kTcpListen = 10,
+  kTcpClosing = 11,
+  kTcpNewSynRecv = 12,
+};
 /// Their names as tcpdp writes every TCP state: ESTABLISHED, SYN-SENT, ..., NEW-SYN-RECV;
 /// nullptr for a number that is none of them.
 const char* kernel_tcp_state_name(int state);
-constexpr int kTcpClose = 7;
-constexpr int kTcpSynSent = 2;
-constexpr int kTcpEstablished = 1;
 
 struct KernelStateChange {
   uint64_t ts = 0;         // the instance's clock, nanoseconds

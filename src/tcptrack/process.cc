@@ -138,13 +138,20 @@ std::optional<ProcessInfo> ProcessLookup::find(const Endpoint& local, const Endp
   return std::nullopt;
 }
 
-void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process) {
+void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process,
+                 std::string_view comm_when_gone) {
   const char* keys[] = {
       client ? "client_pid" : "server_pid", client ? "client_ppid" : "server_ppid",
       client ? "client_comm" : "server_comm", client ? "client_uid" : "server_uid",
       client ? "client_user" : "server_user"};
   if (!process) {
-    for (const char* k : keys) r.add(k, nullptr);
+    for (const char* k : keys) {
+      if (k == keys[2] && !comm_when_gone.empty()) {
+        r.add(k, comm_when_gone);
+      } else {
+        r.add(k, nullptr);
+      }
+    }
     return;
   }
   r.add(keys[0], process->pid);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/endpoint.h"
@@ -28,8 +29,10 @@ struct ProcessInfo {
 
 class Record;
 /// client_pid, client_ppid, client_comm, client_uid, client_user (server_... for the server):
-/// null when the process is not known.
-void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process);
+/// null when the process is not known, but for the command name when only that is
+/// (`comm_when_gone`: a process that exited, named by the kernel's cache).
+void add_process(Record& r, bool client, const std::optional<ProcessInfo>& process,
+                 std::string_view comm_when_gone = {});
 
 class ProcessLookup {
  public:
