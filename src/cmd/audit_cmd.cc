@@ -3,34 +3,19 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 
 #include "audit/kernel_conns.h"
 #include "audit/kernel_source.h"
 #include "cmd/config_cmd.h"
 #include "cmd/pidfile.h"
+#include "cmd/run_signals.h"
 #include "pipeline/logs.h"
 #include "pipeline/pg_output.h"
 #include "sinks/stream_sink.h"
 
 namespace tcpdp {
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-volatile std::sig_atomic_t g_reopen = 0;
-
-void on_stop(int) { g_stop = 1; }
-void on_hup(int) { g_reopen = 1; }
-
-void install_signals() {
-  struct sigaction sa {};
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) {
-    sa.sa_handler = sig == SIGHUP ? on_hup : on_stop;
-    sigaction(sig, &sa, nullptr);
-  }
-}
 
 constexpr uint64_t kMaxBufferBytes = uint64_t{1} << 30;  // each CPU's
 
@@ -87,7 +72,7 @@ int run_audit(const AuditOptions& o) {
   if (!config.tcpdp.pidfile.empty() && !pidfile.create(config.tcpdp.pidfile, &error)) {
     return fail(error);
   }
-  install_signals();
+  install_run_signals();
   auto program_log = make_program_log(config.log);
   ProgramLog& program = *program_log;
   for (const std::string& note : notes) program.log("info", note);
@@ -122,15 +107,14 @@ int run_audit(const AuditOptions& o) {
     conns.on_change(c, ts);
   };
   int status = 0;
-  while (!g_stop) {
+  while (!stop_requested()) {
     conns.new_batch();
     if (!source->read(200, on_change, error)) {
       program.log("error", error);
       status = fail(error);
       break;
     }
-    if (g_reopen) {
-      g_reopen = 0;
+    if (take_reopen_request()) {
       program.reopen();
       conn->reopen();
     }

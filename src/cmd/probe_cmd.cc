@@ -1,6 +1,5 @@
 #include "cmd/probe_cmd.h"
 
-#include <csignal>
 #include <cstdio>
 
 #include "cmd/config_cmd.h"
@@ -8,6 +7,7 @@
 #include "cmd/pg_cmd.h"
 #include "cmd/pidfile.h"
 #include "cmd/privileges.h"
+#include "cmd/run_signals.h"
 #include "dumpers/dumper.h"
 #include "pipeline/capture_engine.h"
 #include "pipeline/logs.h"
@@ -15,35 +15,6 @@
 #include "sinks/stream_sink.h"
 
 namespace tcpdp {
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-volatile std::sig_atomic_t g_reopen = 0;
-
-// Only the capture thread takes these signals: its wait for packets ends at once.
-void on_stop(int) { g_stop = 1; }
-void on_hup(int) { g_reopen = 1; }
-
-constexpr int kSignals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
-
-// The threads started while these signals are blocked never run the handlers.
-void block_signals(bool block) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : kSignals) sigaddset(&set, sig);
-  pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
-}
-
-void install_signals() {
-  struct sigaction sa {};
-  sigemptyset(&sa.sa_mask);
-  for (int sig : kSignals) {
-    sa.sa_handler = sig == SIGHUP ? on_hup : on_stop;
-    sigaction(sig, &sa, nullptr);
-  }
-}
-
-}  // namespace
 
 void add_probe_command(CLI::App& app, ProbeOptions& o) {
   CLI::App* p = app.add_subcommand("probe", "Capture live from an interface, like tcpdump");
@@ -153,8 +124,10 @@ int run_probe(const ProbeOptions& o) {
   if (!config.tcpdp.pidfile.empty() && !pidfile.create(config.tcpdp.pidfile, &error)) {
     return fail(error);
   }
-  install_signals();
-  block_signals(true);  // until the other threads are started
+  install_run_signals();
+  // Only the capture thread takes the signals, so its wait for packets ends at once: the
+  // threads started before it unblocks them never run the handlers.
+  block_run_signals(true);
   auto program_log = make_program_log(config.log);
   ProgramLog& program = *program_log;
   PgSink::Report report;
@@ -188,7 +161,7 @@ int run_probe(const ProbeOptions& o) {
   pipeline.processes = true;  // the connections' ends on this host
   CaptureEngine engine(*source, engine_settings, std::move(pipeline));
   engine.start();
-  block_signals(false);
+  block_run_signals(false);
 
   if (!o.user.empty() && !drop_privileges(o.user, &error)) {
     program.log("error", error);
@@ -230,8 +203,7 @@ int run_probe(const ProbeOptions& o) {
   auto last_stats = std::chrono::steady_clock::now();
   const bool captured = engine.capture(
       [&] {
-        if (g_reopen) {
-          g_reopen = 0;
+        if (take_reopen_request()) {
           program.reopen();
           if (dump) dump->reopen();
           if (conn) conn->reopen();
@@ -247,7 +219,7 @@ int run_probe(const ProbeOptions& o) {
           last = st;
         }
         if (digest) digest->tick();
-        return !g_stop;
+        return !stop_requested();
       },
       capture.buffer_size);
   int status = 0;
