@@ -29,9 +29,7 @@ source "$ROOT/bench/lib.sh"
 AUDIT_SECONDS=${AUDIT_SECONDS:-10}
 AUDIT_ROUNDS=${AUDIT_ROUNDS:-3}
 AUDIT_PORT=${AUDIT_PORT:-47100}
-for v in AUDIT_SECONDS AUDIT_ROUNDS AUDIT_PORT; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+positive_integers AUDIT_SECONDS AUDIT_ROUNDS AUDIT_PORT
 ((EUID == 0)) || die "run as root (audit reads tracefs, probe captures)"
 
 need_packages gcc:gcc

@@ -36,9 +36,7 @@ BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_EXECUTIONS=${BENCH_EXECUTIONS:-2000000}
 BENCH_DISTINCT=${BENCH_DISTINCT:-500000}
 [[ $BENCH_PT_MB =~ ^(0|[1-9][0-9]*)$ ]] || die "BENCH_PT_MB must be 0 or a positive integer (got '$BENCH_PT_MB')"
-for v in BENCH_MYSQL_PORT BENCH_RUNS BENCH_EXECUTIONS BENCH_DISTINCT; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+positive_integers BENCH_MYSQL_PORT BENCH_RUNS BENCH_EXECUTIONS BENCH_DISTINCT
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs packages)"
 [[ -s $BENCH_MYSQL_PCAP ]] ||
   die "no capture at $BENCH_MYSQL_PCAP: run bench/read.sh first (it makes and caches it) or set BENCH_MYSQL_PCAP"

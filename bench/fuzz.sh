@@ -52,9 +52,8 @@ LINEAR_RUNS=${LINEAR_RUNS:-3}
 LINEAR_GROWTH=${LINEAR_GROWTH:-1.5}
 LINEAR_HEX_RATIO=${LINEAR_HEX_RATIO:-20}
 ALL_TARGETS=(decode pg mysql digest config proxy)
-for v in FUZZ_RUNS FUZZ_JOBS FUZZ_NS_PER_BYTE FUZZ_BASE_MS FUZZ_MAX_LEN FUZZ_HANG_SECONDS LINEAR_RUNS; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+positive_integers FUZZ_RUNS FUZZ_JOBS FUZZ_NS_PER_BYTE FUZZ_BASE_MS FUZZ_MAX_LEN FUZZ_HANG_SECONDS \
+  LINEAR_RUNS
 [[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] || die "FUZZ_SECONDS must be 0 or a positive integer (got '$FUZZ_SECONDS')"
 for size in $LINEAR_SIZES; do
   [[ $size =~ ^[1-9][0-9]*$ ]] || die "LINEAR_SIZES must be positive integers (got '$size')"

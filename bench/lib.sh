@@ -3,6 +3,13 @@
 
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "$NAME" -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# positive_integers VAR...: dies naming the first variable that is not a positive integer.
+positive_integers() {
+  local v
+  for v in "$@"; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+  done
+}
 
 # need_packages COMMAND:PACKAGE...: installs the packages whose command is missing, and what
 # building tcpdp needs unless TCPDP names a binary.
